@@ -1,0 +1,204 @@
+"""Every exception brainio_dvc raises.
+
+All of them derive from :class:`BrainioDvcError`.  Each subclass carries the facts of the
+failure as attributes and formats its own message: what failed, what was expected, what was
+found, and how to fix it.  Lookup failures are also :class:`KeyError` subclasses, as in BrainIO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AssemblyLookupError",
+    "BrainioDvcError",
+    "CatalogFormatError",
+    "CatalogLookupError",
+    "ConfigurationError",
+    "IdentifierError",
+    "IntegrityError",
+    "PackagingError",
+    "RegistryError",
+    "RemoteError",
+    "RevisionNotFoundError",
+    "StimulusSetLookupError",
+    "UnknownClassError",
+    "UnsafeArchiveError",
+    "ValidationError",
+]
+
+
+class BrainioDvcError(Exception):
+    """Base class of every error raised by brainio_dvc."""
+
+
+class ConfigurationError(BrainioDvcError, ValueError):
+    """A setting has a value that cannot be used."""
+
+    def __init__(self, setting: str, value: object, expected: str, source: str) -> None:
+        self.setting = setting
+        self.value = value
+        self.expected = expected
+        self.source = source
+        super().__init__(
+            f"setting {setting!r} from {source} is {value!r}, but it must be {expected}"
+        )
+
+
+class _LookupKeyError(BrainioDvcError, KeyError):
+    """An identifier is not known. ``str()`` gives the message, not its repr as KeyError does."""
+
+    kind = "identifier"
+
+    def __init__(
+        self,
+        identifier: str,
+        searched: Sequence[str] = (),
+        suggestions: Sequence[str] = (),
+    ) -> None:
+        self.identifier = identifier
+        self.searched = list(searched)
+        self.suggestions = list(suggestions)
+        message = f"{self.kind} {identifier!r} not found"
+        if self.searched:
+            message += " in " + ", ".join(self.searched)
+        if self.suggestions:
+            message += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+        else:
+            message += "; `brainio-dvc list` shows the known identifiers"
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class AssemblyLookupError(_LookupKeyError):
+    """No catalog has an assembly of this identifier."""
+
+    kind = "assembly"
+
+
+class StimulusSetLookupError(_LookupKeyError):
+    """No catalog has a stimulus set of this identifier."""
+
+    kind = "stimulus set"
+
+
+class CatalogLookupError(_LookupKeyError):
+    """No catalog of this identifier is installed or configured."""
+
+    kind = "catalog"
+
+
+class ValidationError(BrainioDvcError, ValueError):
+    """Input breaks the BrainIO format: names the subject, the expectation and the finding."""
+
+    def __init__(self, subject: str, expected: str, found: str, hint: str | None = None) -> None:
+        self.subject = subject
+        self.expected = expected
+        self.found = found
+        self.hint = hint
+        message = f"{subject}: expected {expected}, found {found}"
+        if hint:
+            message += f" ({hint})"
+        super().__init__(message)
+
+
+class IdentifierError(ValidationError):
+    """An identifier breaks the naming convention or is unsafe as a path."""
+
+
+class UnknownClassError(ValidationError):
+    """A class name is not one of the known assembly or stimulus set classes."""
+
+    def __init__(self, name: str, kind: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known = list(known)
+        super().__init__(
+            subject=f"{kind} class {name!r}",
+            expected="one of " + ", ".join(self.known),
+            found=repr(name),
+        )
+
+
+class UnsafeArchiveError(ValidationError):
+    """A ZIP archive has entries that would escape the target directory, or symlinks."""
+
+
+class CatalogFormatError(ValidationError):
+    """A lookup CSV cannot be read as a catalog. ``line`` is 1-based, counting the header."""
+
+    def __init__(
+        self, path: str, expected: str, found: str, line: int | None = None
+    ) -> None:
+        self.path = path
+        self.line = line
+        subject = f"{path}, line {line}" if line is not None else str(path)
+        super().__init__(subject=subject, expected=expected, found=found)
+
+
+class IntegrityError(BrainioDvcError):
+    """A file's hash is not the one recorded for it."""
+
+    def __init__(self, path: str, algorithm: str, expected: str, found: str) -> None:
+        self.path = path
+        self.algorithm = algorithm
+        self.expected = expected
+        self.found = found
+        super().__init__(
+            f"{algorithm} of {path} is {found}, expected {expected}; the file was not used "
+            "(it was corrupted or changed in transit; fetching again usually helps)"
+        )
+
+
+class RegistryError(BrainioDvcError):
+    """A registry cannot be read, cloned or updated."""
+
+    def __init__(self, registry: str, problem: str) -> None:
+        self.registry = registry
+        self.problem = problem
+        super().__init__(f"registry {registry}: {problem}")
+
+
+class RevisionNotFoundError(RegistryError, KeyError):
+    """A branch, tag or commit does not exist in a registry."""
+
+    def __init__(self, registry: str, rev: str) -> None:
+        self.rev = rev
+        super().__init__(
+            registry,
+            f"revision {rev!r} not found (expected a branch, tag or commit of the registry)",
+        )
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)
+
+
+class RemoteError(RegistryError):
+    """A DVC remote cannot be reached, refuses the credentials or lacks an object."""
+
+    def __init__(
+        self,
+        registry: str,
+        remote: str,
+        problem: str,
+        identifier: str | None = None,
+    ) -> None:
+        self.remote = remote
+        self.identifier = identifier
+        what = f" while fetching {identifier!r}" if identifier else ""
+        super().__init__(registry, f"remote {remote!r}{what}: {problem}")
+
+
+class PackagingError(BrainioDvcError):
+    """A packaging step failed; the registry was restored to its state before the call."""
+
+    def __init__(self, identifier: str, step: str, cause: BaseException | str) -> None:
+        self.identifier = identifier
+        self.step = step
+        self.cause = cause
+        super().__init__(
+            f"packaging {identifier!r} failed at step {step!r}: {cause}; "
+            "the registry was left as it was before"
+        )
