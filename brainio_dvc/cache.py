@@ -1,0 +1,190 @@
+"""The content-addressed data cache shared by every registry.
+
+Layout under ``$BRAINIO_HOME/cache``: ``files/<algorithm>/<first two hex>/<rest>``, the same
+shape as DVC's own cache.  Beside each file, ``<file>.state`` records the size, mtime and inode
+the file had when its hash was last checked; while those are unchanged the file is trusted
+without hashing it again.  Files enter the cache only through :meth:`DataCache.fetch`, which
+downloads to a temporary file, checks the hash and renames atomically, all under a lock that
+waits, so that concurrent processes download an object once and never see a partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .exceptions import IntegrityError
+from .hashes import file_hash
+
+__all__ = ["DataCache", "FileState", "atomic_write_text", "file_lock", "temporary_path"]
+
+logger = logging.getLogger(__name__)
+
+#: Called with the path to download into; must leave the complete object there.
+Downloader = Callable[[Path], None]
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What identifies an unchanged file without reading it."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileState:
+        status = path.stat()
+        return cls(size=status.st_size, mtime_ns=status.st_mtime_ns, inode=status.st_ino)
+
+
+def temporary_path(target: Path) -> Path:
+    """A unique hidden sibling of ``target``, for writing before an atomic rename."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def atomic_write_text(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` so that readers see the old or the new content, never half."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_path(target)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, timeout: float = -1) -> Iterator[None]:
+    """An inter-process lock on ``path`` (a ``.lock`` sibling) that waits until it is free."""
+    from filelock import FileLock  # imported here: only writers need it
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock", timeout=timeout):
+        yield
+
+
+class DataCache:
+    """Files addressed by their hash, verified when they enter and re-verified when they change."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path_for(self, algorithm: str, digest: str) -> Path:
+        """Where the object of this hash lives (whether or not it is there)."""
+        digest = digest.lower()
+        return self.root / "files" / algorithm / digest[:2] / digest[2:]
+
+    @staticmethod
+    def _state_path(path: Path) -> Path:
+        return path.with_name(path.name + ".state")
+
+    def _recorded_state(self, path: Path) -> FileState | None:
+        try:
+            recorded = json.loads(self._state_path(path).read_text(encoding="utf-8"))
+            return FileState(**recorded)
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def _record_state(self, path: Path) -> None:
+        state = FileState.of(path)
+        atomic_write_text(self._state_path(path), json.dumps(state.__dict__))
+
+    def lookup(self, algorithm: str, digest: str) -> Path | None:
+        """The cached path if the object is present and intact, else None.
+
+        A file whose size, mtime or inode changed since it was last verified is hashed again;
+        if its bytes no longer match it is removed, so that the next fetch replaces it.
+        """
+        path = self.path_for(algorithm, digest)
+        try:
+            current = FileState.of(path)
+        except FileNotFoundError:
+            return None
+        if current == self._recorded_state(path):
+            return path
+        return path if self._reverify(path, algorithm, digest) else None
+
+    def _reverify(self, path: Path, algorithm: str, digest: str) -> bool:
+        logger.info("re-hashing %s: it changed since it was last verified", path)
+        found = file_hash(path, algorithm)
+        if found == digest.lower():
+            self._record_state(path)
+            return True
+        logger.warning(
+            "cached %s is corrupt (%s %s, expected %s); removing it", path, algorithm, found, digest
+        )
+        self.evict(algorithm, digest)
+        return False
+
+    def verify(self, algorithm: str, digest: str) -> bool | None:
+        """Hash a cached object now. True if intact, False if it was corrupt (and removed),
+        None if it is not cached."""
+        path = self.path_for(algorithm, digest)
+        if not path.exists():
+            return None
+        return self._reverify(path, algorithm, digest)
+
+    def evict(self, algorithm: str, digest: str) -> None:
+        """Remove an object and its state record."""
+        path = self.path_for(algorithm, digest)
+        self._state_path(path).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            path.chmod(0o644)
+        path.unlink(missing_ok=True)
+
+    def fetch(
+        self,
+        algorithm: str,
+        digest: str,
+        download: Downloader,
+        description: str | None = None,
+    ) -> Path:
+        """The cached path of the object, downloading it first if needed.
+
+        Concurrent callers wait for one another: the object is downloaded once.  The download
+        goes to a temporary file whose hash is checked before it is renamed into place, so a
+        crash or a corrupt transfer never leaves anything that looks complete.
+        """
+        cached = self.lookup(algorithm, digest)
+        if cached is not None:
+            return cached
+        target = self.path_for(algorithm, digest)
+        with file_lock(target):
+            cached = self.lookup(algorithm, digest)
+            if cached is not None:
+                return cached
+            temporary = temporary_path(target)
+            try:
+                logger.info("downloading %s", description or digest)
+                download(temporary)
+                found = file_hash(temporary, algorithm)
+                if found != digest.lower():
+                    raise IntegrityError(
+                        description or str(target), algorithm, digest.lower(), found
+                    )
+                temporary.chmod(0o444)
+                os.replace(temporary, target)
+            finally:
+                temporary.unlink(missing_ok=True)
+            self._record_state(target)
+        return target
+
+    def entries(self) -> Iterator[tuple[str, str]]:
+        """Every cached object as ``(algorithm, digest)``."""
+        files = self.root / "files"
+        if not files.is_dir():
+            return
+        for algorithm_dir in sorted(files.iterdir()):
+            for prefix_dir in sorted(p for p in algorithm_dir.iterdir() if p.is_dir()):
+                for path in sorted(prefix_dir.iterdir()):
+                    name = path.name
+                    if name.startswith(".") or name.endswith((".state", ".lock")):
+                        continue
+                    yield algorithm_dir.name, prefix_dir.name + name

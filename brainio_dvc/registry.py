@@ -1,0 +1,312 @@
+"""A git + DVC registry, read at a revision.
+
+A registry is given as a local path (its working tree is used as it is) or a git URL (file://,
+https://, ssh, ``user@host:path``), which gets one persistent bare clone under
+``$BRAINIO_HOME/registries``.  Everything is read from git objects at a resolved commit, never
+from a checkout.  A commit the clone already holds is never fetched; a branch is fetched when
+the last fetch is older than the ``fetch_interval`` setting; when the fetch fails and the
+clone already knows the branch, the known commit is used with a warning (offline work).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from . import config
+from .cache import file_lock, temporary_path
+from .catalogs import Catalog, parse_catalog_csv
+from .exceptions import RegistryError, RevisionNotFoundError
+from .layout import CATALOG_FILE, CATALOGS_DIR
+
+if TYPE_CHECKING:
+    import git
+
+__all__ = [
+    "Commit",
+    "Registry",
+    "default_registry_specs",
+    "find_registry_root",
+    "is_git_url",
+    "open_registry",
+]
+
+logger = logging.getLogger(__name__)
+
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+_SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
+_FETCH_STAMP = "brainio-dvc-fetched"
+
+
+def is_git_url(spec: str) -> bool:
+    """Whether ``spec`` is a URL to clone rather than a local path."""
+    return "://" in spec or bool(_SCP_LIKE.match(spec))
+
+
+def find_registry_root(start: Path) -> Path | None:
+    """The git working tree containing ``start`` if it is a registry (has .dvc/ and catalogs/)."""
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            is_registry = (directory / ".dvc").is_dir() and (directory / CATALOGS_DIR).is_dir()
+            return directory if is_registry else None
+    return None
+
+
+def default_registry_specs() -> list[str]:
+    """The configured registries; when none are, the registry around the current directory."""
+    configured = config.registries()
+    if configured:
+        return configured
+    around = find_registry_root(Path.cwd())
+    return [str(around)] if around else []
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit of a registry's history that touched a path."""
+
+    sha: str
+    date: str
+    author: str
+    subject: str
+
+
+class Registry:
+    """One registry: resolves revisions and reads files and catalogs at commits."""
+
+    _catalog_memo: dict[tuple[str, str], dict[str, Catalog]] = {}
+
+    def __init__(self, spec: str | os.PathLike[str], home: Path | None = None) -> None:
+        spec = os.fspath(spec)
+        self.is_local = not is_git_url(spec)
+        if self.is_local:
+            path = Path(spec).expanduser().resolve()
+            root = find_registry_root(path) if path.exists() else None
+            if root is None:
+                raise RegistryError(
+                    str(path), "not a registry (expected a git working tree with .dvc/ and catalogs/)"
+                )
+            self.label = str(root)
+            self.root = root
+            self.git_dir = root / ".git"
+        else:
+            self.label = spec
+            self.git_dir = self._clone_dir(spec, home or config.home())
+            self.root = self.git_dir
+
+    @staticmethod
+    def _clone_dir(url: str, home: Path) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", url.rstrip("/").split("/")[-1] or "registry")[:40]
+        digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+        return home / "registries" / f"{slug}-{digest}"
+
+    def __repr__(self) -> str:
+        return f"Registry({self.label!r})"
+
+    # -- git access -----------------------------------------------------------------------
+    @cached_property
+    def repo(self) -> git.Repo:
+        import git
+
+        if not self.is_local:
+            self._ensure_clone()
+        return git.Repo(self.root if self.is_local else self.git_dir)
+
+    def _git(self, *args: str) -> str:
+        """Run git in this registry; failures become RegistryError."""
+        completed = subprocess.run(
+            ["git", "--git-dir", str(self.git_dir), *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+        if completed.returncode != 0:
+            raise RegistryError(self.label, f"git {args[0]} failed: {completed.stderr.strip()}")
+        return completed.stdout
+
+    def _ensure_clone(self) -> None:
+        if (self.git_dir / "HEAD").exists():
+            return
+        with file_lock(self.git_dir):
+            if (self.git_dir / "HEAD").exists():
+                return
+            staging = temporary_path(self.git_dir)
+            logger.info("cloning registry %s into %s", self.label, self.git_dir)
+            try:
+                completed = subprocess.run(
+                    ["git", "clone", "--bare", "--quiet", self.label, str(staging)],
+                    capture_output=True,
+                    text=True,
+                    env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+                )
+                if completed.returncode != 0:
+                    raise RegistryError(self.label, f"cannot clone: {completed.stderr.strip()}")
+                subprocess.run(
+                    ["git", "--git-dir", str(staging), "config", "remote.origin.fetch",
+                     "+refs/heads/*:refs/heads/*"],
+                    check=True,
+                )
+                (staging / _FETCH_STAMP).touch()
+                os.replace(staging, self.git_dir)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def fetch(self) -> None:
+        """Fetch branches and tags from the registry's URL (no-op for a local registry)."""
+        if self.is_local:
+            return
+        self._ensure_clone()
+        with file_lock(self.git_dir):
+            logger.info("fetching registry %s", self.label)
+            self._git("fetch", "--quiet", "--prune", "--tags", "--force", "origin")
+            # The default branch may have changed on the remote.
+            self._git("remote", "set-head", "origin", "--auto")
+            head = self._git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD").strip()
+            if head:
+                branch = head.removeprefix("refs/remotes/origin/")
+                self._git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
+            (self.git_dir / _FETCH_STAMP).touch()
+
+    def _fetched_recently(self) -> bool:
+        try:
+            age = time.time() - (self.git_dir / _FETCH_STAMP).stat().st_mtime
+        except FileNotFoundError:
+            return False
+        return age < config.fetch_interval()
+
+    def _local_commit(self, rev: str) -> str | None:
+        import gitdb.exc
+
+        try:
+            return self.repo.commit(rev).hexsha
+        except (gitdb.exc.BadName, gitdb.exc.BadObject, ValueError):
+            return None
+
+    def _is_moving(self, rev: str) -> bool:
+        """Branches and HEAD move; commits and tags do not."""
+        if rev == "HEAD":
+            return True
+        try:
+            self._git("show-ref", "--verify", "--quiet", f"refs/heads/{rev}")
+        except RegistryError:
+            return False
+        return True
+
+    def resolve(self, rev: str | None = None) -> str:
+        """The 40-hex commit of ``rev`` (branch, tag or commit); None means the default branch
+        or the ``rev`` setting."""
+        rev = rev or config.rev() or "HEAD"
+        if rev.startswith("-") or "\x00" in rev:
+            raise RevisionNotFoundError(self.label, rev)
+        known = self._local_commit(rev)
+        if self.is_local:
+            if known is None:
+                raise RevisionNotFoundError(self.label, rev)
+            return known
+        needs_fetch = known is None or (not _FULL_SHA.match(rev) and self._is_moving(rev) and not self._fetched_recently())
+        if needs_fetch:
+            try:
+                self.fetch()
+            except RegistryError as error:
+                if known is None:
+                    raise
+                logger.warning("using the commit of %r known locally (%s): %s", rev, known[:10], error)
+                return known
+            known = self._local_commit(rev)
+        if known is None:
+            raise RevisionNotFoundError(self.label, rev)
+        return known
+
+    # -- reading at a commit ----------------------------------------------------------------
+    def read_bytes(self, commit: str, path: str | PurePosixPath) -> bytes | None:
+        """The content of ``path`` at ``commit``, or None if it does not exist there."""
+        try:
+            blob = self.repo.commit(commit).tree / str(path)
+        except KeyError:
+            return None
+        return blob.data_stream.read()
+
+    def list_dir(self, commit: str, path: str) -> list[str]:
+        """Names directly under ``path`` at ``commit`` (empty when it is not a directory)."""
+        try:
+            tree = self.repo.commit(commit).tree / path
+        except KeyError:
+            return []
+        return sorted(item.name for item in tree)
+
+    def catalogs(self, commit: str) -> dict[str, Catalog]:
+        """Every catalog of the registry at ``commit``, by name, with provenance columns."""
+        key = (str(self.git_dir), commit)
+        memo = Registry._catalog_memo
+        if key not in memo:
+            memo[key] = dict(self._read_catalogs(commit))
+        return memo[key]
+
+    def _read_catalogs(self, commit: str) -> Iterator[tuple[str, Catalog]]:
+        for name in self.list_dir(commit, CATALOGS_DIR):
+            path = f"{CATALOGS_DIR}/{name}/{CATALOG_FILE}"
+            data = self.read_bytes(commit, path)
+            if data is None:
+                continue
+            source = f"{self.label}@{commit[:10]}:{path}"
+            catalog = parse_catalog_csv(data.decode("utf-8"), source=source)
+            catalog.identifier = name
+            catalog.url = self.label
+            catalog.attrs["source_path"] = source
+            catalog["catalog"] = name
+            catalog["registry"] = self.label
+            catalog["rev"] = commit
+            yield name, catalog
+
+    def log(self, path: str, rev: str | None = None) -> list[Commit]:
+        """The commits up to ``rev`` that changed ``path``, newest first."""
+        commit = self.resolve(rev)
+        output = self._git("log", "--format=%H%x09%cI%x09%an%x09%s", commit, "--", path)
+        commits = []
+        for line in output.splitlines():
+            sha, date, author, subject = line.split("\t", 3)
+            commits.append(Commit(sha=sha, date=date, author=author, subject=subject))
+        return commits
+
+    def dvc_config_texts(self, commit: str) -> tuple[str, str | None]:
+        """``.dvc/config`` at ``commit`` and, for a local registry, its ``.dvc/config.local``."""
+        committed = self.read_bytes(commit, ".dvc/config")
+        if committed is None:
+            raise RegistryError(self.label, f"no .dvc/config at {commit[:10]}: not a DVC repository there")
+        local_text = None
+        if self.is_local:
+            local_file = self.root / ".dvc" / "config.local"
+            local_text = local_file.read_text(encoding="utf-8") if local_file.exists() else None
+        return committed.decode("utf-8"), local_text
+
+    def origin_path(self) -> Path | None:
+        """For a clone of a local URL (file:// or a path), the origin's working tree."""
+        if self.is_local:
+            return self.root
+        url = self.label
+        if url.startswith("file://"):
+            path = Path(url.removeprefix("file://"))
+            return path if path.exists() else None
+        return None
+
+
+_registries: dict[tuple[str, str], Registry] = {}
+
+
+def open_registry(spec: str | os.PathLike[str]) -> Registry:
+    """The :class:`Registry` for ``spec``, one per spec and ``BRAINIO_HOME`` in a process."""
+    home = config.home()
+    key = (os.fspath(spec), str(home))
+    if key not in _registries:
+        _registries[key] = Registry(spec, home)
+    return _registries[key]

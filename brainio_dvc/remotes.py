@@ -1,0 +1,205 @@
+"""DVC remotes of a registry: where its content-addressed objects can be downloaded from.
+
+:func:`default_remote` reads the remote's name and URL from DVC config text (pure).
+:func:`open_remote` turns that into something that can test for and download objects:
+
+- a local directory (absolute, or relative to the registry's ``.dvc/`` as DVC resolves it);
+- a directory committed inside the registry, read from git objects (a clone of a registry
+  whose remote is a relative directory, such as this repository's demo registry);
+- any other URL (s3://, ...) through DVC's own remote filesystem, so DVC's configuration,
+  ``.dvc/config.local`` and environment credentials all apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .exceptions import RegistryError, RemoteError
+from .registry import Registry
+
+__all__ = ["Remote", "RemoteSpec", "default_remote", "object_path", "open_remote"]
+
+logger = logging.getLogger(__name__)
+
+_SECTION = re.compile(r'^remote\s+"(?P<name>[^"]+)"$')
+
+
+def object_path(md5: str) -> str:
+    """Where DVC 3 stores an object in a remote, relative to the remote's root."""
+    return f"files/md5/{md5[:2]}/{md5[2:]}"
+
+
+@dataclass(frozen=True)
+class RemoteSpec:
+    """A DVC remote as configured: its name and URL."""
+
+    name: str
+    url: str
+
+    @property
+    def is_local(self) -> bool:
+        return "://" not in self.url or self.url.startswith("file://")
+
+
+def _sections(text: str) -> dict[str, dict[str, str]]:
+    from configobj import ConfigObj  # DVC's config parser
+
+    parsed = ConfigObj(text.splitlines(), list_values=False, interpolation=False)
+    return {name: dict(values) for name, values in parsed.items() if isinstance(values, dict)}
+
+
+def default_remote(
+    committed: str, local: str | None, source: str, name: str | None = None
+) -> RemoteSpec:
+    """The remote ``name`` (by default ``core.remote``) from DVC config text; local overrides win."""
+    merged: dict[str, dict[str, str]] = {}
+    for text in (committed, local or ""):
+        for section, values in _sections(text).items():
+            merged.setdefault(section, {}).update(values)
+    name = name or merged.get("core", {}).get("remote")
+    if not name:
+        raise RegistryError(
+            source, "no default DVC remote (expected `dvc remote add -d <name> <url>` in .dvc/config)"
+        )
+    remotes = {
+        match["name"]: values
+        for section, values in merged.items()
+        if (match := _SECTION.match(section.strip()))
+    }
+    if name not in remotes or "url" not in remotes[name]:
+        raise RegistryError(source, f"remote {name!r} is not configured (known: {sorted(remotes)})")
+    return RemoteSpec(name=name, url=remotes[name]["url"])
+
+
+class Remote(Protocol):
+    """What loading and checking need of a remote."""
+
+    spec: RemoteSpec
+
+    def exists(self, md5: str) -> bool: ...
+
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> None: ...
+
+
+@dataclass
+class LocalRemote:
+    """A DVC remote that is a directory on this machine."""
+
+    registry: str
+    spec: RemoteSpec
+    directory: Path
+
+    def exists(self, md5: str) -> bool:
+        return (self.directory / object_path(md5)).is_file()
+
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> None:
+        source = self.directory / object_path(md5)
+        try:
+            shutil.copyfile(source, destination)
+        except FileNotFoundError as error:
+            raise RemoteError(
+                self.registry, self.spec.name, f"object {md5} is missing from {self.directory}", identifier
+            ) from error
+
+
+@dataclass
+class GitTreeRemote:
+    """A relative DVC remote directory that is committed in the registry's git history."""
+
+    registry: Registry
+    commit: str
+    spec: RemoteSpec
+    tree_path: str
+
+    def _blob_path(self, md5: str) -> str:
+        return f"{self.tree_path}/{object_path(md5)}"
+
+    def exists(self, md5: str) -> bool:
+        return self.registry.read_bytes(self.commit, self._blob_path(md5)) is not None
+
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> None:
+        data = self.registry.read_bytes(self.commit, self._blob_path(md5))
+        if data is None:
+            raise RemoteError(
+                self.registry.label,
+                self.spec.name,
+                f"object {md5} is not in the registry's committed {self.tree_path}/",
+                identifier,
+            )
+        destination.write_bytes(data)
+
+
+class DvcRemote:
+    """Any other remote (S3, ...), through DVC's remote filesystem at the registry's commit."""
+
+    def __init__(self, registry: Registry, commit: str, spec: RemoteSpec) -> None:
+        self.registry = registry
+        self.commit = commit
+        self.spec = spec
+        self._odb = None
+
+    def _open(self):  # noqa: ANN202 - a DVC object database
+        if self._odb is None:
+            from dvc.repo import Repo
+
+            with Repo(str(self.registry.root), rev=self.commit) as repo:
+                self._odb = repo.cloud.get_remote_odb(self.spec.name)
+        return self._odb
+
+    def _error(self, error: Exception, identifier: str | None) -> RemoteError:
+        return RemoteError(self.registry.label, f"{self.spec.name} ({self.spec.url})", describe_remote_failure(error), identifier)
+
+    def exists(self, md5: str) -> bool:
+        try:
+            odb = self._open()
+            return bool(odb.fs.exists(odb.oid_to_path(md5)))
+        except Exception as error:  # noqa: BLE001 - DVC and its filesystems raise many kinds
+            raise self._error(error, None) from error
+
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> None:
+        try:
+            odb = self._open()
+            odb.fs.get_file(odb.oid_to_path(md5), str(destination))
+        except Exception as error:  # noqa: BLE001
+            raise self._error(error, identifier) from error
+
+
+def describe_remote_failure(error: BaseException) -> str:
+    """A one-line account of why a remote operation failed, with the likely fix."""
+    text = f"{type(error).__name__}: {error}"
+    lowered = text.lower()
+    if any(word in lowered for word in ("accessdenied", "access denied", "forbidden", "403", "invalidaccesskeyid", "signaturedoesnotmatch")):
+        return f"the remote refused the credentials ({text}); check the access key, secret and profile"
+    if any(word in lowered for word in ("nocredentials", "unable to locate credentials", "credentials")):
+        return f"no credentials ({text}); set them in .dvc/config.local or the environment"
+    if any(word in lowered for word in ("could not connect", "connect timeout", "connection refused", "name or service not known", "endpoint")):
+        return f"the remote is unreachable ({text})"
+    if isinstance(error, FileNotFoundError) or "not found" in lowered or "nosuchkey" in lowered:
+        return f"the object is missing from the remote ({text}); was it pushed?"
+    return text
+
+
+def open_remote(registry: Registry, commit: str, name: str | None = None) -> Remote:
+    """The registry's remote ``name`` (by default its default remote) as of ``commit``."""
+    committed, local = registry.dvc_config_texts(commit)
+    spec = default_remote(committed, local, registry.label, name)
+    if not spec.is_local:
+        return DvcRemote(registry, commit, spec)
+    url = spec.url.removeprefix("file://")
+    if Path(url).is_absolute():
+        return LocalRemote(registry.label, spec, Path(url))
+    origin = registry.origin_path()
+    if origin is not None and (origin / ".dvc" / url).is_dir():
+        return LocalRemote(registry.label, spec, (origin / ".dvc" / url).resolve())
+    tree_path = posixpath.normpath(posixpath.join(".dvc", url))
+    if tree_path.startswith(".."):
+        raise RegistryError(registry.label, f"remote {spec.name!r} ({url}) lies outside the repository")
+    if registry.is_local:
+        return LocalRemote(registry.label, spec, (registry.root / tree_path).resolve())
+    return GitTreeRemote(registry, commit, spec, tree_path)

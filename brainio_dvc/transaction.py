@@ -1,0 +1,206 @@
+"""One packaging run against a registry, all or nothing.
+
+The work happens in a detached ``git worktree`` of the registry, so the user's working tree,
+index and current branch are never touched.  The branch appears only after the commit
+succeeded; until then a failure (or a crash) leaves no branch behind.  Objects pushed to the
+remote during a run that then fails are deleted again if they were not there before.  Runs on
+the same registry wait for each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from . import config
+from .cache import file_lock
+from .catalog_build import write_catalogs
+from .dvcmeta import parse_dvc_file, with_meta
+from .exceptions import BrainioDvcError, PackagingError
+
+__all__ = ["PackagingTransaction"]
+
+logger = logging.getLogger(__name__)
+
+
+def _git(cwd: Path, *args: str) -> str:
+    completed = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+    )
+    if completed.returncode != 0:
+        message = (completed.stderr or completed.stdout).strip()
+        raise BrainioDvcError(f"git {' '.join(args[:2])} failed in {cwd}: {message}")
+    return completed.stdout
+
+
+class PackagingTransaction:
+    """Stage files into a registry's layout, track them with DVC, push, commit on a branch."""
+
+    def __init__(
+        self,
+        registry_root: Path,
+        identifier: str,
+        branch: str,
+        base: str | None = None,
+        push: bool = True,
+    ) -> None:
+        self.registry_root = Path(registry_root).resolve()
+        self.identifier = identifier
+        self.branch = branch
+        self.base = base or "HEAD"
+        self.push_enabled = push
+        self.tree: Path = Path()
+        self.current_step = "prepare"
+        self._pushed: list[str] = []
+        self._committed_storage: str | None = None
+
+    # -- life cycle ----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def run(self) -> Iterator[PackagingTransaction]:
+        """Open the transaction; on any error roll back and raise :class:`PackagingError`."""
+        with file_lock(self.registry_root / ".git" / "brainio-dvc-package"):
+            parent = Path(tempfile.mkdtemp(prefix="brainio-dvc-package-"))
+            self.tree = parent / "tree"
+            try:
+                with self.step("prepare"):
+                    self._prepare()
+                yield self
+            except BaseException as error:
+                self._rollback()
+                if isinstance(error, PackagingError) or not isinstance(error, Exception):
+                    raise
+                raise PackagingError(self.identifier, self.current_step, error) from error
+            finally:
+                self._remove_worktree()
+                shutil.rmtree(parent, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Name the step that is running, for the error message if it fails."""
+        self.current_step = name
+        logger.info("packaging %s: %s", self.identifier, name)
+        yield
+
+    def _prepare(self) -> None:
+        if not (self.registry_root / ".dvc").is_dir():
+            raise BrainioDvcError(f"{self.registry_root} is not a DVC registry (no .dvc/ directory)")
+        _git(self.registry_root, "worktree", "prune")
+        existing = _git(self.registry_root, "branch", "--list", self.branch).strip()
+        if existing:
+            raise BrainioDvcError(
+                f"branch {self.branch!r} already exists; delete it (`git branch -D {self.branch}`) or choose another"
+            )
+        _git(self.registry_root, "worktree", "add", "--quiet", "--detach", str(self.tree), self.base)
+        self._configure_dvc()
+
+    def _configure_dvc(self) -> None:
+        """Share the registry's DVC cache and local config (credentials) with the worktree."""
+        from dvc.repo import Repo
+
+        main_local = self.registry_root / ".dvc" / "config.local"
+        if main_local.exists():
+            shutil.copyfile(main_local, self.tree / ".dvc" / "config.local")
+        with Repo(str(self.tree)) as repo:
+            with repo.config.edit("local") as local:
+                local.setdefault("cache", {})["dir"] = str(self.registry_root / ".dvc" / "cache")
+            remote = repo.cloud.get_remote(None)
+            remote_path = Path(remote.path) if remote.fs.protocol in ("local", "file") else None
+        if remote_path is not None and remote_path.is_relative_to(self.tree):
+            relative = remote_path.relative_to(self.tree).as_posix()
+            ignored = subprocess.run(
+                ["git", "check-ignore", "-q", relative], cwd=self.tree, check=False
+            ).returncode == 0
+            if ignored:
+                self._point_remote_at_main(relative)
+            else:
+                self._committed_storage = relative
+
+    def _point_remote_at_main(self, relative: str) -> None:
+        from dvc.repo import Repo
+
+        with Repo(str(self.tree)) as repo:
+            name = repo.config["core"]["remote"]
+            with repo.config.edit("local") as local:
+                local.setdefault("remote", {}).setdefault(name, {})["url"] = str(self.registry_root / relative)
+
+    # -- steps ---------------------------------------------------------------------------
+    def path(self, relative: PurePosixPath | str) -> Path:
+        """A path inside the worktree."""
+        return self.tree / str(relative)
+
+    def exists_at_base(self, relative: PurePosixPath | str) -> bool:
+        return Path(f"{self.path(relative)}.dvc").exists()
+
+    def track(self, files: Mapping[PurePosixPath, Mapping[str, str]]) -> dict[PurePosixPath, dict[str, Any]]:
+        """``dvc add`` each file, write its meta block, and return its catalog row."""
+        from dvc.repo import Repo
+
+        targets = [str(self.path(relative)) for relative in files]
+        with Repo(str(self.tree)) as repo:
+            repo.add(targets)
+        rows = {}
+        for relative, meta in files.items():
+            dvc_file = Path(f"{self.path(relative)}.dvc")
+            dvc_file.write_text(with_meta(dvc_file.read_text(encoding="utf-8"), meta), encoding="utf-8")
+            rows[relative] = parse_dvc_file(dvc_file.read_text(encoding="utf-8"), f"{relative}.dvc")
+        return rows
+
+    def build_catalogs(self) -> None:
+        write_catalogs(self.tree)
+
+    def push(self, relatives: Sequence[PurePosixPath], md5s: Sequence[str]) -> None:
+        """Push the tracked files to the registry's default remote."""
+        if not self.push_enabled:
+            return
+        from dvc.repo import Repo
+
+        with Repo(str(self.tree)) as repo:
+            odb = repo.cloud.get_remote_odb()
+            self._pushed = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
+            jobs = config.jobs() or None
+            repo.push(targets=[f"{self.path(r)}.dvc" for r in relatives], jobs=jobs)
+            missing = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
+        if missing:
+            raise BrainioDvcError(f"the remote does not have {missing} after the push")
+
+    def commit(self, message: str, paths: Sequence[PurePosixPath | str]) -> str:
+        """Commit ``paths`` (and committed remote storage), then create the branch."""
+        to_add = [str(p) for p in paths]
+        if self._committed_storage and self.push_enabled:
+            to_add.append(self._committed_storage)
+        _git(self.tree, "add", "--", *to_add)
+        if not _git(self.tree, "diff", "--cached", "--name-only").strip():
+            raise BrainioDvcError("nothing changed: the registry already holds exactly these files")
+        _git(self.tree, "commit", "--quiet", "-m", message)
+        commit = _git(self.tree, "rev-parse", "HEAD").strip()
+        _git(self.tree, "branch", self.branch, commit)
+        return commit
+
+    # -- rollback ------------------------------------------------------------------------
+    def _rollback(self) -> None:
+        if self._pushed and self._committed_storage is None:
+            try:
+                from dvc.repo import Repo
+
+                with Repo(str(self.tree)) as repo:
+                    odb = repo.cloud.get_remote_odb()
+                    for md5 in self._pushed:
+                        odb.fs.rm(odb.oid_to_path(md5))
+                        logger.info("removed %s from the remote again", md5)
+            except Exception:  # noqa: BLE001 - best effort; the objects are unreferenced anyway
+                logger.warning("could not remove pushed objects %s from the remote", self._pushed, exc_info=True)
+
+    def _remove_worktree(self) -> None:
+        if self.tree and self.tree.exists():
+            with contextlib.suppress(BrainioDvcError):
+                _git(self.registry_root, "worktree", "remove", "--force", str(self.tree))
+        with contextlib.suppress(BrainioDvcError):
+            _git(self.registry_root, "worktree", "prune")
