@@ -25,9 +25,21 @@ from .catalog_build import write_catalogs
 from .dvcmeta import parse_dvc_file, with_meta
 from .exceptions import BrainioDvcError, PackagingError
 
-__all__ = ["PackagingTransaction"]
+__all__ = ["PackagingTransaction", "quiet_dvc"]
 
 logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def quiet_dvc() -> Iterator[None]:
+    """Keep DVC's advice for command-line users ("To track the changes with git...") out of logs."""
+    dvc_logger = logging.getLogger("dvc")
+    level = dvc_logger.level
+    dvc_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        dvc_logger.setLevel(level)
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -144,7 +156,7 @@ class PackagingTransaction:
         from dvc.repo import Repo
 
         targets = [str(self.path(relative)) for relative in files]
-        with Repo(str(self.tree)) as repo:
+        with quiet_dvc(), Repo(str(self.tree)) as repo:
             repo.add(targets)
         rows = {}
         for relative, meta in files.items():
@@ -166,7 +178,8 @@ class PackagingTransaction:
             odb = repo.cloud.get_remote_odb()
             self._pushed = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
             jobs = config.jobs() or None
-            repo.push(targets=[f"{self.path(r)}.dvc" for r in relatives], jobs=jobs)
+            with quiet_dvc():
+                repo.push(targets=[f"{self.path(r)}.dvc" for r in relatives], jobs=jobs)
             missing = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
         if missing:
             raise BrainioDvcError(f"the remote does not have {missing} after the push")

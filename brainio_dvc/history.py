@@ -1,0 +1,52 @@
+"""What changed between revisions of a registry, and the history of one identifier."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .catalogs import TYPE_ASSEMBLY
+
+__all__ = ["Change", "diff_rows", "role_of"]
+
+
+def role_of(row: Mapping[str, Any]) -> str:
+    """Which file of an identifier a row describes: ``nc``, ``csv`` or ``zip``."""
+    if row["lookup_type"] == TYPE_ASSEMBLY:
+        return "nc"
+    return "csv" if row.get("class") else "zip"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One identifier's file that was added, removed or changed between two revisions."""
+
+    status: str  # "added", "removed" or "changed"
+    identifier: str
+    lookup_type: str
+    role: str
+    md5_before: str
+    md5_after: str
+
+
+def _keyed(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], str]:
+    return {(str(r["identifier"]), str(r["lookup_type"]), role_of(r)): str(r.get("md5") or r.get("sha1") or "") for r in rows}
+
+
+def diff_rows(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str, Any]]) -> list[Change]:
+    """Changes from the catalog rows ``before`` to ``after``, sorted by identifier (pure)."""
+    old, new = _keyed(before), _keyed(after)
+    changes = []
+    for key in sorted(old.keys() | new.keys()):
+        identifier, lookup_type, role = key
+        if key not in old:
+            status = "added"
+        elif key not in new:
+            status = "removed"
+        elif old[key] != new[key]:
+            status = "changed"
+        else:
+            continue
+        changes.append(Change(status, identifier, lookup_type, role, old.get(key, ""), new.get(key, "")))
+    return changes
