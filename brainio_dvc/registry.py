@@ -170,11 +170,9 @@ class Registry:
             logger.info("fetching registry %s", self.label)
             self._git("fetch", "--quiet", "--prune", "--tags", "--force", "origin")
             # The default branch may have changed on the remote.
-            self._git("remote", "set-head", "origin", "--auto")
-            head = self._git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD").strip()
-            if head:
-                branch = head.removeprefix("refs/remotes/origin/")
-                self._git("symbolic-ref", "HEAD", f"refs/heads/{branch}")
+            for line in self._git("ls-remote", "--symref", "origin", "HEAD").splitlines():
+                if line.startswith("ref: ") and line.endswith("\tHEAD"):
+                    self._git("symbolic-ref", "HEAD", line.removeprefix("ref: ").split("\t")[0])
             (self.git_dir / _FETCH_STAMP).touch()
 
     def _fetched_recently(self) -> bool:

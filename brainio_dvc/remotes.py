@@ -194,12 +194,16 @@ def open_remote(registry: Registry, commit: str, name: str | None = None) -> Rem
     url = spec.url.removeprefix("file://")
     if Path(url).is_absolute():
         return LocalRemote(registry.label, spec, Path(url))
+    if registry.is_local:
+        return LocalRemote(registry.label, spec, (registry.root / ".dvc" / url).resolve())
     origin = registry.origin_path()
     if origin is not None and (origin / ".dvc" / url).is_dir():
         return LocalRemote(registry.label, spec, (origin / ".dvc" / url).resolve())
     tree_path = posixpath.normpath(posixpath.join(".dvc", url))
     if tree_path.startswith(".."):
-        raise RegistryError(registry.label, f"remote {spec.name!r} ({url}) lies outside the repository")
-    if registry.is_local:
-        return LocalRemote(registry.label, spec, (registry.root / tree_path).resolve())
+        raise RegistryError(
+            registry.label,
+            f"remote {spec.name!r} is the directory {url!r} relative to a clone's .dvc/, outside the "
+            "repository: it can only be read from a local registry; use an absolute path or a URL",
+        )
     return GitTreeRemote(registry, commit, spec, tree_path)

@@ -114,34 +114,34 @@ class PackagingTransaction:
         self._configure_dvc()
 
     def _configure_dvc(self) -> None:
-        """Share the registry's DVC cache and local config (credentials) with the worktree."""
+        """Give the worktree the registry's DVC cache, local config (credentials) and remote.
+
+        A local remote directory committed inside the registry (like the demo registry's) is
+        pushed to inside the worktree and committed with the rest; any other local directory
+        is pointed to by its absolute path, since a relative path would now resolve elsewhere.
+        """
         from dvc.repo import Repo
 
         main_local = self.registry_root / ".dvc" / "config.local"
         if main_local.exists():
             shutil.copyfile(main_local, self.tree / ".dvc" / "config.local")
-        with Repo(str(self.tree)) as repo:
-            with repo.config.edit("local") as local:
-                local.setdefault("cache", {})["dir"] = str(self.registry_root / ".dvc" / "cache")
-            remote = repo.cloud.get_remote(None)
-            remote_path = Path(remote.path) if remote.fs.protocol in ("local", "file") else None
-        if remote_path is not None and remote_path.is_relative_to(self.tree):
-            relative = remote_path.relative_to(self.tree).as_posix()
-            ignored = subprocess.run(
-                ["git", "check-ignore", "-q", relative], cwd=self.tree, check=False
-            ).returncode == 0
-            if ignored:
-                self._point_remote_at_main(relative)
-            else:
-                self._committed_storage = relative
-
-    def _point_remote_at_main(self, relative: str) -> None:
-        from dvc.repo import Repo
-
-        with Repo(str(self.tree)) as repo:
-            name = repo.config["core"]["remote"]
-            with repo.config.edit("local") as local:
-                local.setdefault("remote", {}).setdefault(name, {})["url"] = str(self.registry_root / relative)
+        with Repo(str(self.registry_root)) as main:
+            remote = main.cloud.get_remote(None)
+            local_path = Path(remote.path) if remote.fs.protocol in ("local", "file") else None
+            remote_name = remote.name
+        with Repo(str(self.tree)) as repo, repo.config.edit("local") as local:
+            local.setdefault("cache", {})["dir"] = str(self.registry_root / ".dvc" / "cache")
+            if local_path is None:
+                return
+            if local_path.is_relative_to(self.registry_root):
+                relative = local_path.relative_to(self.registry_root).as_posix()
+                ignored = subprocess.run(
+                    ["git", "check-ignore", "-q", relative], cwd=self.registry_root, check=False
+                ).returncode == 0
+                if not ignored:
+                    self._committed_storage = relative
+                    return
+            local.setdefault("remote", {}).setdefault(remote_name, {})["url"] = str(local_path)
 
     # -- steps ---------------------------------------------------------------------------
     def path(self, relative: PurePosixPath | str) -> Path:

@@ -1,0 +1,676 @@
+"""DataAssembly, its subclasses and their loaders (BrainIO's ``brainio.assemblies``).
+
+A :class:`DataAssembly` is an :class:`xarray.DataArray` whose coordinates of each dimension are
+gathered into one pandas MultiIndex, so that ``assembly.sel(level=value)`` works for any
+coordinate. Loaders read the BrainIO netCDF format and attach the stimulus set.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import itertools
+import logging
+import os
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from os import PathLike
+from typing import Any, ClassVar, TypeVar
+
+import netCDF4
+import numpy as np
+import pandas as pd
+import xarray as xr
+from xarray.indexes import PandasIndex, PandasMultiIndex
+
+from .exceptions import ConfigurationError, ValidationError
+from .netcdf import read_data_array
+
+__all__ = [
+    "ASSEMBLY_CLASSES",
+    "AssemblyLoader",
+    "BehavioralAssembly",
+    "DataAssembly",
+    "GroupAppendAssemblyLoader",
+    "GroupbyBridge",
+    "MetadataAssembly",
+    "ModelFeaturesAssembly",
+    "NeuroidAssembly",
+    "NeuronRecordingAssembly",
+    "PropertyAssembly",
+    "SpikeTimesAssembly",
+    "StimulusMergeAssemblyLoader",
+    "StimulusReferenceAssemblyLoader",
+    "array_is_element",
+    "coords_for_dim",
+    "gather_indexes",
+    "get_levels",
+    "get_metadata",
+    "is_fastpath",
+    "merge_data_arrays",
+    "walk_coords",
+]
+
+logger = logging.getLogger(__name__)
+
+CHUNKS_VARIABLE = "BRAINIO_CHUNKS"
+_FASTPATH_POSITION = 6  # DataArray(data, coords, dims, name, attrs, indexes, fastpath)
+_MULTI_GROUP = "multi_group"
+_EXAMPLES_SHOWN = 5
+
+Metadata = tuple[Hashable, tuple[Hashable, ...], np.ndarray]
+XrData = TypeVar("XrData", xr.DataArray, xr.Dataset)
+
+
+def is_fastpath(*args: Any, **kwargs: Any) -> bool:
+    """Whether ``DataArray.__init__`` would take these arguments down its internal fast path."""
+    positional = len(args) > _FASTPATH_POSITION and bool(args[_FASTPATH_POSITION])
+    return bool(kwargs.get("fastpath", False)) or positional
+
+
+class DataAssembly(xr.DataArray):
+    """A DataArray whose 1-D coordinates of each dimension form one MultiIndex of that dimension.
+
+    Construct it like a DataArray, or wrap one: ``NeuroidAssembly(data_array)``.
+    """
+
+    __slots__ = ()
+
+    _required_dims: ClassVar[tuple[frozenset[str], ...]] = ()
+    """Allowed sets of dimensions; empty means any."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if is_fastpath(*args, **kwargs):
+            # xarray's internal construction from existing variables and indexes: already gathered.
+            super().__init__(*args, **kwargs)
+            return
+        gathered = gather_indexes(_as_data_array(*args, **kwargs))
+        super().__init__(
+            gathered.variable,
+            coords=dict(gathered.coords.variables),
+            name=gathered.name,
+            indexes=dict(gathered.xindexes),
+            fastpath=True,
+        )
+
+    @classmethod
+    def get_loader_class(cls) -> type[AssemblyLoader]:
+        """The loader :meth:`from_files` uses."""
+        return StimulusMergeAssemblyLoader
+
+    @classmethod
+    def from_files(cls, file_path: str | PathLike[str], **kwargs: Any) -> DataAssembly:
+        """Load an assembly of this class from a netCDF file (kwargs go to the loader)."""
+        return cls.get_loader_class()(cls=cls, file_path=file_path, **kwargs).load()
+
+    def validate(self) -> None:
+        """Check the dimensions this class requires.
+
+        :raises ValidationError: naming the class, the expected and the found dimensions.
+        """
+        if not self._required_dims or frozenset(map(str, self.dims)) in self._required_dims:
+            return
+        expected = " or ".join(
+            "(" + ", ".join(sorted(dims)) + ")" for dims in self._required_dims
+        )
+        raise ValidationError(
+            subject=type(self).__name__,
+            expected=f"dimensions {expected}",
+            found="dimensions (" + ", ".join(map(str, self.dims)) + ")",
+        )
+
+    def multi_groupby(
+        self, group_coord_names: Sequence[Hashable] | str, *args: Any, **kwargs: Any
+    ) -> Any:
+        """Group on one or several coordinates of one dimension.
+
+        With one coordinate this is ``groupby``. With several, reductions such as ``.mean()``
+        return the original dimension with the grouped coordinates as MultiIndex levels.
+        """
+        names = (
+            [group_coord_names] if isinstance(group_coord_names, str) else list(group_coord_names)
+        )
+        if len(names) == 1:
+            return self.groupby(names[0], *args, **kwargs)
+        dim = _single_dim_of(self, names)
+        combined = pd.MultiIndex.from_arrays([self[name].values for name in names], names=names)
+        codes, uniques = combined.factorize(sort=True)
+        uniques = uniques.set_names(names)
+        grouped = self.assign_coords({_MULTI_GROUP: (dim, codes)}).groupby(
+            _MULTI_GROUP, *args, **kwargs
+        )
+        return GroupbyBridge(grouped, dim, uniques)
+
+    def multi_dim_apply(
+        self, groups: Sequence[Hashable], apply: Callable[..., Any]
+    ) -> DataAssembly:
+        """Apply ``apply(cells, **coords)`` to every combination of the groups' unique values.
+
+        :param groups: coordinate names, each on a different dimension.
+        :param apply: called with the cells of one combination (a scalar when there is one) and
+            the coordinates of those cells as keyword arguments (the group coordinates as
+            scalars, the others as arrays unless they hold a single value); returns a scalar.
+        :return: an assembly with the groups' dimensions, one position per unique value,
+            keeping the coordinates that are constant within each group.
+        """
+        dims = [_single_dim_of(self, [group]) for group in groups]
+        if len(set(dims)) != len(dims):
+            raise ValidationError(
+                subject="multi_dim_apply groups",
+                expected="coordinates of different dimensions",
+                found=", ".join(
+                    f"{group} on {dim}" for group, dim in zip(groups, dims, strict=True)
+                ),
+            )
+        by_dim = dict(zip(dims, groups, strict=True))
+        partitions = {
+            dim: _Partition(self[by_dim[dim]].values) for dim in self.dims if dim in by_dim
+        }
+        metadata = list(walk_coords(self))
+        values = self.values
+        results = []
+        for combination in itertools.product(*(range(p.size) for p in partitions.values())):
+            positions = {
+                dim: partition.members[i]
+                for (dim, partition), i in zip(partitions.items(), combination, strict=True)
+            }
+            cells = values[
+                np.ix_(*(positions.get(dim, np.arange(size)) for dim, size in self.sizes.items()))
+            ]
+            cell_coords = {
+                name: _cell_values(coord_dims, coord_values, positions)
+                for name, coord_dims, coord_values in metadata
+            }
+            cell_coords.update(  # the group values themselves, as scalars
+                (by_dim[dim], partition.uniques[i])
+                for (dim, partition), i in zip(partitions.items(), combination, strict=True)
+            )
+            results.append(apply(_simplify(cells), **cell_coords))
+        shape = [p.size for p in partitions.values()]
+        result_coords = _constant_coords(metadata, partitions)
+        return type(self)(
+            np.asarray(results).reshape(shape), coords=result_coords, dims=list(partitions)
+        )
+
+    def multisel(self, **indexers: Any) -> DataAssembly:
+        """Select by coordinate values (a scalar or a list each), keeping every dimension and level.
+
+        Unlike ``sel``, a scalar selection does not drop the level or the dimension.
+        """
+        masks: dict[Hashable, np.ndarray] = {}
+        for name, wanted in indexers.items():
+            dim = _single_dim_of(self, [name])
+            values = pd.Index(self[name].values)
+            if np.ndim(wanted) == 0:
+                mask = np.asarray(values.isin([wanted]))
+            else:
+                mask = np.asarray(values.isin(list(wanted)))
+            masks[dim] = masks[dim] & mask if dim in masks else mask
+        return self.isel({dim: np.flatnonzero(mask) for dim, mask in masks.items()})
+
+
+def _as_data_array(*args: Any, **kwargs: Any) -> xr.DataArray:
+    """``xr.DataArray(*args, **kwargs)``, without its deep copy of coordinates when wrapping."""
+    wrapped = args[0] if len(args) == 1 and not kwargs else kwargs.get("data")
+    if isinstance(wrapped, xr.DataArray) and len(args) + len(kwargs) == 1:
+        return wrapped.copy(deep=False)
+    return xr.DataArray(*args, **kwargs)
+
+
+class BehavioralAssembly(DataAssembly):
+    """Behavioral data."""
+
+    __slots__ = ()
+
+
+class NeuroidAssembly(DataAssembly):
+    """Data from neurons or neuron analogues: dims presentation, neuroid [, time_bin]."""
+
+    __slots__ = ()
+    _required_dims = (
+        frozenset({"presentation", "neuroid"}),
+        frozenset({"presentation", "neuroid", "time_bin"}),
+    )
+
+
+class NeuronRecordingAssembly(NeuroidAssembly):
+    """Data recorded from neurons."""
+
+    __slots__ = ()
+
+
+class ModelFeaturesAssembly(NeuroidAssembly):
+    """Activations of the units of a machine-learning model."""
+
+    __slots__ = ()
+
+
+class PropertyAssembly(DataAssembly):
+    """Single-neuron properties."""
+
+    __slots__ = ()
+
+    @classmethod
+    def get_loader_class(cls) -> type[AssemblyLoader]:
+        """As in BrainIO: properties are not per presentation, so nothing is merged."""
+        return StimulusReferenceAssemblyLoader
+
+
+class SpikeTimesAssembly(NeuronRecordingAssembly):
+    """Spike timestamps along dim ``event``; the file's groups load as MetadataAssembly attrs."""
+
+    __slots__ = ()
+    _required_dims = (frozenset({"event"}),)
+
+    @classmethod
+    def get_loader_class(cls) -> type[AssemblyLoader]:
+        """Loads the netCDF groups too."""
+        return GroupAppendAssemblyLoader
+
+
+class MetadataAssembly(DataAssembly):
+    """Metadata of another assembly that has dimensions of its own (a netCDF group)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def get_loader_class(cls) -> type[AssemblyLoader]:
+        """As in BrainIO: metadata is not per presentation, so nothing is merged."""
+        return StimulusReferenceAssemblyLoader
+
+
+ASSEMBLY_CLASSES: dict[str, type[DataAssembly]] = {
+    cls.__name__: cls
+    for cls in (
+        DataAssembly,
+        BehavioralAssembly,
+        NeuroidAssembly,
+        NeuronRecordingAssembly,
+        ModelFeaturesAssembly,
+        PropertyAssembly,
+        SpikeTimesAssembly,
+        MetadataAssembly,
+    )
+}
+"""Every assembly class by name: resolve catalog ``class`` entries here, never with getattr."""
+
+
+# --- grouping helpers ---------------------------------------------------------------------------
+
+
+class GroupbyBridge:
+    """A groupby on a combined key of several coordinates of one dimension.
+
+    Methods are those of the xarray GroupBy; results along the group dimension get the original
+    dimension back, with the grouped coordinates as MultiIndex levels.
+    """
+
+    def __init__(self, groupby: Any, dim: Hashable, uniques: pd.MultiIndex) -> None:
+        self.groupby = groupby
+        self.dim = dim
+        self.uniques = uniques
+
+    def __getattr__(self, attr: str) -> Any:
+        result = getattr(self.groupby, attr)
+        if not callable(result):
+            return result
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return self._restore(result(*args, **kwargs))
+
+        return wrapper
+
+    def __iter__(self) -> Iterator[tuple[tuple[Any, ...], Any]]:
+        for code, group in self.groupby:
+            yield self.uniques[code], group.drop_vars(_MULTI_GROUP)
+
+    def __len__(self) -> int:
+        return len(self.groupby)
+
+    def _restore(self, result: Any) -> Any:
+        if not isinstance(result, xr.DataArray) or _MULTI_GROUP not in result.coords:
+            return result
+        if _MULTI_GROUP not in result.dims:
+            return result.drop_vars(_MULTI_GROUP)
+        keys = self.uniques.take(result[_MULTI_GROUP].values)
+        restored = result.drop_vars(_MULTI_GROUP).rename({_MULTI_GROUP: self.dim})
+        return restored.assign_coords(xr.Coordinates.from_pandas_multiindex(keys, self.dim))
+
+
+class _Partition:
+    """Positions of each unique value of a 1-D array, uniques sorted."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=False)
+        self.uniques = np.asarray(uniques)
+        self.size = len(uniques)
+        order = np.argsort(self.codes, kind="stable")
+        bounds = np.cumsum(np.bincount(self.codes, minlength=self.size))[:-1]
+        self.members: list[np.ndarray] = np.split(order, bounds)
+        self.firsts = np.array([members[0] for members in self.members], dtype=int)
+
+
+def _single_dim_of(assembly: xr.DataArray, names: Iterable[Hashable]) -> Hashable:
+    """The one dimension all ``names`` lie on, or a ValidationError."""
+    dims = {name: assembly[name].dims for name in names}
+    distinct = set(dims.values())
+    if len(distinct) != 1 or len(next(iter(distinct))) != 1:
+        raise ValidationError(
+            subject="coordinates " + ", ".join(map(str, dims)),
+            expected="coordinates of one and the same single dimension",
+            found=", ".join(f"{name} on {coord_dims}" for name, coord_dims in dims.items()),
+        )
+    return next(iter(distinct))[0]
+
+
+def _simplify(values: np.ndarray) -> Any:
+    return values.item() if values.size == 1 else values
+
+
+def _cell_values(
+    dims: tuple[Hashable, ...], values: np.ndarray, positions: Mapping[Hashable, np.ndarray]
+) -> Any:
+    """The values of a coordinate at one cell of :meth:`DataAssembly.multi_dim_apply`."""
+    if len(dims) == 1 and dims[0] in positions:
+        return _simplify(values[positions[dims[0]]])
+    return _simplify(np.asarray(values)) if not dims else values
+
+
+def _constant_coords(
+    metadata: Iterable[Metadata], partitions: Mapping[Hashable, _Partition]
+) -> dict[Hashable, Any]:
+    """Coordinates of the grouped dims constant within every group, one value per group."""
+    result: dict[Hashable, Any] = {}
+    for name, dims, values in metadata:
+        if not dims:
+            result[name] = ((), values)
+            continue
+        if len(dims) != 1 or dims[0] not in partitions:
+            continue
+        partition = partitions[dims[0]]
+        representatives = values[partition.firsts]
+        if _equal_or_both_missing(values, representatives[partition.codes]).all():
+            result[name] = (dims, representatives)
+    return result
+
+
+def _equal_or_both_missing(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    equal = np.asarray(left == right, dtype=bool)
+    return equal | (np.asarray(pd.isna(left)) & np.asarray(pd.isna(right)))
+
+
+# --- metadata -----------------------------------------------------------------------------------
+
+
+def _kind(assembly: xr.DataArray | xr.Dataset, name: Hashable) -> str:
+    """``multi_index``, ``level``, ``index`` or ``coord``."""
+    index = assembly.xindexes.get(name)
+    if index is None:
+        return "coord"
+    if isinstance(index, PandasMultiIndex):
+        return "multi_index" if name == index.dim else "level"
+    return "index"
+
+
+def get_metadata(
+    assembly: xr.DataArray | xr.Dataset,
+    dims: Iterable[Hashable | None] | None = None,
+    names_only: bool = False,
+    include_coords: bool = True,
+    include_indexes: bool = True,
+    include_multi_indexes: bool = False,
+    include_levels: bool = True,
+) -> Iterator[Hashable | Metadata]:
+    """Yield coordinates, indexes, MultiIndexes and/or levels: ``name`` or ``(name, dims, values)``.
+
+    :param dims: only metadata whose dims are among these; ``None`` in the list selects
+        dimensionless coordinates. By default all dims plus dimensionless coordinates.
+    """
+    wanted = set(assembly.dims) | {None} if dims is None else set(dims)
+    included = {
+        "coord": include_coords,
+        "index": include_indexes,
+        "multi_index": include_multi_indexes,
+        "level": include_levels,
+    }
+    for name, variable in assembly.coords.variables.items():
+        in_dims = set(variable.dims) <= wanted if variable.dims else None in wanted
+        if in_dims and included[_kind(assembly, name)]:
+            yield name if names_only else (name, variable.dims, variable.values)
+
+
+def walk_coords(assembly: xr.DataArray | xr.Dataset) -> Iterator[Metadata]:
+    """Yield ``(name, dims, values)`` of every coordinate and level, not the MultiIndexes."""
+    yield from get_metadata(assembly)  # type: ignore[misc]
+
+
+def get_levels(assembly: xr.DataArray | xr.Dataset) -> list[Hashable]:
+    """Names of all MultiIndex levels."""
+    return list(
+        get_metadata(assembly, names_only=True, include_coords=False, include_indexes=False)
+    )
+
+
+def coords_for_dim(
+    xr_data: xr.DataArray | xr.Dataset, dim: Hashable, exclude_indexes: bool = True
+) -> dict[Hashable, xr.Variable]:
+    """Coordinates whose only dimension is ``dim``, by name (indexes and levels excluded)."""
+    return {
+        name: variable
+        for name, variable in xr_data.coords.variables.items()
+        if variable.dims == (dim,) and not (exclude_indexes and name in xr_data.xindexes)
+    }
+
+
+def gather_indexes(xr_data: XrData) -> XrData:
+    """A new object whose 1-D coordinates of each dimension form one MultiIndex of it.
+
+    Existing index levels come first; a plain dimension coordinate named like its dimension
+    becomes the level ``f"{dim}_level_0"``. Dimensions without other coordinates are left alone.
+    """
+    result = xr_data
+    for dim in xr_data.dims:
+        gathered = _gathered_index(xr_data, dim)
+        if gathered is not None:
+            replaced, coords = gathered
+            result = result.drop_vars(replaced).assign_coords(coords)
+    return result
+
+
+def _gathered_index(
+    xr_data: xr.DataArray | xr.Dataset, dim: Hashable
+) -> tuple[list[Hashable], xr.Coordinates] | None:
+    """The variables to replace and the MultiIndex coordinates replacing them, if any."""
+    coords = coords_for_dim(xr_data, dim)
+    if not coords:
+        return None
+    levels: dict[Hashable, np.ndarray] = {}
+    replaced: list[Hashable] = []
+    for index, variables in xr_data.xindexes.group_by_index():
+        if any(variable.dims != (dim,) for variable in variables.values()):
+            continue
+        if isinstance(index, PandasMultiIndex):
+            levels.update((level, xr_data[level].values) for level in index.index.names)
+        elif isinstance(index, PandasIndex):
+            name = index.index.name
+            levels[f"{dim}_level_0" if name == dim else name] = xr_data[name].values
+        else:
+            logger.debug("not gathering coordinates of %s: it has a %s", dim, type(index).__name__)
+            return None
+        replaced.extend(variables)
+    levels.update((name, variable.values) for name, variable in coords.items())
+    replaced.extend(coords)
+    multi_index = pd.MultiIndex.from_arrays(list(levels.values()), names=list(levels))
+    return replaced, xr.Coordinates.from_pandas_multiindex(multi_index, dim)
+
+
+def merge_data_arrays(data_arrays: Sequence[xr.DataArray]) -> DataAssembly:
+    """Merge assemblies sharing dims into one (e.g. pieces along neuroid); of the first's class."""
+    if not data_arrays:
+        msg = "merge_data_arrays needs at least one data array"
+        raise ValueError(msg)
+    merged = xr.merge(
+        [xr.DataArray(data_array).rename("data") for data_array in data_arrays],
+        compat="no_conflicts",
+        join="outer",
+        combine_attrs="override",
+    )["data"].rename(None)
+    cls = type(data_arrays[0])
+    return (cls if issubclass(cls, DataAssembly) else DataAssembly)(merged)
+
+
+def array_is_element(arr: Sequence[Any], element: Any) -> bool:
+    """Whether ``arr`` has exactly one item, equal to ``element``."""
+    return len(arr) == 1 and arr[0] == element
+
+
+# --- loaders ------------------------------------------------------------------------------------
+
+
+def _chunks_from_environment() -> dict[str, int] | None:
+    """The ``BRAINIO_CHUNKS`` dict literal, or None when unset."""
+    raw = os.environ.get(CHUNKS_VARIABLE, "").strip()
+    if not raw:
+        return None
+    expected = "a dict literal of dimension sizes, e.g. \"{'presentation': 1000}\""
+    source = f"environment variable {CHUNKS_VARIABLE}"
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
+        raise ConfigurationError(CHUNKS_VARIABLE, raw, expected, source) from error
+    if not isinstance(value, dict):
+        raise ConfigurationError(CHUNKS_VARIABLE, raw, expected, source)
+    return value
+
+
+class AssemblyLoader:
+    """Loads a DataAssembly of class ``cls`` from a netCDF file.
+
+    The values are read into memory and the file closed, unless ``BRAINIO_CHUNKS`` is set and
+    dask is installed: then the file is opened lazily with those chunks.
+    """
+
+    def __init__(
+        self,
+        cls: type[DataAssembly],
+        file_path: str | PathLike[str],
+        stimulus_set_identifier: str | None = None,
+        stimulus_set: pd.DataFrame | None = None,
+        group: str | None = None,
+    ) -> None:
+        self.assembly_class = cls
+        self.file_path = file_path
+        self.stimulus_set_identifier = stimulus_set_identifier
+        self.stimulus_set = stimulus_set
+        self.group = group
+
+    def load(self) -> DataAssembly:
+        """Read the file, add metadata, and gather the indexes once."""
+        return self.assembly_class(self._prepare(self._read()))
+
+    def _read(self) -> xr.DataArray:
+        chunks = _chunks_from_environment()
+        if chunks is not None and importlib.util.find_spec("dask") is None:
+            logger.debug("%s is set but dask is not installed: loading eagerly", CHUNKS_VARIABLE)
+            chunks = None
+        return read_data_array(self.file_path, group=self.group, chunks=chunks)
+
+    def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
+        """Metadata added to the plain DataArray before it becomes an assembly."""
+        data_array = _with_stimulus_id(data_array)
+        if self.stimulus_set_identifier is not None:
+            data_array.attrs["stimulus_set_identifier"] = self.stimulus_set_identifier
+        return data_array
+
+
+def _with_stimulus_id(data_array: xr.DataArray) -> xr.DataArray:
+    """Legacy assemblies have ``image_id`` but no ``stimulus_id``: copy the former."""
+    coords = data_array.coords
+    if "image_id" in coords and "stimulus_id" not in coords:
+        if coords["image_id"].dims == ("presentation",):
+            return data_array.assign_coords(
+                stimulus_id=("presentation", coords["image_id"].values)
+            )
+    return data_array
+
+
+class StimulusReferenceAssemblyLoader(AssemblyLoader):
+    """Loads an assembly and puts the stimulus set into ``attrs['stimulus_set']``."""
+
+    def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
+        data_array = super()._prepare(data_array)
+        if self.stimulus_set is not None:
+            data_array.attrs["stimulus_set"] = self.stimulus_set
+        return data_array
+
+
+class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
+    """Loads an assembly and merges the stimulus set's columns into presentation coordinates."""
+
+    def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
+        data_array = super()._prepare(data_array)
+        if self.stimulus_set is None or "presentation" not in data_array.dims:
+            return data_array
+        return data_array.assign_coords(self._stimulus_coords(data_array))
+
+    def _stimulus_coords(self, data_array: xr.DataArray) -> dict[str, tuple[str, np.ndarray]]:
+        """The stimulus set's new columns, one value per presentation, matched by stimulus_id."""
+        stimulus_set = self.stimulus_set
+        subject = (
+            f"assembly {os.fspath(self.file_path)} with stimulus set "
+            f"{self.stimulus_set_identifier or getattr(stimulus_set, 'identifier', None)!r}"
+        )
+        if "stimulus_id" not in data_array.coords or "stimulus_id" not in stimulus_set.columns:
+            raise ValidationError(
+                subject,
+                "a stimulus_id in the assembly and in the stimulus set",
+                "none in one of them",
+            )
+        stimulus_ids = pd.Index(stimulus_set["stimulus_id"])
+        if not stimulus_ids.is_unique:
+            duplicates = stimulus_ids[stimulus_ids.duplicated()].unique()[:_EXAMPLES_SHOWN]
+            raise ValidationError(
+                subject,
+                "unique stimulus_ids in the stimulus set",
+                f"duplicates such as {list(duplicates)}",
+            )
+        presented = data_array["stimulus_id"].values
+        positions = stimulus_ids.get_indexer(presented)
+        missing = positions < 0
+        if missing.any():
+            examples = pd.unique(presented[missing])[:_EXAMPLES_SHOWN]
+            raise ValidationError(
+                subject,
+                "every presentation's stimulus_id in the stimulus set",
+                f"{int(missing.sum())} presentations whose stimulus_id is not, "
+                f"e.g. {list(examples)}",
+            )
+        existing = set(data_array.coords) | {"filename", "stimulus_id"}
+        return {
+            column: ("presentation", stimulus_set[column].to_numpy()[positions])
+            for column in stimulus_set.columns
+            if column not in existing
+        }
+
+
+class GroupAppendAssemblyLoader(StimulusReferenceAssemblyLoader):
+    """Loads an assembly and each netCDF group of its file as a MetadataAssembly attr."""
+
+    def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
+        data_array = super()._prepare(data_array)
+        with netCDF4.Dataset(self.file_path, "r") as root:
+            groups = list(root.groups)
+        for group in groups:
+            loader = MetadataAssembly.get_loader_class()(
+                cls=MetadataAssembly,
+                file_path=self.file_path,
+                stimulus_set_identifier=self.stimulus_set_identifier,
+                group=group,
+            )
+            try:
+                data_array.attrs[group] = loader.load()
+            except (OSError, ValueError) as error:
+                logger.warning(
+                    "group %r of %s is not loadable as a MetadataAssembly: %s",
+                    group, self.file_path, error,
+                )
+        return data_array

@@ -1,0 +1,228 @@
+"""Stimulus sets: a :class:`pandas.DataFrame` of metadata plus the local paths of the stimuli.
+
+BrainIO's ``brainio.stimuli`` module, kept name for name.  A stimulus set is a CSV (one row per
+stimulus, with at least ``stimulus_id`` and ``filename``) and a directory of stimulus files.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .exceptions import ValidationError
+from .validation import check_stimulus_csv_columns, metadata_attribute
+
+__all__ = ["STIMULUS_SET_CLASSES", "StimulusSet", "StimulusSetLoader", "read_stimulus_csv"]
+
+logger = logging.getLogger(__name__)
+
+#: Columns read as strings and never turned into NA, so that ids such as ``0012`` or ``NA``
+#: keep their exact spelling.
+_TEXT_COLUMNS = ("stimulus_id", "image_id", "filename")
+
+#: pandas' documented default NA spellings, applied to every other column.  Spelled out here
+#: because :func:`pandas.read_csv` can only switch the defaults off for all columns at once.
+_DEFAULT_NA_VALUES = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+
+#: The column pandas adds when a frame was written with its index and read back.
+_AUTO_INDEX_COLUMN = "Unnamed: 0"
+
+
+class StimulusSet(pd.DataFrame):
+    """Stimulus metadata, one row per stimulus, with the stimuli's local paths.
+
+    ``identifier`` is the stimulus set's name in its catalog (``None`` for a proto stimulus set
+    that is not packaged yet); ``stimulus_paths`` maps each ``stimulus_id`` to a local path.
+    Both survive row selection, ``copy()`` and ``pd.concat`` of stimulus sets.  Provenance
+    belongs in ``attrs``, which pandas propagates itself.
+    """
+
+    _metadata = ["identifier", "stimulus_paths"]
+    identifier: str | None
+    stimulus_paths: dict[str, Path]
+
+    def __init__(
+        self,
+        data: Any = None,
+        *args: Any,
+        identifier: str | None = None,
+        stimulus_paths: Mapping[str, str | os.PathLike[str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(data, *args, **kwargs)
+        if identifier is None:
+            identifier = metadata_attribute(data, "identifier")
+        if stimulus_paths is None:
+            stimulus_paths = metadata_attribute(data, "stimulus_paths")
+        object.__setattr__(self, "identifier", identifier)
+        object.__setattr__(self, "stimulus_paths", _as_paths(stimulus_paths or {}))
+
+    @property
+    def _constructor(self) -> type[StimulusSet]:
+        return type(self)
+
+    def __finalize__(self, other: Any, method: str | None = None, **kwargs: Any) -> StimulusSet:
+        """Carry ``identifier`` and ``stimulus_paths`` over from ``other``.
+
+        ``copy`` gets its own ``stimulus_paths`` dict; other operations share it, as in BrainIO.
+        ``concat`` takes the union of the inputs' paths and keeps the identifier only when all
+        inputs agree on it.  ``merge`` keeps the left frame's.
+        """
+        result = super().__finalize__(other, method=method, **kwargs)
+        if method == "concat":
+            inputs = getattr(other, "objs", None) or getattr(other, "input_objs", None) or ()
+            result._adopt_concatenated(list(inputs))
+        elif method == "merge" and isinstance(getattr(other, "left", None), StimulusSet):
+            object.__setattr__(result, "identifier", other.left.identifier)
+            object.__setattr__(result, "stimulus_paths", other.left.stimulus_paths)
+        elif method == "copy" and isinstance(metadata_attribute(result, "stimulus_paths"), dict):
+            object.__setattr__(result, "stimulus_paths", dict(result.stimulus_paths))
+        return result
+
+    def _adopt_concatenated(self, inputs: list[Any]) -> None:
+        identifiers = {metadata_attribute(frame, "identifier") for frame in inputs}
+        identifier = identifiers.pop() if len(identifiers) == 1 else None
+        object.__setattr__(self, "identifier", identifier)
+        object.__setattr__(self, "stimulus_paths", _union_of_paths(inputs))
+
+    def get_stimulus(self, stimulus_id: str) -> Path:
+        """The local path of the stimulus ``stimulus_id``; a :class:`KeyError` if unknown."""
+        try:
+            return self.stimulus_paths[stimulus_id]
+        except (KeyError, TypeError):
+            name = f"{self.identifier!r}" if self.identifier else "(no identifier)"
+            msg = (
+                f"stimulus_id {stimulus_id!r} is not in stimulus set {name}, "
+                f"which has {len(self.stimulus_paths or {})} stimulus paths"
+            )
+            raise KeyError(msg) from None
+
+    @classmethod
+    def get_loader_class(cls) -> type[StimulusSetLoader]:
+        """The loader that :meth:`from_files` uses; subclasses may return their own."""
+        return StimulusSetLoader
+
+    @classmethod
+    def from_files(
+        cls, csv_path: str | os.PathLike[str], dir_path: str | os.PathLike[str]
+    ) -> StimulusSet:
+        """Load the stimulus set described by ``csv_path`` with its stimuli in ``dir_path``."""
+        loader = cls.get_loader_class()(csv_path=csv_path, stimuli_directory=dir_path, cls=cls)
+        return loader.load()
+
+
+def _as_paths(paths: Mapping[str, str | os.PathLike[str]]) -> dict[str, Path]:
+    """A new dict of ``paths`` with every value a :class:`~pathlib.Path`."""
+    return {key: value if isinstance(value, Path) else Path(value) for key, value in paths.items()}
+
+
+def _union_of_paths(frames: Iterable[Any]) -> dict[Any, Any]:
+    """Every frame's ``stimulus_paths`` in one dict; the first frame wins on conflicts."""
+    union: dict[Any, Any] = {}
+    conflicts = 0
+    for frame in frames:
+        paths = metadata_attribute(frame, "stimulus_paths") or {}
+        if not union:
+            union.update(paths)
+            continue
+        for stimulus_id, path in paths.items():
+            known = union.setdefault(stimulus_id, path)
+            if known is not path and known != path:
+                conflicts += 1
+    if conflicts:
+        logger.warning(
+            "concatenated stimulus sets give %d stimulus ids different paths; "
+            "kept the path of the first stimulus set",
+            conflicts,
+        )
+    return union
+
+
+class StimulusSetLoader:
+    """Loads a stimulus set from its metadata CSV and the directory of its stimuli.
+
+    Legacy CSVs with ``image_id`` but no ``stimulus_id`` get ``stimulus_id`` copied from
+    ``image_id``.  Paths are joined, not checked: loading never touches the stimulus files.
+    """
+
+    def __init__(
+        self,
+        csv_path: str | os.PathLike[str],
+        stimuli_directory: str | os.PathLike[str],
+        cls: type[StimulusSet] = StimulusSet,
+    ) -> None:
+        self.csv_path = Path(csv_path)
+        self.stimuli_directory = Path(stimuli_directory)
+        self.stimulus_set_class = cls
+
+    def load(self) -> StimulusSet:
+        """Read the CSV, check it, and attach ``stimulus_paths``."""
+        frame = read_stimulus_csv(self.csv_path)
+        self.correct_stimulus_id_name(frame)
+        check_stimulus_csv_columns(frame, self.csv_path, required=("stimulus_id", "filename"))
+        stimulus_set = self.stimulus_set_class(frame)
+        ids = frame["stimulus_id"].tolist()
+        paths = map(self.stimuli_directory.joinpath, frame["filename"].tolist())
+        stimulus_set.stimulus_paths = dict(zip(ids, paths, strict=True))
+        logger.debug("loaded %d stimuli from %s", len(stimulus_set), self.csv_path)
+        return stimulus_set
+
+    @staticmethod
+    def correct_stimulus_id_name(stimulus_set: pd.DataFrame) -> None:
+        """Copy a legacy ``image_id`` column to ``stimulus_id`` (in place) if that is missing."""
+        if "image_id" in stimulus_set.columns and "stimulus_id" not in stimulus_set.columns:
+            stimulus_set["stimulus_id"] = stimulus_set["image_id"]
+
+
+def read_stimulus_csv(csv_path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a stimulus metadata CSV into a plain DataFrame.
+
+    ``stimulus_id``, ``image_id`` and ``filename`` are read as strings, verbatim; the other
+    columns get pandas' usual type inference and NA spellings.  pandas' auto index column
+    (``Unnamed: 0``) is dropped.  A file pandas cannot parse raises :class:`ValidationError`;
+    a file that cannot be opened raises :class:`OSError`.
+    """
+    header = _read_csv(csv_path, nrows=0).columns
+    text_columns = [column for column in header if column in _TEXT_COLUMNS]
+    frame = _read_csv(
+        csv_path,
+        dtype=dict.fromkeys(text_columns, str),
+        keep_default_na=False,
+        na_values={
+            column: list(_DEFAULT_NA_VALUES) for column in header if column not in _TEXT_COLUMNS
+        },
+    )
+    if _AUTO_INDEX_COLUMN in frame.columns:
+        frame = frame.drop(columns=_AUTO_INDEX_COLUMN)
+    return frame
+
+
+def _read_csv(csv_path: str | os.PathLike[str], **kwargs: Any) -> pd.DataFrame:
+    """:func:`pandas.read_csv`, with parse failures turned into :class:`ValidationError`."""
+    try:
+        return pd.read_csv(csv_path, **kwargs)
+    except pd.errors.EmptyDataError as error:
+        raise ValidationError(
+            subject=os.fspath(csv_path), expected="a CSV with a header row", found="an empty file"
+        ) from error
+    # ParserError, UnicodeDecodeError and dtype conversion errors are all ValueErrors.
+    except (ValueError, OverflowError) as error:
+        raise ValidationError(
+            subject=os.fspath(csv_path),
+            expected="a UTF-8 CSV file with a header row",
+            found=f"content pandas cannot parse ({type(error).__name__}: {error})",
+        ) from error
+
+
+#: Stimulus set classes by the name a catalog's ``class`` column gives them.  Resolving a name
+#: through this dict, never through ``eval`` or ``getattr`` on a module, keeps catalogs from
+#: naming arbitrary objects.
+STIMULUS_SET_CLASSES: dict[str, type[StimulusSet]] = {"StimulusSet": StimulusSet}

@@ -1,0 +1,353 @@
+"""Deterministic stimulus ZIP and CSV writing; safe, atomic, concurrent ZIP extraction."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from brainio_dvc.archives import (
+    create_stimulus_csv,
+    create_stimulus_zip,
+    extract_zip,
+    stimulus_zip_member_names,
+)
+from brainio_dvc.exceptions import BrainioDvcError, UnsafeArchiveError, ValidationError
+from brainio_dvc.hashes import sha1_hash
+from brainio_dvc.stimuli import StimulusSet
+
+
+def write_image(path: Path, value: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((6, 6, 3), value, dtype=np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def proto(tmp_path: Path) -> StimulusSet:
+    ids = ["img3", "img1", "img2"]
+    files = ["c.png", "a.jpg", "b.PNG"]
+    paths = {
+        i: write_image(tmp_path / "raw" / f, n * 40)
+        for n, (i, f) in enumerate(zip(ids, files, strict=True))
+    }
+    return StimulusSet(
+        {"stimulus_id": ids, "object": ["car", "dog", "cat"], "rating": [0.5, 1.25, 2.0]},
+        stimulus_paths=paths,
+    )
+
+
+def leftovers(directory: Path) -> list[str]:
+    """Temporary files or directories that a write or an extraction left behind."""
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
+
+
+def build_zip(path: Path, entries: list[tuple[zipfile.ZipInfo | str, bytes]]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in entries:
+            archive.writestr(info, data)
+    return path
+
+
+# --- writing the ZIP ------------------------------------------------------------------------
+
+
+def test_zip_members_follow_row_order_with_extensions(proto: StimulusSet, tmp_path: Path) -> None:
+    sha1, names = create_stimulus_zip(proto, tmp_path / "out" / "stimuli.zip")
+    assert names == ["img3.png", "img1.jpg", "img2.PNG"]
+    assert sha1 == sha1_hash(tmp_path / "out" / "stimuli.zip")
+    with zipfile.ZipFile(tmp_path / "out" / "stimuli.zip") as archive:
+        assert archive.namelist() == names
+        for info in archive.infolist():
+            assert info.date_time == (1980, 1, 1, 0, 0, 0)
+            assert info.compress_type == zipfile.ZIP_STORED
+            assert stat.S_IMODE(info.external_attr >> 16) == 0o644
+        assert archive.read("img1.jpg") == proto.get_stimulus("img1").read_bytes()
+    assert leftovers(tmp_path / "out") == []
+
+
+def test_zip_is_deterministic(proto: StimulusSet, tmp_path: Path) -> None:
+    first, _ = create_stimulus_zip(proto, tmp_path / "first.zip")
+    for path in proto.stimulus_paths.values():  # new mtimes must not matter
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+    second, _ = create_stimulus_zip(proto, tmp_path / "second.zip")
+    assert first == second
+    assert (tmp_path / "first.zip").read_bytes() == (tmp_path / "second.zip").read_bytes()
+
+
+def test_zip_overwrites_atomically_and_keeps_umask_permissions(
+    proto: StimulusSet, tmp_path: Path
+) -> None:
+    target = tmp_path / "stimuli.zip"
+    target.write_bytes(b"old")
+    create_stimulus_zip(proto, target)
+    assert zipfile.is_zipfile(target)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
+def test_stimulus_path_within_store_names_the_members(proto: StimulusSet, tmp_path: Path) -> None:
+    proto["stimulus_path_within_store"] = ["cars/one", "dogs/two", "cats/three"]
+    _, names = create_stimulus_zip(proto, tmp_path / "s.zip")
+    assert names == ["cars/one.png", "dogs/two.jpg", "cats/three.PNG"]
+    with zipfile.ZipFile(tmp_path / "s.zip") as archive:
+        assert archive.namelist() == names
+
+
+def test_zip_refuses_an_escaping_path_within_store(proto: StimulusSet, tmp_path: Path) -> None:
+    proto["stimulus_path_within_store"] = ["ok", "../escape", "fine"]
+    with pytest.raises(UnsafeArchiveError, match=r"\.\./escape"):
+        create_stimulus_zip(proto, tmp_path / "s.zip")
+    assert not (tmp_path / "s.zip").exists()
+
+
+def test_zip_refuses_repeated_member_names(proto: StimulusSet, tmp_path: Path) -> None:
+    proto["stimulus_path_within_store"] = ["same", "other", "same"]
+    proto.stimulus_paths["img2"] = proto.stimulus_paths["img3"]
+    with pytest.raises(ValidationError, match="'same.png'"):
+        stimulus_zip_member_names(proto)
+
+
+def test_zip_of_a_missing_file_leaves_nothing(proto: StimulusSet, tmp_path: Path) -> None:
+    proto.stimulus_paths["img2"] = tmp_path / "raw" / "gone.png"
+    out = tmp_path / "out"
+    with pytest.raises(FileNotFoundError):
+        create_stimulus_zip(proto, out / "s.zip")
+    assert list(out.iterdir()) == []
+
+
+def test_zip_works_with_a_plain_stimulus_paths_object(tmp_path: Path) -> None:
+    class Proto:
+        columns = ["stimulus_id"]
+        stimulus_paths = {"x1": write_image(tmp_path / "x.bmp", 1)}
+
+        def __getitem__(self, key):
+            import pandas as pd
+
+            return pd.Series(["x1"])
+
+    _, names = create_stimulus_zip(Proto(), tmp_path / "p.zip")
+    assert names == ["x1.bmp"]
+
+
+# --- writing the CSV ------------------------------------------------------------------------
+
+
+def test_csv_is_deterministic_and_sets_filename(proto: StimulusSet, tmp_path: Path) -> None:
+    _, names = create_stimulus_zip(proto, tmp_path / "s.zip")
+    before = proto.copy()
+    first = create_stimulus_csv(proto, tmp_path / "a.csv", zip_filenames=names)
+    second = create_stimulus_csv(proto, tmp_path / "b.csv", zip_filenames=names)
+    assert first == second == sha1_hash(tmp_path / "a.csv")
+    text = (tmp_path / "a.csv").read_bytes()
+    assert b"\r\n" not in text
+    assert text.splitlines()[0] == b"stimulus_id,object,rating,filename"
+    assert text.splitlines()[1] == b"img3,car,0.5,img3.png"
+    assert list(proto.columns) == list(before.columns)  # the input is not modified
+
+
+def test_csv_replaces_an_existing_filename_column(proto: StimulusSet, tmp_path: Path) -> None:
+    proto["filename"] = ["c.png", "a.jpg", "b.PNG"]
+    create_stimulus_csv(proto, tmp_path / "s.csv", zip_filenames=["1.png", "2.jpg", "3.PNG"])
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    assert lines[0] == "stimulus_id,object,rating,filename"
+    assert lines[3].endswith(",3.PNG")
+
+
+def test_csv_refuses_a_wrong_number_of_filenames(proto: StimulusSet, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="one zip filename per stimulus"):
+        create_stimulus_csv(proto, tmp_path / "s.csv", zip_filenames=["1.png"])
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_package_extract_load_round_trip(proto: StimulusSet, tmp_path: Path) -> None:
+    proto["stimulus_path_within_store"] = ["sub/one", "sub/two", "three"]
+    _, names = create_stimulus_zip(proto, tmp_path / "pkg" / "s.zip")
+    create_stimulus_csv(proto, tmp_path / "pkg" / "s.csv", zip_filenames=names)
+    directory = extract_zip(tmp_path / "pkg" / "s.zip", tmp_path / "data" / "s")
+    loaded = StimulusSet.from_files(tmp_path / "pkg" / "s.csv", directory)
+    for stimulus_id in proto["stimulus_id"]:
+        assert loaded.get_stimulus(stimulus_id).read_bytes() == (
+            proto.get_stimulus(stimulus_id).read_bytes()
+        )
+    assert loaded["object"].tolist() == ["car", "dog", "cat"]
+
+
+# --- extraction -----------------------------------------------------------------------------
+
+
+def test_extract_round_trip(tmp_path: Path) -> None:
+    zip_path = build_zip(tmp_path / "a.zip", [("x/1.png", b"one"), ("2.png", b"two"), ("d/", b"")])
+    target = extract_zip(zip_path, tmp_path / "cache" / "a")
+    assert target == tmp_path / "cache" / "a"
+    assert (target / "x" / "1.png").read_bytes() == b"one"
+    assert (target / "2.png").read_bytes() == b"two"
+    assert (target / "d").is_dir()
+    assert leftovers(tmp_path / "cache") == []
+
+
+def test_extract_returns_a_complete_directory_untouched(tmp_path: Path) -> None:
+    zip_path = build_zip(tmp_path / "a.zip", [("1.png", b"one")])
+    target = extract_zip(zip_path, tmp_path / "a")
+    (target / "1.png").write_bytes(b"changed")
+    zip_path.unlink()  # not even opened the second time
+    assert extract_zip(zip_path, target) == target
+    assert (target / "1.png").read_bytes() == b"changed"
+
+
+def test_extract_fills_an_empty_target_directory(tmp_path: Path) -> None:
+    zip_path = build_zip(tmp_path / "a.zip", [("1.png", b"one")])
+    (tmp_path / "a").mkdir()
+    extract_zip(zip_path, tmp_path / "a")
+    assert (tmp_path / "a" / "1.png").read_bytes() == b"one"
+
+
+def _symlink_entry() -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo("link")
+    info.create_system = 3
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info
+
+
+UNSAFE_ENTRIES = {
+    "parent": ("../evil", "'..'"),
+    "nested parent": ("ok/../../evil", "'..'"),
+    "absolute": ("/etc/evil", "absolute"),
+    "drive letter": ("C:/evil", "drive letter"),
+    "backslash parent": ("..\\evil", "backslash"),
+    "symlink": (_symlink_entry(), "symbolic link"),
+}
+
+
+@pytest.mark.parametrize(("entry", "reason"), UNSAFE_ENTRIES.values(), ids=UNSAFE_ENTRIES.keys())
+def test_extract_refuses_unsafe_entries(tmp_path: Path, entry, reason: str) -> None:
+    zip_path = build_zip(tmp_path / "evil.zip", [("fine.png", b"1"), (entry, b"/etc/passwd")])
+    target = tmp_path / "cache" / "evil"
+    with pytest.raises(UnsafeArchiveError) as caught:
+        extract_zip(zip_path, target)
+    message = str(caught.value)
+    assert str(zip_path) in message
+    assert reason in message
+    name = entry.filename if isinstance(entry, zipfile.ZipInfo) else entry
+    assert repr(name) in message
+    assert not target.exists()
+    assert leftovers(tmp_path / "cache") == []
+    assert not (tmp_path / "evil").exists()
+
+
+@pytest.mark.parametrize("directory_entry", ["a/b", "a/"])
+def test_extract_refuses_a_file_that_is_also_a_directory(
+    tmp_path: Path, directory_entry: str
+) -> None:
+    zip_path = build_zip(tmp_path / "clash.zip", [("a", b"file"), (directory_entry, b"")])
+    with pytest.raises(ValidationError, match="also directories"):
+        extract_zip(zip_path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_extract_of_a_corrupt_zip_leaves_nothing(tmp_path: Path) -> None:
+    good = build_zip(tmp_path / "good.zip", [("1.png", b"x" * 1000)])
+    corrupt = tmp_path / "corrupt.zip"
+    corrupt.write_bytes(good.read_bytes()[:-30])
+    with pytest.raises(ValidationError, match="readable ZIP") as caught:
+        extract_zip(corrupt, tmp_path / "out")
+    assert str(corrupt) in str(caught.value)
+    assert not (tmp_path / "out").exists()
+    assert leftovers(tmp_path) == []
+
+
+def _extract_after_barrier(barrier, zip_path: str, target: str, results) -> None:
+    barrier.wait()
+    results.put(str(extract_zip(zip_path, target)))
+
+
+def test_concurrent_extractions_both_succeed(tmp_path: Path) -> None:
+    entries = [(f"d{i % 7}/{i}.png", os.urandom(2000)) for i in range(300)]
+    zip_path = build_zip(tmp_path / "big.zip", entries)
+    target = tmp_path / "cache" / "big"
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    barrier, results = context.Barrier(2), context.Queue()
+    arguments = (barrier, str(zip_path), str(target), results)
+    workers = [context.Process(target=_extract_after_barrier, args=arguments) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    assert [results.get(timeout=5) for _ in workers] == [str(target)] * 2
+    for name, data in entries:
+        assert (target / name).read_bytes() == data
+    assert leftovers(tmp_path / "cache") == []
+
+
+# --- fuzzing --------------------------------------------------------------------------------
+
+
+def _valid_zip_bytes() -> bytes:
+    with tempfile.TemporaryDirectory() as scratch:
+        path = build_zip(Path(scratch) / "v.zip", [("a/1.png", b"one" * 20), ("2.png", b"two")])
+        with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("3.txt", b"three" * 50)
+        return path.read_bytes()
+
+
+_VALID_ZIP = _valid_zip_bytes()
+
+
+@st.composite
+def damaged_zips(draw: st.DrawFn) -> bytes:
+    """A valid ZIP with some bytes overwritten, then possibly truncated."""
+    content = bytearray(_VALID_ZIP)
+    for _ in range(draw(st.integers(1, 4))):
+        content[draw(st.integers(0, len(content) - 1))] = draw(st.integers(0, 255))
+    return bytes(content[: draw(st.integers(0, len(content)))])
+
+
+@settings(max_examples=100, deadline=None)
+@given(content=st.one_of(st.binary(max_size=400), damaged_zips()))
+def test_random_bytes_raise_only_brainio_errors(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        zip_path = Path(scratch) / "fuzz.zip"
+        zip_path.write_bytes(content)
+        try:
+            extract_zip(zip_path, Path(scratch) / "out")
+        except BrainioDvcError:
+            assert not (Path(scratch) / "out").exists()
+        assert [p.name for p in Path(scratch).iterdir() if p.name.startswith(".")] == []
+
+
+_NAME = st.text(alphabet=st.sampled_from("ab./\\:C\x00"), min_size=0, max_size=10)
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+@settings(max_examples=100, deadline=None)
+@given(names=st.lists(_NAME, min_size=1, max_size=4))
+def test_random_member_names_stay_inside_or_are_refused(names: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        zip_path = root / "fuzz.zip"
+        with zipfile.ZipFile(zip_path, "w") as archive:
+            for name in names:
+                archive.writestr(zipfile.ZipInfo(name or "x"), b"data")
+        target = root / "box" / "out"
+        try:
+            extract_zip(zip_path, target)
+        except BrainioDvcError:
+            assert not target.exists()
+        else:
+            for info in zipfile.ZipFile(zip_path).infolist():  # names end at a NUL
+                parts = [part for part in info.filename.split("/") if part not in ("", ".")]
+                assert target.joinpath(*parts).exists()
+        escaped = [p for p in root.rglob("*") if not p.is_relative_to(root / "box")]
+        assert [p.name for p in escaped] == ["fuzz.zip"]
