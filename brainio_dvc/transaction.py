@@ -206,7 +206,12 @@ class PackagingTransaction:
                 with Repo(str(self.tree)) as repo:
                     odb = repo.cloud.get_remote_odb()
                     for md5 in self._pushed:
-                        odb.fs.rm(odb.oid_to_path(md5))
+                        object_path = odb.oid_to_path(md5)
+                        odb.fs.rm(object_path)
+                        if odb.fs.protocol == "local":
+                            # A local remote also gets a prefix directory per object.
+                            with contextlib.suppress(OSError):
+                                os.rmdir(os.path.dirname(object_path))
                         logger.info("removed %s from the remote again", md5)
             except Exception:  # noqa: BLE001 - best effort; the objects are unreferenced anyway
                 logger.warning("could not remove pushed objects %s from the remote", self._pushed, exc_info=True)

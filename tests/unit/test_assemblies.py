@@ -65,7 +65,9 @@ def test_coords_of_each_dim_are_gathered_into_one_multiindex():
 
 
 def test_a_single_coord_still_becomes_a_multiindex():
-    assembly = DataAssembly([1, 2, 3], dims=["presentation"], coords={"stimulus_id": ("presentation", list("xyz"))})
+    assembly = DataAssembly(
+        [1, 2, 3], dims=["presentation"], coords={"stimulus_id": ("presentation", list("xyz"))}
+    )
     assert levels_of(assembly, "presentation") == ["stimulus_id"]
 
 
@@ -133,7 +135,9 @@ def test_is_fastpath_recognises_keyword_and_positional_fastpath():
         pytest.param(lambda a: a.copy(), id="copy"),
         pytest.param(lambda a: a.copy(deep=True), id="deepcopy"),
         pytest.param(lambda a: type(a)(xr.DataArray(a)), id="rewrap"),
-        pytest.param(lambda a: NeuronRecordingAssembly(xr.DataArray(a.values, dims=a.dims)), id="wrap-plain"),
+        pytest.param(
+            lambda a: NeuronRecordingAssembly(xr.DataArray(a.values, dims=a.dims)), id="wrap-plain"
+        ),
     ],
 )
 def test_subclass_survives(operation):
@@ -295,26 +299,34 @@ def test_merge_data_arrays_along_neuroid_keeps_class_and_levels():
     assert type(merged) is NeuronRecordingAssembly
     assert levels_of(merged, "neuroid") == ["neuroid_id", "region"]
     assert merged.sizes == assembly.sizes
-    np.testing.assert_allclose(merged.sel(neuroid_id="n3").values, assembly.sel(neuroid_id="n3").values)
+    np.testing.assert_allclose(
+        merged.sel(neuroid_id="n3").values, assembly.sel(neuroid_id="n3").values
+    )
 
 
 def test_merge_data_arrays_along_presentation():
     assembly = make_assembly()
-    merged = merge_data_arrays([assembly.isel(presentation=[0, 1, 2]), assembly.isel(presentation=[3, 4, 5])])
+    merged = merge_data_arrays(
+        [assembly.isel(presentation=[0, 1, 2]), assembly.isel(presentation=[3, 4, 5])]
+    )
     assert merged.sizes["presentation"] == 6
     assert not np.isnan(merged.values).any()
 
 
 def test_get_metadata_switches():
-    assembly = make_assembly().assign_coords(note="scalar", grid=(("presentation", "neuroid"), np.zeros((6, 4))))
+    assembly = make_assembly().assign_coords(
+        note="scalar", grid=(("presentation", "neuroid"), np.zeros((6, 4)))
+    )
     assembly = DataAssembly(assembly)
     names = lambda **kwargs: list(get_metadata(assembly, names_only=True, **kwargs))  # noqa: E731
     levels = ["stimulus_id", "repetition", "neuroid_id", "region"]
     assert set(names()) == set(levels) | {"note", "grid"}
-    assert set(names(include_multi_indexes=True)) == set(levels) | {"note", "grid", "presentation", "neuroid"}
+    everything = set(levels) | {"note", "grid", "presentation", "neuroid"}
+    assert set(names(include_multi_indexes=True)) == everything
     assert set(names(include_levels=False)) == {"note", "grid"}
     assert set(names(include_coords=False)) == set(levels)
-    assert names(include_coords=False, include_levels=False, include_multi_indexes=True) == ["presentation", "neuroid"]
+    multi_indexes = names(include_coords=False, include_levels=False, include_multi_indexes=True)
+    assert multi_indexes == ["presentation", "neuroid"]
     assert names(dims=["neuroid"], include_coords=False) == ["neuroid_id", "region"]
     assert names(dims=[None]) == ["note"]
     assert names(dims=["presentation", "neuroid"], include_levels=False) == ["grid"]
@@ -344,7 +356,12 @@ def test_get_levels():
 def test_coords_for_dim():
     data = xr.DataArray(
         np.zeros((2, 2)), dims=["a", "b"],
-        coords={"a": [1, 2], "c": ("a", [3, 4]), "d": ("b", [5, 6]), "e": (("a", "b"), np.zeros((2, 2)))},
+        coords={
+            "a": [1, 2],
+            "c": ("a", [3, 4]),
+            "d": ("b", [5, 6]),
+            "e": (("a", "b"), np.zeros((2, 2))),
+        },
     )
     assert list(coords_for_dim(data, "a")) == ["c"]
     assert list(coords_for_dim(data, "a", exclude_indexes=False)) == ["a", "c"]
@@ -372,7 +389,13 @@ def test_array_is_element():
 
 def write_assembly(path, assembly=None, **attrs) -> str:
     assembly = make_assembly() if assembly is None else assembly
-    assembly.attrs.update({"identifier": "lab.Author2020", "stimulus_set_identifier": "lab.Author2020.stimuli", **attrs})
+    assembly.attrs.update(
+        {
+            "identifier": "lab.Author2020",
+            "stimulus_set_identifier": "lab.Author2020.stimuli",
+            **attrs,
+        }
+    )
     write_netcdf(assembly, path)
     return str(path)
 
@@ -402,7 +425,9 @@ def test_from_files_loads_values_levels_and_attrs(tmp_path):
 def test_stimulus_merge_adds_columns_by_stimulus_id(tmp_path):
     path = write_assembly(tmp_path / "a.nc")
     stimuli = stimulus_set()
-    loaded = NeuroidAssembly.from_files(path, stimulus_set_identifier="other.Set", stimulus_set=stimuli)
+    loaded = NeuroidAssembly.from_files(
+        path, stimulus_set_identifier="other.Set", stimulus_set=stimuli
+    )
     assert list(loaded["category"].values) == ["cat", "cat", "dog", "dog", "cat", "cat"]
     np.testing.assert_array_equal(loaded["size"].values, [3.5, 3.5, 2.5, 2.5, 1.5, 1.5])
     assert list(loaded["repetition"].values) == [0, 1, 0, 1, 0, 1]
@@ -472,10 +497,15 @@ def test_malformed_brainio_chunks_is_a_configuration_error(tmp_path, monkeypatch
 def test_spike_times_assembly_loads_groups_as_metadata_assemblies(tmp_path):
     spikes = SpikeTimesAssembly(
         [0.1, 0.5, 0.7], dims=["event"],
-        coords={"neuroid_id": ("event", ["n1", "n2", "n1"]), "stimulus_id": ("event", ["a", "a", "b"])},
+        coords={
+            "neuroid_id": ("event", ["n1", "n2", "n1"]),
+            "stimulus_id": ("event", ["a", "a", "b"]),
+        },
     )
     path = write_assembly(tmp_path / "spikes.nc", spikes)
-    meta = MetadataAssembly([3.0, 4.0], dims=["neuroid"], coords={"neuroid_id": ("neuroid", ["n1", "n2"])})
+    meta = MetadataAssembly(
+        [3.0, 4.0], dims=["neuroid"], coords={"neuroid_id": ("neuroid", ["n1", "n2"])}
+    )
     write_netcdf(meta, path, append=True, group="neuroid_meta")
     loaded = SpikeTimesAssembly.from_files(path, stimulus_set_identifier="lab.Set")
     assert type(loaded) is SpikeTimesAssembly

@@ -131,7 +131,9 @@ def test_writing_replaces_atomically_and_leaves_no_temporary_files(tmp_path):
 def test_append_adds_a_group_in_place(tmp_path):
     path = tmp_path / "a.nc"
     write_netcdf(make_assembly(), path)
-    meta = DataAssembly([1.0, 2.0], dims=["neuroid"], coords={"neuroid_id": ("neuroid", ["n1", "n2"])})
+    meta = DataAssembly(
+        [1.0, 2.0], dims=["neuroid"], coords={"neuroid_id": ("neuroid", ["n1", "n2"])}
+    )
     sha1 = write_netcdf(meta, path, append=True, group="meta")
     assert sha1 == sha1_hash(path)
     group = read_data_array(path, group="meta")
@@ -148,7 +150,8 @@ def test_named_assemblies_keep_their_name(tmp_path):
 
 
 def test_missing_strings_become_empty_strings(tmp_path):
-    assembly = DataAssembly([1, 2], dims=["p"], coords={"label": ("p", np.array(["x", None], dtype=object))})
+    labels = np.array(["x", None], dtype=object)
+    assembly = DataAssembly([1, 2], dims=["p"], coords={"label": ("p", labels)})
     path = tmp_path / "a.nc"
     write_netcdf(assembly, path)
     assert list(DataAssembly.from_files(path)["label"].values) == ["x", ""]
@@ -189,10 +192,14 @@ def test_validate_netcdf_names_variable_only_attrs(tmp_path):
 
 def test_validate_netcdf_requires_exactly_one_data_variable(tmp_path):
     path = tmp_path / "two.nc"
-    xr.Dataset({"a": ("x", [1]), "b": ("x", [2])}, coords={"c": ("x", [3])}, attrs=IDENTIFIERS).to_netcdf(path)
+    two = xr.Dataset(
+        {"a": ("x", [1]), "b": ("x", [2])}, coords={"c": ("x", [3])}, attrs=IDENTIFIERS
+    )
+    two.to_netcdf(path)
     with pytest.raises(ValidationError) as raised:
         validate_netcdf(path)
-    assert "exactly one data variable" in str(raised.value) and "2 data variables: a, b" in str(raised.value)
+    message = str(raised.value)
+    assert "exactly one data variable" in message and "2 data variables: a, b" in message
 
 
 def test_validate_netcdf_rejects_non_netcdf_files(tmp_path):
@@ -205,22 +212,32 @@ def test_validate_netcdf_rejects_non_netcdf_files(tmp_path):
 # --- property test ------------------------------------------------------------------------------
 
 _SIZE = 5
-_texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=8)
+_texts = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=8
+)
+
+
+def _column(elements: st.SearchStrategy, dtype: str | type) -> st.SearchStrategy:
+    return st.lists(elements, min_size=_SIZE, max_size=_SIZE).map(lambda v: np.array(v, dtype))
+
+
 _COLUMNS = {
-    "int64": st.lists(st.integers(-(2**62), 2**62), min_size=_SIZE, max_size=_SIZE).map(lambda v: np.array(v, "int64")),
-    "int32": st.lists(st.integers(-(2**31), 2**31 - 1), min_size=_SIZE, max_size=_SIZE).map(lambda v: np.array(v, "int32")),
-    "float64": st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=_SIZE, max_size=_SIZE).map(lambda v: np.array(v, "float64")),
-    "float32": st.lists(st.floats(width=32), min_size=_SIZE, max_size=_SIZE).map(lambda v: np.array(v, "float32")),
-    "bool": st.lists(st.booleans(), min_size=_SIZE, max_size=_SIZE).map(np.array),
-    "str": st.lists(_texts, min_size=_SIZE, max_size=_SIZE).map(lambda v: np.array(v, dtype=object)),
-    "datetime": st.lists(st.integers(0, 2**50), min_size=_SIZE, max_size=_SIZE).map(lambda v: np.array(v, "datetime64[ns]")),
+    "int64": _column(st.integers(-(2**62), 2**62), "int64"),
+    "int32": _column(st.integers(-(2**31), 2**31 - 1), "int32"),
+    "float64": _column(st.floats(allow_nan=True, allow_infinity=True), "float64"),
+    "float32": _column(st.floats(width=32), "float32"),
+    "bool": _column(st.booleans(), bool),
+    "str": _column(_texts, object),
+    "datetime": _column(st.integers(0, 2**50), "datetime64[ns]"),
 }
 
 
 @st.composite
 def assemblies(draw) -> DataAssembly:
     kinds = draw(st.lists(st.sampled_from(sorted(_COLUMNS)), min_size=1, max_size=4))
-    coords = {f"c{i}_{kind}": ("presentation", draw(_COLUMNS[kind])) for i, kind in enumerate(kinds)}
+    coords = {
+        f"c{i}_{kind}": ("presentation", draw(_COLUMNS[kind])) for i, kind in enumerate(kinds)
+    }
     data_kind = draw(st.sampled_from(["float32", "float64", "int64", "bool"]))
     data = np.stack([draw(_COLUMNS[data_kind]) for _ in range(2)], axis=1)
     return DataAssembly(
@@ -229,7 +246,9 @@ def assemblies(draw) -> DataAssembly:
     )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(assembly=assemblies())
 def test_write_and_load_round_trip(tmp_path, assembly):
     path = tmp_path / "property.nc"

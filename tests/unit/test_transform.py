@@ -72,7 +72,8 @@ def test_subset_uses_every_shared_level():
     source = recordings(["a", "a", "b", "b"])
     target = recordings(["a", "b"])  # repetitions 0 and 1
     result = subset(source, target, subset_dims=["presentation"], dims_must_match=False)
-    assert list(zip(result["stimulus_id"].values, result["repetition"].values)) == [("a", 0), ("a", 1)]
+    pairs = list(zip(result["stimulus_id"].values, result["repetition"].values, strict=True))
+    assert pairs == [("a", 0), ("a", 1)]
 
 
 def test_subset_by_level_name_and_all_dims_by_default():
