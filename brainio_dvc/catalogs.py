@@ -106,7 +106,10 @@ class CatalogLoader:
 
 def parse_catalog_csv(text: str, source: str, cls: type[Catalog] = Catalog) -> Catalog:
     """Parse and validate catalog CSV text. Errors name ``source`` and the line (1 = header)."""
-    rows = list(csv.reader(io.StringIO(text, newline="")))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise CatalogFormatError(source, "well-formed CSV", f"unreadable CSV ({error})") from error
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise CatalogFormatError(source, "a header row with " + ", ".join(BRAINIO_COLUMNS), "an empty file", line=1)
     header = [cell.strip() for cell in rows[0]]
@@ -142,7 +145,7 @@ def _check_record(record: Mapping[str, str], source: str, line_number: int) -> N
             source, "lookup_type 'assembly' or 'stimulus_set'", repr(record["lookup_type"]), line=line_number
         )
     size = record.get("size", "")
-    if size and not size.isdigit():
+    if size and not (size.isascii() and size.isdigit()):
         raise CatalogFormatError(source, "size as a whole number of bytes", repr(size), line=line_number)
 
 
@@ -155,8 +158,9 @@ def render_catalog_csv(rows: Iterable[Mapping[str, object]]) -> str:
         tuple("" if row.get(column) is None else str(row.get(column)) for column in CATALOG_COLUMNS)
         for row in rows
     ]
-    # Stimulus set CSV rows (class set) before their ZIP rows, then by location.
-    normalised.sort(key=lambda row: (row[0], row[1], row[2] == "", row[4]))
+    # Stimulus set CSV rows (class set) before their ZIP rows, then by location; the whole row
+    # breaks remaining ties, so that the order of the input never matters.
+    normalised.sort(key=lambda row: (row[0], row[1], row[2] == "", row[4], row))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CATALOG_COLUMNS)

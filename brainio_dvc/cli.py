@@ -122,14 +122,9 @@ def list_command(options: Options) -> None:
 
 def _rows_of(identifier: str, options: Options) -> list[dict[str, Any]]:
     """The catalog rows of an identifier, assembly or stimulus set."""
-    from .exceptions import AssemblyLookupError
-    from .lookup import lookup_assembly, lookup_stimulus_set
+    from .lookup import lookup_identifier
 
-    try:
-        return [lookup_assembly(identifier, rev=options.rev, registry=options.registry).to_dict()]
-    except AssemblyLookupError:
-        frame = lookup_stimulus_set(identifier, rev=options.rev, registry=options.registry)
-        return frame.to_dict(orient="records")
+    return lookup_identifier(identifier, rev=options.rev, registry=options.registry)
 
 
 def _import_command(row: Mapping[str, Any]) -> str | None:

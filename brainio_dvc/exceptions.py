@@ -16,6 +16,7 @@ __all__ = [
     "CatalogLookupError",
     "ConfigurationError",
     "IdentifierError",
+    "IdentifierLookupError",
     "IntegrityError",
     "PackagingError",
     "RegistryError",
@@ -83,6 +84,12 @@ class StimulusSetLookupError(_LookupKeyError):
     """No catalog has a stimulus set of this identifier."""
 
     kind = "stimulus set"
+
+
+class IdentifierLookupError(_LookupKeyError):
+    """No catalog has an assembly or a stimulus set of this identifier."""
+
+    kind = "identifier"
 
 
 class CatalogLookupError(_LookupKeyError):

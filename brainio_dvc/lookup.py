@@ -40,6 +40,7 @@ from .catalogs import (
 from .exceptions import (
     AssemblyLookupError,
     CatalogLookupError,
+    IdentifierLookupError,
     StimulusSetLookupError,
     ValidationError,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "list_catalogs",
     "list_stimulus_sets",
     "lookup_assembly",
+    "lookup_identifier",
     "lookup_stimulus_set",
     "refresh",
     "sha1_hash",
@@ -238,6 +240,17 @@ def _rows(lookup_type: str, identifier: str, rev: str | None, registry: str | No
     error = AssemblyLookupError if lookup_type == TYPE_ASSEMBLY else StimulusSetLookupError
     known = [name for kind, name in combined.index if kind == lookup_type]
     raise error(identifier, searched=combined.searched, suggestions=_close(identifier, known))
+
+
+def lookup_identifier(identifier: str, rev: str | None = None, registry: str | None = None) -> list[dict[str, Any]]:
+    """The catalog rows of an identifier of either kind (the CLI's lookup)."""
+    combined = _combine(rev, registry)
+    for lookup_type in (TYPE_ASSEMBLY, TYPE_STIMULUS_SET):
+        if (lookup_type, identifier) in combined.index:
+            rows = combined.index[(lookup_type, identifier)]
+            return sorted(rows, key=lambda row: not row.get("class"))
+    known = {name for _, name in combined.index}
+    raise IdentifierLookupError(identifier, searched=combined.searched, suggestions=_close(identifier, known))
 
 
 def lookup_assembly(identifier: str, rev: str | None = None, registry: str | None = None) -> pd.Series:
