@@ -33,6 +33,11 @@ _WHERE = {
     "list_stimulus_sets": "lookup",
 }
 
+#: Submodules reachable as attributes (``brainio_dvc.lookup``), imported on first use.
+_SUBMODULES = frozenset({
+    "assemblies", "catalogs", "config", "exceptions", "fetch", "lookup", "packaging", "stimuli", "transform",
+})
+
 if TYPE_CHECKING:
     from .exceptions import BrainioDvcError
     from .loading import get_assembly, get_stimulus_set
@@ -44,6 +49,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
         globals()[name] = value
         return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)
 

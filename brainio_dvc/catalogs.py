@@ -106,10 +106,12 @@ class CatalogLoader:
 
 def parse_catalog_csv(text: str, source: str, cls: type[Catalog] = Catalog) -> Catalog:
     """Parse and validate catalog CSV text. Errors name ``source`` and the line (1 = header)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = []
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        rows.extend(reader)
     except csv.Error as error:
-        raise CatalogFormatError(source, "well-formed CSV", f"unreadable CSV ({error})") from error
+        raise CatalogFormatError(source, "well-formed CSV", f"unreadable CSV ({error})", line=reader.line_num) from error
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise CatalogFormatError(source, "a header row with " + ", ".join(BRAINIO_COLUMNS), "an empty file", line=1)
     header = [cell.strip() for cell in rows[0]]

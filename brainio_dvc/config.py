@@ -20,6 +20,7 @@ The config file is TOML, at ``$BRAINIO_DVC_CONFIG`` or ``~/.config/brainio-dvc/c
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tomllib
 from collections.abc import Iterator
@@ -138,8 +139,8 @@ def _positive_number(name: str, default: float) -> float:
         number = float(value)
     except (TypeError, ValueError):
         number = -1.0
-    if number < 0:
-        raise ConfigurationError(name, value, "a number of at least 0", source)
+    if not math.isfinite(number) or number < 0:
+        raise ConfigurationError(name, value, "a finite number of at least 0", source)
     return number
 
 

@@ -18,10 +18,10 @@ __all__ = [
 
 #: ``<lab>.<FirstAuthorYYYY>[.<variant>...]``, e.g. ``dicarlo.MajajHong2015.public``.
 NAMING_CONVENTION = re.compile(
-    r"^[a-z][a-z0-9]*\.[A-Z][A-Za-z]*[0-9]{4}[a-z]?(\.[A-Za-z0-9][A-Za-z0-9_-]*)*$"
+    r"[a-z][a-z0-9]*\.[A-Z][A-Za-z]*[0-9]{4}[a-z]?(\.[A-Za-z0-9][A-Za-z0-9_-]*)*"
 )
-_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_STIMULUS_ID = re.compile(r"^[A-Za-z0-9]+$")
+_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_STIMULUS_ID = re.compile(r"[A-Za-z0-9]+")
 
 
 def check_safe_identifier(identifier: object, what: str = "identifier") -> str:
@@ -35,7 +35,7 @@ def check_safe_identifier(identifier: object, what: str = "identifier") -> str:
             "a path separator, '..' or NUL",
             hint="identifiers become directory names in the registry",
         )
-    if not _SAFE.match(identifier):
+    if not _SAFE.fullmatch(identifier):
         raise IdentifierError(
             f"{what} {identifier!r}",
             "letters, digits, '.', '_' and '-', starting with a letter or digit",
@@ -47,7 +47,7 @@ def check_safe_identifier(identifier: object, what: str = "identifier") -> str:
 def check_naming_convention(identifier: object) -> str:
     """Refuse an identifier that is not ``<lab>.<FirstAuthorYYYY>[.<variant>]``."""
     name = check_safe_identifier(identifier)
-    if not NAMING_CONVENTION.match(name):
+    if not NAMING_CONVENTION.fullmatch(name):
         raise IdentifierError(
             f"identifier {name!r}",
             "<lab>.<FirstAuthorYYYY>[.<variant>], e.g. 'dicarlo.MajajHong2015.public'",
@@ -59,7 +59,7 @@ def check_naming_convention(identifier: object) -> str:
 
 def check_stimulus_id(stimulus_id: object) -> str:
     """Refuse a stimulus_id that is not alphanumeric."""
-    if not isinstance(stimulus_id, str) or not _STIMULUS_ID.match(stimulus_id):
+    if not isinstance(stimulus_id, str) or not _STIMULUS_ID.fullmatch(stimulus_id):
         raise IdentifierError(
             "stimulus_id", "an alphanumeric string (letters and digits only)", repr(stimulus_id)
         )

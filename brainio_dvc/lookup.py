@@ -125,7 +125,7 @@ def get_catalogs(rev: str | None = None, registry: str | None = None) -> dict[st
     catalogs: dict[str, Catalog] = {}
     for name, catalog in sources:
         if name in catalogs:
-            logger.warning("catalog %r found twice; using %s", name, catalogs[name].url or "the first")
+            logger.warning("catalog %r found twice; using %s", name, getattr(catalogs[name], "url", None) or "the first")
             continue
         catalogs[name] = catalog
     return catalogs
@@ -191,7 +191,7 @@ def _build_combined(catalogs: Mapping[str, Catalog]) -> _Combined:
     frames = [pd.DataFrame(rows) for rows in index.values()]
     combined = Catalog(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*BRAINIO_COLUMNS, SOURCE_CATALOG]))
     combined.identifier = "combined"
-    searched = [f"catalog {name!r}" + (f" of {c.url}" if c.url else "") for name, c in catalogs.items()]
+    searched = [f"catalog {name!r}" + (f" of {c.url}" if getattr(c, "url", None) else "") for name, c in catalogs.items()]
     return _Combined(catalog=combined, index=dict(index), searched=searched)
 
 

@@ -170,17 +170,41 @@ class DvcRemote:
             raise self._error(error, identifier) from error
 
 
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and its causes, outermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+_REFUSED = ("signature we calculated does not match", "signaturedoesnotmatch", "invalidaccesskeyid",
+            "the aws access key id you provided does not exist")
+_DENIED = ("access denied", "accessdenied", "forbidden")
+_NO_CREDENTIALS = ("unable to locate credentials", "nocredentialserror", "no credentials")
+_UNREACHABLE = ("could not connect", "connect timeout", "connection refused", "name or service not known",
+                "temporary failure in name resolution", "endpointconnectionerror", "cannot connect to host",
+                "network is unreachable", "timed out")
+_MISSING = ("nosuchkey", "no such file", "not found")
+
+
 def describe_remote_failure(error: BaseException) -> str:
     """A one-line account of why a remote operation failed, with the likely fix."""
-    text = f"{type(error).__name__}: {error}"
+    chain = _chain(error)
+    text = " | ".join(f"{type(e).__name__}: {e}" for e in chain[:3]).replace("\n", " ")
     lowered = text.lower()
-    if any(word in lowered for word in ("accessdenied", "access denied", "forbidden", "403", "invalidaccesskeyid", "signaturedoesnotmatch")):
-        return f"the remote refused the credentials ({text}); check the access key, secret and profile"
-    if any(word in lowered for word in ("nocredentials", "unable to locate credentials", "credentials")):
-        return f"no credentials ({text}); set them in .dvc/config.local or the environment"
-    if any(word in lowered for word in ("could not connect", "connect timeout", "connection refused", "name or service not known", "endpoint")):
-        return f"the remote is unreachable ({text})"
-    if isinstance(error, FileNotFoundError) or "not found" in lowered or "nosuchkey" in lowered:
+    if any(word in lowered for word in _REFUSED):
+        return f"the remote refused the credentials ({text}); check the access key and secret"
+    if any(word in lowered for word in _NO_CREDENTIALS):
+        return f"no credentials were found ({text}); set them in .dvc/config.local or the environment"
+    if any(isinstance(e, PermissionError) for e in chain) or any(word in lowered for word in _DENIED):
+        return (f"access denied by the remote ({text}); the credentials are missing, wrong or lack "
+                "permission: set them in .dvc/config.local or the environment")
+    if any(isinstance(e, ConnectionError | TimeoutError) for e in chain) or any(word in lowered for word in _UNREACHABLE):
+        return f"the remote is unreachable ({text}); check the endpoint and the network"
+    if any(isinstance(e, FileNotFoundError) for e in chain) or any(word in lowered for word in _MISSING):
         return f"the object is missing from the remote ({text}); was it pushed?"
     return text
 

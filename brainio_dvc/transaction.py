@@ -24,10 +24,36 @@ from .cache import file_lock
 from .catalog_build import write_catalogs
 from .dvcmeta import parse_dvc_file, with_meta
 from .exceptions import BrainioDvcError, PackagingError
+from .remotes import describe_remote_failure
 
 __all__ = ["PackagingTransaction", "quiet_dvc"]
 
 logger = logging.getLogger(__name__)
+
+
+class _ErrorCollector(logging.Handler):
+    """Keeps the exceptions DVC logs while it carries on (a push reports only a count)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.errors: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.errors.append(record.exc_info[1])
+
+
+@contextlib.contextmanager
+def _collect_dvc_errors() -> Iterator[_ErrorCollector]:
+    collector = _ErrorCollector()
+    loggers = [logging.getLogger(name) for name in ("dvc", "dvc_data", "dvc_objects")]
+    for each in loggers:
+        each.addHandler(collector)
+    try:
+        yield collector
+    finally:
+        for each in loggers:
+            each.removeHandler(collector)
 
 
 @contextlib.contextmanager
@@ -178,8 +204,15 @@ class PackagingTransaction:
             odb = repo.cloud.get_remote_odb()
             self._pushed = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
             jobs = config.jobs() or None
-            with quiet_dvc():
-                repo.push(targets=[f"{self.path(r)}.dvc" for r in relatives], jobs=jobs)
+            with quiet_dvc(), _collect_dvc_errors() as collector:
+                try:
+                    repo.push(targets=[f"{self.path(r)}.dvc" for r in relatives], jobs=jobs)
+                except Exception as error:
+                    cause = collector.errors[0] if collector.errors else error
+                    remote = repo.config["core"].get("remote")
+                    raise BrainioDvcError(
+                        f"push to DVC remote {remote!r} failed: {describe_remote_failure(cause)}"
+                    ) from error
             missing = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
         if missing:
             raise BrainioDvcError(f"the remote does not have {missing} after the push")

@@ -39,4 +39,21 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     monkeypatch.setenv("DVC_GLOBAL_CONFIG_DIR", str(home / ".config" / "dvc"))
     monkeypatch.setenv("DVC_SYSTEM_CONFIG_DIR", str(root / "dvc-system"))
     monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(root / "dvc-site-cache"))
+    # No credentials from the machine, and no lookups of cloud instance metadata: nothing
+    # leaves loopback.
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / ".aws" / "credentials"))
     yield Path(os.environ["BRAINIO_HOME"])
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory):
+    """A real SeaweedFS S3 server on 127.0.0.1 for the whole session."""
+    from .seaweed import SeaweedServer
+
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweedfs")).start()
+    yield server
+    server.stop()

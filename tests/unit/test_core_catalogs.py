@@ -176,18 +176,22 @@ def test_parse_refuses_a_size_that_is_not_a_whole_number(size: str) -> None:
     assert repr(size) in str(error)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: size checked with str.isdigit(), which accepts '²'")
 def test_parse_refuses_a_superscript_digit_as_size() -> None:
     # '²'.isdigit() is True, yet int('²') fails: the catalog claims a size no one can read.
     error = format_error(csv_text([{**ASSEMBLY, "size": "\u00b2"}]))
     assert error.line == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: csv.Error (field larger than field limit) escapes")
 def test_parse_reports_an_oversized_field_as_a_format_error() -> None:
-    text = HEADER + '\n"' + "x" * 200_000 + '"\n'
-    error = format_error(text)
-    assert error.line == 2
+    # csv's field size limit (131072 characters) must not escape as csv.Error
+    error = format_error(HEADER + '\n"' + "x" * 200_000 + '"\n')
+    assert SOURCE in str(error)
+
+
+def test_parse_reports_the_line_of_an_oversized_field() -> None:
+    good = csv_text([ASSEMBLY]).splitlines()[1]
+    error = format_error("\n".join([HEADER, good, '"' + "x" * 200_000 + '"']) + "\n")
+    assert error.line == 3
 
 
 # --- render_catalog_csv ---------------------------------------------------------------------
@@ -242,11 +246,6 @@ def test_render_output_parses_back_to_the_same_rows() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: rows tied on the sort key (identifier, lookup_type, class empty, location) "
-    "keep their input order, so the text depends on the order",
-)
 def test_render_is_order_independent_even_for_rows_tied_on_the_sort_key() -> None:
     first = {**ASSEMBLY, "sha1": "a" * 40}
     second = {**ASSEMBLY, "sha1": "b" * 40}

@@ -209,14 +209,12 @@ def test_the_environment_wins_without_reading_an_invalid_file(monkeypatch: pytes
     assert config.rev() == "env"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: float('nan') passes the `number < 0` check")
 def test_a_nan_fetch_interval_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BRAINIO_DVC_FETCH_INTERVAL", "nan")
     with pytest.raises(ConfigurationError, match="BRAINIO_DVC_FETCH_INTERVAL"):
         config.fetch_interval()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: int(nan)/int(inf) raise ValueError/OverflowError without the variable")
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_a_non_finite_jobs_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("BRAINIO_DVC_JOBS", value)

@@ -159,7 +159,6 @@ def test_parse_refuses_a_bad_sha1(sha1: str) -> None:
     assert "meta.sha1" in str(refusal(dvc_text(sha1=sha1)))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: md5/sha1 regexes end in '$', which also matches before a trailing newline")
 @pytest.mark.parametrize("field", ["md5", "sha1"])
 def test_parse_refuses_a_hash_with_a_trailing_newline(field: str) -> None:
     bad = {"md5": f'"{MD5}\\n"', "sha1": f'"{SHA1}\\n"'}[field]
@@ -167,7 +166,6 @@ def test_parse_refuses_a_hash_with_a_trailing_newline(field: str) -> None:
     refusal(text)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ValueError from YAML timestamp/int construction escapes _load")
 @pytest.mark.parametrize("text", ["a: 2001-02-30\n", "a: !!int x\n", "a: !!float x\n"])
 def test_parse_reports_unconstructible_yaml_values_as_validation_errors(text: str) -> None:
     refusal(text)
@@ -184,6 +182,7 @@ _YAMLISH = st.lists(
 ).map("".join)
 
 
+@pytest.mark.filterwarnings("ignore::ruamel.yaml.error.ReusedAnchorWarning")
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(st.text(), _YAMLISH))
 def test_parse_of_random_text_raises_only_library_errors(text: str) -> None:

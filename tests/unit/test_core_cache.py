@@ -1,0 +1,293 @@
+"""The content-addressed data cache: verified fetches, trusted lookups, eviction, concurrency."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import brainio_dvc.cache as cache_module
+from brainio_dvc.cache import DataCache, FileState, atomic_write_text, temporary_path
+from brainio_dvc.exceptions import IntegrityError
+
+PAYLOAD = b"brainio bytes\n" * 100
+MD5 = hashlib.md5(PAYLOAD).hexdigest()
+SHA1 = hashlib.sha1(PAYLOAD).hexdigest()
+
+
+class CountingDownloader:
+    """Writes ``payload`` to the path it is given and counts its calls."""
+
+    def __init__(self, payload: bytes = PAYLOAD) -> None:
+        self.payload = payload
+        self.calls = 0
+
+    def __call__(self, path: Path) -> None:
+        self.calls += 1
+        path.write_bytes(self.payload)
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> DataCache:
+    return DataCache(tmp_path / "cache")
+
+
+@pytest.fixture
+def hash_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every path that the cache hashes, in order."""
+    calls: list[Path] = []
+    original = cache_module.file_hash
+
+    def counting(path: Path, algorithm: str) -> str:
+        calls.append(Path(path))
+        return original(path, algorithm)
+
+    monkeypatch.setattr(cache_module, "file_hash", counting)
+    return calls
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(p.name for p in root.rglob("*") if p.is_file())
+
+
+def change_bytes(path: Path, data: bytes) -> None:
+    """Overwrite a cached (read-only) file in place and move its mtime, as an editor would."""
+    before = path.stat().st_mtime_ns
+    path.chmod(0o644)
+    path.write_bytes(data)
+    os.utime(path, ns=(before + 5_000_000_000, before + 5_000_000_000))
+
+
+# --- fetch ----------------------------------------------------------------------------------
+
+
+def test_fetch_downloads_once_and_returns_the_same_path(cache: DataCache) -> None:
+    download = CountingDownloader()
+    first = cache.fetch("md5", MD5, download)
+    second = cache.fetch("md5", MD5, download)
+    assert first == second == cache.path_for("md5", MD5)
+    assert download.calls == 1
+    assert first.read_bytes() == PAYLOAD
+
+
+def test_path_for_shards_by_the_first_two_hex_digits(cache: DataCache) -> None:
+    assert cache.path_for("md5", MD5.upper()) == cache.root / "files" / "md5" / MD5[:2] / MD5[2:]
+
+
+def test_fetched_file_is_read_only(cache: DataCache) -> None:
+    path = cache.fetch("md5", MD5, CountingDownloader())
+    assert stat.S_IMODE(path.stat().st_mode) & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) == 0
+
+
+def test_fetch_works_for_sha1_too(cache: DataCache) -> None:
+    path = cache.fetch("sha1", SHA1, CountingDownloader())
+    assert path == cache.root / "files" / "sha1" / SHA1[:2] / SHA1[2:]
+    assert list(cache.entries()) == [("sha1", SHA1)]
+
+
+def test_fetch_hash_checks_the_download(cache: DataCache) -> None:
+    wrong = CountingDownloader(b"something else")
+    with pytest.raises(IntegrityError) as caught:
+        cache.fetch("md5", MD5, wrong, description="demo.Gabor2024")
+    error = caught.value
+    assert error.expected == MD5
+    assert error.found == hashlib.md5(b"something else").hexdigest()
+    assert "demo.Gabor2024" in str(error) and "md5" in str(error)
+    assert not cache.path_for("md5", MD5).exists()
+    # only the lock file may remain: no target, no temporary, no state record
+    assert [name for name in files_under(cache.root) if not name.endswith(".lock")] == []
+    assert cache.lookup("md5", MD5) is None
+
+
+def test_fetch_after_a_corrupt_download_tries_again(cache: DataCache) -> None:
+    with pytest.raises(IntegrityError):
+        cache.fetch("md5", MD5, CountingDownloader(b"bad"))
+    good = CountingDownloader()
+    assert cache.fetch("md5", MD5, good).read_bytes() == PAYLOAD
+    assert good.calls == 1
+
+
+def test_a_failing_downloader_leaves_nothing_behind(cache: DataCache) -> None:
+    def half_then_fail(path: Path) -> None:
+        path.write_bytes(PAYLOAD[:10])
+        message = "connection reset"
+        raise ConnectionError(message)
+
+    with pytest.raises(ConnectionError, match="connection reset"):
+        cache.fetch("md5", MD5, half_then_fail)
+    assert [name for name in files_under(cache.root) if not name.endswith(".lock")] == []
+    assert list(cache.entries()) == []
+
+
+def test_fetch_trusts_its_own_download_without_hashing_again(cache: DataCache, hash_calls: list[Path]) -> None:
+    cache.fetch("md5", MD5, CountingDownloader())
+    assert len(hash_calls) == 1  # the temporary file, before the rename
+    assert hash_calls[0].name.startswith(".") and hash_calls[0].name.endswith(".tmp")
+
+
+# --- lookup ---------------------------------------------------------------------------------
+
+
+def test_lookup_of_an_absent_object_is_none(cache: DataCache) -> None:
+    assert cache.lookup("md5", MD5) is None
+
+
+def test_lookup_trusts_an_unchanged_file_without_hashing(cache: DataCache, hash_calls: list[Path]) -> None:
+    path = cache.fetch("md5", MD5, CountingDownloader())
+    hash_calls.clear()
+    for _ in range(3):
+        assert cache.lookup("md5", MD5) == path
+    assert hash_calls == []
+
+
+def test_lookup_detects_changed_bytes_evicts_and_returns_none(cache: DataCache, hash_calls: list[Path]) -> None:
+    path = cache.fetch("md5", MD5, CountingDownloader())
+    state = path.with_name(path.name + ".state")
+    assert state.is_file()
+    change_bytes(path, b"X" * len(PAYLOAD))  # same size: only the mtime betrays it
+    hash_calls.clear()
+    assert cache.lookup("md5", MD5) is None
+    assert hash_calls == [path]
+    assert not path.exists()
+    assert not state.exists()
+    download = CountingDownloader()
+    assert cache.fetch("md5", MD5, download).read_bytes() == PAYLOAD
+    assert download.calls == 1
+
+
+def test_lookup_rehashes_a_touched_file_once_and_then_trusts_it(cache: DataCache, hash_calls: list[Path]) -> None:
+    path = cache.fetch("md5", MD5, CountingDownloader())
+    change_bytes(path, PAYLOAD)  # same bytes, new mtime
+    hash_calls.clear()
+    assert cache.lookup("md5", MD5) == path
+    assert cache.lookup("md5", MD5) == path
+    assert hash_calls == [path]
+
+
+def test_lookup_rehashes_a_file_replaced_by_a_copy(cache: DataCache, hash_calls: list[Path]) -> None:
+    path = cache.fetch("md5", MD5, CountingDownloader())
+    before = FileState.of(path)
+    copy = path.with_name("copy")
+    copy.write_bytes(PAYLOAD)
+    os.utime(copy, ns=(before.mtime_ns, before.mtime_ns))
+    os.replace(copy, path)
+    assert FileState.of(path).inode != before.inode
+    hash_calls.clear()
+    assert cache.lookup("md5", MD5) == path
+    assert hash_calls == [path]
+
+
+def test_lookup_rehashes_when_the_state_record_is_unreadable(cache: DataCache, hash_calls: list[Path]) -> None:
+    path = cache.fetch("md5", MD5, CountingDownloader())
+    path.with_name(path.name + ".state").write_text("{not json", encoding="utf-8")
+    hash_calls.clear()
+    assert cache.lookup("md5", MD5) == path
+    assert hash_calls == [path]
+
+
+# --- verify, evict, entries -----------------------------------------------------------------
+
+
+def test_verify_reports_intact_corrupt_and_absent(cache: DataCache) -> None:
+    assert cache.verify("md5", MD5) is None
+    path = cache.fetch("md5", MD5, CountingDownloader())
+    assert cache.verify("md5", MD5) is True
+    assert path.exists()
+    path.chmod(0o644)
+    path.write_bytes(b"rot")
+    assert cache.verify("md5", MD5) is False
+    assert not path.exists()
+    assert cache.verify("md5", MD5) is None
+
+
+def test_verify_hashes_even_an_unchanged_file(cache: DataCache, hash_calls: list[Path]) -> None:
+    path = cache.fetch("md5", MD5, CountingDownloader())
+    hash_calls.clear()
+    assert cache.verify("md5", MD5) is True
+    assert hash_calls == [path]
+
+
+def test_evict_removes_the_object_and_its_state(cache: DataCache) -> None:
+    path = cache.fetch("md5", MD5, CountingDownloader())
+    cache.evict("md5", MD5)
+    assert not path.exists()
+    assert not path.with_name(path.name + ".state").exists()
+    cache.evict("md5", MD5)  # evicting twice is harmless
+
+
+def test_entries_lists_objects_but_not_state_lock_or_temporary_files(cache: DataCache) -> None:
+    assert list(cache.entries()) == []
+    other = b"other payload"
+    other_md5 = hashlib.md5(other).hexdigest()
+    cache.fetch("md5", MD5, CountingDownloader())
+    cache.fetch("md5", other_md5, CountingDownloader(other))
+    stray = temporary_path(cache.path_for("md5", MD5))
+    stray.write_bytes(b"partial")
+    names = files_under(cache.root)
+    assert any(name.endswith(".state") for name in names)
+    assert any(name.endswith(".lock") for name in names)
+    assert sorted(cache.entries()) == sorted([("md5", MD5), ("md5", other_md5)])
+
+
+# --- atomic_write_text ----------------------------------------------------------------------
+
+
+def test_atomic_write_text_creates_parents_and_replaces(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "file.txt"
+    atomic_write_text(target, "first")
+    atomic_write_text(target, "second\nline")
+    assert target.read_text(encoding="utf-8") == "second\nline"
+    assert os.listdir(target.parent) == ["file.txt"]
+
+
+def test_atomic_write_text_keeps_the_old_content_when_writing_fails(tmp_path: Path) -> None:
+    target = tmp_path / "file.txt"
+    atomic_write_text(target, "old")
+    with pytest.raises(UnicodeEncodeError):
+        atomic_write_text(target, "bad \ud800 surrogate")
+    assert target.read_text(encoding="utf-8") == "old"
+    assert os.listdir(tmp_path) == ["file.txt"]
+
+
+def test_temporary_path_is_a_unique_hidden_sibling(tmp_path: Path) -> None:
+    target = tmp_path / "object"
+    first, second = temporary_path(target), temporary_path(target)
+    assert first != second
+    assert first.parent == target.parent
+    assert first.name.startswith(".object.") and first.name.endswith(".tmp")
+
+
+# --- concurrency ----------------------------------------------------------------------------
+
+
+def _slow_download(counter: Path) -> Callable[[Path], None]:
+    def download(path: Path) -> None:
+        with counter.open("a", encoding="utf-8") as stream:
+            stream.write(f"{os.getpid()}\n")
+        time.sleep(0.5)
+        path.write_bytes(PAYLOAD)
+
+    return download
+
+
+def _fetch_in_process(root: str, counter: str, start: float) -> str:
+    time.sleep(max(0.0, start - time.time()))
+    return str(DataCache(Path(root)).fetch("md5", MD5, _slow_download(Path(counter))))
+
+
+def test_concurrent_processes_download_once(tmp_path: Path) -> None:
+    root, counter = tmp_path / "cache", tmp_path / "downloads.txt"
+    start = time.time() + 0.3  # all four begin together, while none has finished
+    context = multiprocessing.get_context("fork")
+    with context.Pool(4) as pool:
+        paths = pool.starmap(_fetch_in_process, [(str(root), str(counter), start)] * 4)
+    assert len(set(paths)) == 1
+    assert Path(paths[0]) == DataCache(root).path_for("md5", MD5)
+    assert Path(paths[0]).read_bytes() == PAYLOAD
+    assert len(counter.read_text(encoding="utf-8").splitlines()) == 1

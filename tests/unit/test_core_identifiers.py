@@ -1,0 +1,93 @@
+"""Identifier rules: BrainIO's naming convention, path safety, and stimulus ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from brainio_dvc.exceptions import IdentifierError, ValidationError
+from brainio_dvc.identifiers import check_naming_convention, check_safe_identifier, check_stimulus_id
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "dicarlo.MajajHong2015",
+        "dicarlo.MajajHong2015.public",
+        "dicarlo.MajajHong2015.temporal-private",
+        "dicarlo.Rajalingham2018a",
+        "klab2.Zhang2018.v2_high",
+        "aru.Kuzovkin2018",
+    ],
+)
+def test_naming_convention_accepts(identifier: str) -> None:
+    assert check_naming_convention(identifier) == identifier
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    [
+        "Dicarlo.X2015",  # lab must be lower case
+        "dicarlo.majaj2015",  # authors in CamelCase
+        "dicarlo.MajajHong",  # no year
+        "dicarlo.MajajHong15",  # a 2-digit year
+        "dicarlo",  # no authors at all
+        "dicarlo.MajajHong2015.",  # an empty variant
+        "dicarlo.MajajHong2015.-x",  # a variant starting with '-'
+        "1lab.Majaj2015",
+    ],
+)
+def test_naming_convention_rejects(identifier: str) -> None:
+    with pytest.raises(IdentifierError) as caught:
+        check_naming_convention(identifier)
+    assert "<lab>.<FirstAuthorYYYY>" in str(caught.value)
+    assert repr(identifier) in str(caught.value)
+
+
+@pytest.mark.parametrize("identifier", ["../x", "/abs", "a\x00b", "a/b", "a\\b", "x..y", "..", ".hidden"])
+def test_unsafe_identifiers_are_rejected_by_both_checks(identifier: str) -> None:
+    for check in (check_safe_identifier, check_naming_convention):
+        with pytest.raises(IdentifierError) as caught:
+            check(identifier)
+        assert isinstance(caught.value, ValidationError)
+
+
+def test_path_escape_message_explains_why() -> None:
+    with pytest.raises(IdentifierError, match="directory names in the registry"):
+        check_safe_identifier("../etc", what="catalog")
+
+
+@pytest.mark.parametrize("identifier", ["", None, 42, b"dicarlo.MajajHong2015", ["dicarlo.X2015"]])
+def test_empty_or_non_string_identifiers_are_rejected(identifier: object) -> None:
+    with pytest.raises(IdentifierError, match="a non-empty string"):
+        check_naming_convention(identifier)
+    with pytest.raises(IdentifierError, match="^catalog: "):
+        check_safe_identifier(identifier, what="catalog")
+
+
+@pytest.mark.parametrize("identifier", ["a b", "a;b", "é.Majaj2015", "a*"])
+def test_safe_identifier_rejects_other_characters(identifier: str) -> None:
+    with pytest.raises(IdentifierError, match="other characters"):
+        check_safe_identifier(identifier)
+
+
+def test_safe_identifier_accepts_what_the_convention_does_not_require() -> None:
+    assert check_safe_identifier("my_catalog-2.x") == "my_catalog-2.x"
+
+
+@pytest.mark.parametrize("check", [check_safe_identifier, check_naming_convention, check_stimulus_id])
+def test_a_trailing_newline_is_rejected(check: object) -> None:
+    value = "a1\n" if check is check_stimulus_id else "dicarlo.MajajHong2015\n"
+    with pytest.raises(IdentifierError):
+        check(value)
+
+
+@pytest.mark.parametrize("stimulus_id", ["a1", "000", "ABCdef9"])
+def test_stimulus_id_accepts_alphanumerics(stimulus_id: str) -> None:
+    assert check_stimulus_id(stimulus_id) == stimulus_id
+
+
+@pytest.mark.parametrize("stimulus_id", ["", "a_1", "a-1", "a.png", "a 1", None, 7])
+def test_stimulus_id_rejects_others(stimulus_id: object) -> None:
+    with pytest.raises(IdentifierError, match="alphanumeric") as caught:
+        check_stimulus_id(stimulus_id)
+    assert repr(stimulus_id) in str(caught.value)

@@ -1,0 +1,334 @@
+"""Lookups through installed packages' ``brainio_lookups`` entry points (no registry involved).
+
+Each test installs a real distribution on ``sys.path``: ``fakepkg/`` with its catalog CSVs and
+``fakepkg-0.1.dist-info`` with ``entry_points.txt``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from brainio_dvc import lookup
+from brainio_dvc.catalogs import CATALOG_COLUMNS, SOURCE_CATALOG, Catalog
+from brainio_dvc.exceptions import (
+    AssemblyLookupError,
+    CatalogLookupError,
+    StimulusSetLookupError,
+    ValidationError,
+)
+
+SHA1 = "5b7a0b3c" * 5
+ASSEMBLY = {
+    "identifier": "dicarlo.MajajHong2015",
+    "lookup_type": "assembly",
+    "class": "NeuronRecordingAssembly",
+    "location_type": "http",
+    "location": "https://example.org/MajajHong2015.nc",
+    "sha1": SHA1,
+    "stimulus_set_identifier": "dicarlo.hvm",
+}
+STIMULUS_CSV = {
+    "identifier": "dicarlo.hvm",
+    "lookup_type": "stimulus_set",
+    "class": "StimulusSet",
+    "location_type": "http",
+    "location": "https://example.org/hvm.csv",
+    "sha1": SHA1,
+    "stimulus_set_identifier": "",
+}
+STIMULUS_ZIP = {**STIMULUS_CSV, "class": "", "location": "https://example.org/hvm.zip"}
+OTHER_ASSEMBLY = {**ASSEMBLY, "identifier": "dicarlo.Rajalingham2018", "location": "https://example.org/R.nc"}
+
+PACKAGE = '''
+from pathlib import Path
+
+import pandas as pd
+
+from brainio_dvc.catalogs import Catalog
+
+_HERE = Path(__file__).parent
+
+
+def _load(name):
+    return Catalog.from_files(name, _HERE / f"{name}.csv", url=f"https://example.org/{name}.csv")
+
+
+def catalog():
+    return _load("fake")
+
+
+def catalog_second():
+    return _load("second")
+
+
+def bare_catalog():
+    return Catalog(pd.read_csv(_HERE / "fake.csv", dtype=str, keep_default_na=False))
+
+
+def not_a_catalog():
+    return ["not", "a", "table"]
+'''
+
+Install = Callable[..., Path]
+
+
+def csv_text(rows: list[dict[str, str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CATALOG_COLUMNS)
+    writer.writerows([[row.get(column, "") for column in CATALOG_COLUMNS] for row in rows])
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Install]:
+    """Install fakepkg with the given catalogs and entry points; cwd holds no registry."""
+    site = tmp_path / "site"
+    monkeypatch.chdir(tmp_path)
+
+    def _install(catalogs: dict[str, list[dict[str, str]]], entry_points: dict[str, str] | None = None) -> Path:
+        package = site / "fakepkg"
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text(PACKAGE, encoding="utf-8")
+        for name, rows in catalogs.items():
+            (package / f"{name}.csv").write_text(csv_text(rows), encoding="utf-8")
+        if entry_points is None:
+            entry_points = {"fake": "fakepkg:catalog"}
+        info = site / "fakepkg-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakepkg\nVersion: 0.1\n", encoding="utf-8")
+        lines = [f"{name} = {target}" for name, target in entry_points.items()]
+        (info / "entry_points.txt").write_text("[brainio_lookups]\n" + "\n".join(lines) + "\n", encoding="utf-8")
+        monkeypatch.syspath_prepend(str(site))
+        lookup.refresh()
+        return package
+
+    sys.modules.pop("fakepkg", None)
+    yield _install
+    sys.modules.pop("fakepkg", None)
+    lookup.refresh()
+
+
+@pytest.fixture
+def fake(install: Install) -> Path:
+    """The catalog 'fake', with one assembly and one stimulus set (its ZIP row listed first)."""
+    return install({"fake": [ASSEMBLY, STIMULUS_ZIP, STIMULUS_CSV]}) / "fake.csv"
+
+
+# --- discovery ------------------------------------------------------------------------------
+
+
+def test_list_catalogs_includes_the_entry_point(fake: Path) -> None:
+    assert "fake" in lookup.list_catalogs()
+    catalog = lookup.get_catalog("fake")
+    assert isinstance(catalog, Catalog)
+    assert catalog.identifier == "fake"
+    assert catalog.attrs["source_path"] == str(fake)
+
+
+def test_a_broken_entry_point_warns_and_is_skipped(install: Install) -> None:
+    install(
+        {"fake": [ASSEMBLY]},
+        {"fake": "fakepkg:catalog", "broken": "fakepkg:does_not_exist"},
+    )
+    with pytest.warns(RuntimeWarning, match=r"'broken' \(fakepkg:does_not_exist\) failed to load"):
+        catalogs = lookup.list_catalogs()
+    assert "fake" in catalogs
+    assert "broken" not in catalogs
+    assert lookup.list_assemblies() == ["dicarlo.MajajHong2015"]
+
+
+def test_an_entry_point_returning_a_non_table_warns_and_is_skipped(install: Install) -> None:
+    install({"fake": [ASSEMBLY]}, {"fake": "fakepkg:catalog", "odd": "fakepkg:not_a_catalog"})
+    with pytest.warns(RuntimeWarning, match="'odd' returned list"):
+        assert "odd" not in lookup.list_catalogs()
+
+
+def test_entry_points_are_discovered_once_until_refresh(install: Install) -> None:
+    package = install({"fake": [ASSEMBLY]})
+    assert lookup.list_assemblies() == ["dicarlo.MajajHong2015"]
+    (package / "fake.csv").write_text(csv_text([ASSEMBLY, OTHER_ASSEMBLY]), encoding="utf-8")
+    assert lookup.list_assemblies() == ["dicarlo.MajajHong2015"]
+    lookup.refresh()
+    assert lookup.list_assemblies() == ["dicarlo.MajajHong2015", "dicarlo.Rajalingham2018"]
+
+
+def test_unknown_catalog_suggests_a_close_name(fake: Path) -> None:
+    with pytest.raises(CatalogLookupError, match="did you mean 'fake'"):
+        lookup.get_catalog("fak")
+
+
+# --- listing and lookups --------------------------------------------------------------------
+
+
+def test_list_assemblies_and_stimulus_sets(fake: Path) -> None:
+    assert lookup.list_assemblies() == ["dicarlo.MajajHong2015"]
+    assert lookup.list_stimulus_sets() == ["dicarlo.hvm"]
+
+
+def test_lookup_assembly_returns_its_row(fake: Path) -> None:
+    row = lookup.lookup_assembly("dicarlo.MajajHong2015")
+    assert isinstance(row, pd.Series)
+    assert {k: row[k] for k in ASSEMBLY} == ASSEMBLY
+    assert row[SOURCE_CATALOG] == "fake"
+
+
+def test_lookup_stimulus_set_returns_the_csv_row_then_the_zip_row(fake: Path) -> None:
+    rows = lookup.lookup_stimulus_set("dicarlo.hvm")
+    assert isinstance(rows, pd.DataFrame)
+    assert list(rows["location"]) == [STIMULUS_CSV["location"], STIMULUS_ZIP["location"]]
+    assert list(rows["class"]) == ["StimulusSet", ""]
+
+
+def test_unknown_assembly_is_a_key_error_suggesting_the_close_match(fake: Path) -> None:
+    with pytest.raises(AssemblyLookupError) as caught:
+        lookup.lookup_assembly("dicarlo.MajajHong2016")
+    error = caught.value
+    assert isinstance(error, KeyError)
+    assert error.suggestions == ["dicarlo.MajajHong2015"]
+    assert "did you mean 'dicarlo.MajajHong2015'?" in str(error)
+    assert "catalog 'fake' of https://example.org/fake.csv" in str(error)
+
+
+def test_an_assembly_is_not_found_as_a_stimulus_set(fake: Path) -> None:
+    with pytest.raises(StimulusSetLookupError) as caught:
+        lookup.lookup_stimulus_set("dicarlo.MajajHong2015")
+    assert isinstance(caught.value, KeyError)
+    with pytest.raises(AssemblyLookupError, match="brainio-dvc list"):
+        lookup.lookup_assembly("nothing.Like2000")
+
+
+def test_a_stimulus_set_with_only_one_row_is_refused(install: Install) -> None:
+    install({"fake": [STIMULUS_CSV]})
+    with pytest.raises(ValidationError, match="two catalog rows"):
+        lookup.lookup_stimulus_set("dicarlo.hvm")
+
+
+def test_identical_rows_in_two_catalogs_count_once(install: Install) -> None:
+    install(
+        {"fake": [ASSEMBLY, STIMULUS_CSV, STIMULUS_ZIP], "second": [STIMULUS_ZIP, ASSEMBLY, STIMULUS_CSV, OTHER_ASSEMBLY]},
+        {"fake": "fakepkg:catalog", "second": "fakepkg:catalog_second"},
+    )
+    assert lookup.list_assemblies() == ["dicarlo.MajajHong2015", "dicarlo.Rajalingham2018"]
+    assert len(lookup.lookup_stimulus_set("dicarlo.hvm")) == 2
+    combined = lookup.combined_catalog()
+    assert len(combined) == 4
+    assert combined.set_index("identifier").loc["dicarlo.Rajalingham2018", SOURCE_CATALOG] == "second"
+
+
+@pytest.mark.parametrize(
+    "conflict",
+    [
+        {**ASSEMBLY, "location": "https://example.org/elsewhere.nc"},
+        {**ASSEMBLY, "sha1": "a" * 40},
+    ],
+)
+def test_conflicting_rows_in_two_catalogs_are_refused(install: Install, conflict: dict[str, str]) -> None:
+    install(
+        {"fake": [ASSEMBLY], "second": [conflict]},
+        {"fake": "fakepkg:catalog", "second": "fakepkg:catalog_second"},
+    )
+    with pytest.raises(ValidationError) as caught:
+        lookup.list_assemblies()
+    message = str(caught.value)
+    assert "assembly 'dicarlo.MajajHong2015'" in message
+    assert "fake (https://example.org/MajajHong2015.nc)" in message
+    assert "second (" in message
+
+
+def test_two_csv_rows_of_one_stimulus_set_conflict(install: Install) -> None:
+    install(
+        {"fake": [STIMULUS_CSV, STIMULUS_ZIP], "second": [{**STIMULUS_CSV, "location": "https://example.org/v2.csv"}]},
+        {"fake": "fakepkg:catalog", "second": "fakepkg:catalog_second"},
+    )
+    with pytest.raises(ValidationError, match="stimulus_set 'dicarlo.hvm'"):
+        lookup.lookup_stimulus_set("dicarlo.hvm")
+
+
+def test_combined_catalog_has_the_source_catalog_column(fake: Path) -> None:
+    combined = lookup.combined_catalog()
+    assert isinstance(combined, Catalog)
+    assert SOURCE_CATALOG in combined.columns
+    assert set(combined[SOURCE_CATALOG]) == {"fake"}
+    assert len(combined) == 3
+
+
+def test_combined_catalog_is_a_copy(fake: Path) -> None:
+    first = lookup.combined_catalog()
+    first.loc[:, "location"] = "changed"
+    assert "changed" not in set(lookup.combined_catalog()["location"])
+
+
+def test_an_entry_point_catalog_without_url_can_be_searched(install: Install) -> None:
+    install({"fake": [ASSEMBLY]}, {"bare": "fakepkg:bare_catalog"})
+    assert lookup.list_assemblies() == ["dicarlo.MajajHong2015"]
+
+
+# --- append ---------------------------------------------------------------------------------
+
+
+def test_append_adds_a_row_to_the_catalog_csv(fake: Path) -> None:
+    before = fake.read_text(encoding="utf-8")
+    lookup.append(
+        "fake",
+        "dicarlo.Rajalingham2018",
+        "BehavioralAssembly",
+        "assembly",
+        "http",
+        "https://example.org/R.nc",
+        SHA1,
+        stimulus_set_identifier="dicarlo.hvm",
+    )
+    after = fake.read_text(encoding="utf-8")
+    assert after.startswith(before)
+    added = next(csv.DictReader(io.StringIO(after.splitlines()[0] + "\n" + after[len(before):])))
+    assert added["identifier"] == "dicarlo.Rajalingham2018"
+    assert added["class"] == "BehavioralAssembly"
+    assert added["md5"] == "" and added["size"] == ""
+    # append refreshes: the new row is found without an explicit refresh
+    assert lookup.lookup_assembly("dicarlo.Rajalingham2018")["location"] == "https://example.org/R.nc"
+    assert Catalog.from_files("fake", fake).shape[0] == 4
+
+
+def test_append_to_a_file_without_a_final_newline(install: Install) -> None:
+    path = install({"fake": [ASSEMBLY]}) / "fake.csv"
+    path.write_text(path.read_text(encoding="utf-8").rstrip("\n"), encoding="utf-8")
+    lookup.refresh()
+    lookup.append("fake", "dicarlo.hvm", "StimulusSet", "stimulus_set", "http", "https://e/x.csv", SHA1)
+    assert len(Catalog.from_files("fake", path)) == 2
+
+
+def test_append_refuses_a_duplicate_assembly(fake: Path) -> None:
+    before = fake.read_text(encoding="utf-8")
+    with pytest.raises(ValidationError, match="no assembly 'dicarlo.MajajHong2015' yet"):
+        lookup.append("fake", "dicarlo.MajajHong2015", "OtherClass", "assembly", "http", "https://e/x.nc", SHA1)
+    assert fake.read_text(encoding="utf-8") == before
+
+
+def test_append_refuses_a_second_stimulus_csv_but_accepts_the_missing_zip(install: Install) -> None:
+    path = install({"fake": [STIMULUS_CSV]}) / "fake.csv"
+    with pytest.raises(ValidationError, match="one already"):
+        lookup.append("fake", "dicarlo.hvm", "StimulusSet", "stimulus_set", "http", "https://e/v2.csv", SHA1)
+    lookup.append("fake", "dicarlo.hvm", None, "stimulus_set", "http", "https://e/hvm.zip", SHA1)
+    assert list(Catalog.from_files("fake", path)["class"]) == ["StimulusSet", ""]
+    assert list(lookup.lookup_stimulus_set("dicarlo.hvm")["location"]) == [STIMULUS_CSV["location"], "https://e/hvm.zip"]
+
+
+def test_append_to_an_unknown_catalog_is_a_lookup_error(fake: Path) -> None:
+    with pytest.raises(CatalogLookupError):
+        lookup.append("nope", "dicarlo.X2000", "C", "assembly", "http", "u", SHA1)
+
+
+def test_append_refuses_a_catalog_without_a_csv_file(install: Install) -> None:
+    install({"fake": [ASSEMBLY]}, {"fake": "fakepkg:catalog"})
+    catalog = lookup.get_catalog("fake")
+    Path(catalog.attrs["source_path"]).unlink()
+    with pytest.raises(ValidationError, match="no CSV file behind it"):
+        lookup.append("fake", "dicarlo.X2000", "C", "assembly", "http", "u", SHA1)
