@@ -31,6 +31,7 @@ from typing import Any
 
 from .exceptions import UnsafeArchiveError, ValidationError
 from .hashes import sha1_hash
+from .progress import tracker
 from .validation import describe_stimulus_set, metadata_attribute, preview
 
 __all__ = [
@@ -198,9 +199,11 @@ def create_stimulus_zip(
     names = stimulus_zip_member_names(proto_stimulus_set)
     ids = proto_stimulus_set["stimulus_id"].tolist()
     with _atomic_target(target) as temporary:
-        with zipfile.ZipFile(temporary, mode="w", compression=zipfile.ZIP_STORED) as archive:
+        with zipfile.ZipFile(temporary, mode="w", compression=zipfile.ZIP_STORED) as archive, \
+                tracker("zip", target.name, len(names), unit="files") as advance:
             for stimulus_id, name in zip(ids, names, strict=True):
                 _write_member(archive, _stimulus_path(proto_stimulus_set, stimulus_id), name)
+                advance(1)
         sha1 = sha1_hash(temporary)
     logger.info("wrote %d stimuli to %s (sha1 %s)", len(names), target, sha1)
     return sha1, names
@@ -289,7 +292,10 @@ def _extract_into(zip_path: Path, directory: Path) -> int:
         with zipfile.ZipFile(zip_path) as archive:
             members = archive.infolist()
             _check_members(zip_path, members)
-            archive.extractall(directory, members=members)
+            with tracker("unzip", directory.name, len(members), unit="files") as advance:
+                for member in members:
+                    archive.extract(member, directory)
+                    advance(1)
     except ValidationError:
         raise
     except _ZIP_READ_ERRORS as error:

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from .exceptions import BrainioDvcError, RegistryError
+from .progress import ProgressEvent
 from .tables import format_table
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,27 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except BrainioDvcError as error:
             raise click.ClickException(str(error)) from error
+
+
+class _TerminalProgress:
+    """Renders progress events on one terminal line; used only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str, str, int] | None = None
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.total:
+            percent = int(100 * event.done / event.total)
+            amount = f"{percent:3d}% of {_size(event.total) if event.unit == 'B' else f'{event.total} {event.unit}'}"
+        else:
+            percent = -1
+            amount = _size(event.done) if event.unit == "B" and event.done else "..."
+        key = (event.task, event.description, percent)
+        if key == self._last and not event.finished:
+            return
+        self._last = key
+        line = f"\r{event.task} {event.description}: {amount}"
+        click.echo(line.ljust(79), err=True, nl=event.finished)
 
 
 def _emit(options: Options, data: Any, render: Callable[[], str]) -> None:
@@ -88,6 +110,10 @@ def cli(ctx: click.Context, registry: str | None, rev: str | None, as_json: bool
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ctx.obj = Options(registry=registry, rev=rev, as_json=as_json)
+    if sys.stderr.isatty():
+        from .progress import subscribe
+
+        ctx.with_resource(subscribe(_TerminalProgress()))
 
 
 @cli.command("list")

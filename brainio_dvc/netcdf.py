@@ -29,6 +29,7 @@ from xarray.indexes import PandasMultiIndex
 
 from .exceptions import ValidationError
 from .hashes import sha1_hash
+from .progress import tracker
 
 __all__ = [
     "REQUIRED_ATTRS",
@@ -88,10 +89,11 @@ def write_netcdf(
     for variable in dataset.variables.values():
         variable.encoding = _variable_encoding(variable, level, shuffle)
     logger.debug("writing assembly to %s (group %s, append %s)", target, group, append)
-    if append and target.exists():
-        dataset.to_netcdf(target, mode="a", group=group, engine="netcdf4", format="NETCDF4")
-    else:
-        _write_atomically(dataset, target, group)
+    with tracker("write", target.name, None):
+        if append and target.exists():
+            dataset.to_netcdf(target, mode="a", group=group, engine="netcdf4", format="NETCDF4")
+        else:
+            _write_atomically(dataset, target, group)
     return sha1_hash(target)
 
 

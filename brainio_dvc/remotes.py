@@ -15,12 +15,12 @@ from __future__ import annotations
 import logging
 import posixpath
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .exceptions import RegistryError, RemoteError
+from .progress import ProgressEvent, report, tracker
 from .registry import Registry
 
 __all__ = ["Remote", "RemoteSpec", "default_remote", "object_path", "open_remote"]
@@ -28,6 +28,18 @@ __all__ = ["Remote", "RemoteSpec", "default_remote", "object_path", "open_remote
 logger = logging.getLogger(__name__)
 
 _SECTION = re.compile(r'^remote\s+"(?P<name>[^"]+)"$')
+_CHUNK = 1 << 20
+
+
+def _fsspec_progress(description: str) -> Any:
+    """An fsspec callback (what DVC's filesystems take) that reports download progress."""
+    from fsspec.callbacks import Callback
+
+    class _Progress(Callback):
+        def call(self, *args: Any, **kwargs: Any) -> None:
+            report(ProgressEvent("download", description, int(self.value), self.size))
+
+    return _Progress()
 
 
 def object_path(md5: str) -> str:
@@ -101,7 +113,11 @@ class LocalRemote:
     def download(self, md5: str, destination: Path, identifier: str | None = None) -> None:
         source = self.directory / object_path(md5)
         try:
-            shutil.copyfile(source, destination)
+            with open(source, "rb") as reader, open(destination, "wb") as writer, \
+                    tracker("download", identifier or md5, source.stat().st_size) as advance:
+                while chunk := reader.read(_CHUNK):
+                    writer.write(chunk)
+                    advance(len(chunk))
         except FileNotFoundError as error:
             raise RemoteError(
                 self.registry, self.spec.name, f"object {md5} is missing from {self.directory}", identifier
@@ -165,7 +181,7 @@ class DvcRemote:
     def download(self, md5: str, destination: Path, identifier: str | None = None) -> None:
         try:
             odb = self._open()
-            odb.fs.get_file(odb.oid_to_path(md5), str(destination))
+            odb.fs.get_file(odb.oid_to_path(md5), str(destination), callback=_fsspec_progress(identifier or md5))
         except Exception as error:  # noqa: BLE001
             raise self._error(error, identifier) from error
 
