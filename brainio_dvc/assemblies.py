@@ -604,52 +604,72 @@ class StimulusReferenceAssemblyLoader(AssemblyLoader):
 
 
 class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
-    """Loads an assembly and merges the stimulus set's columns into presentation coordinates."""
+    """Loads an assembly and merges the stimulus set's columns into presentation coordinates.
+
+    The merged columns become levels of the presentation MultiIndex directly: each column is
+    factorized once over the stimulus set's rows and its codes are mapped through the codes of
+    the ``stimulus_id`` level, so nothing is hashed once per presentation.
+    """
 
     def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
         data_array = super()._prepare(data_array)
         if self.stimulus_set is None or "presentation" not in data_array.dims:
             return data_array
-        return data_array.assign_coords(self._stimulus_coords(data_array))
-
-    def _stimulus_coords(self, data_array: xr.DataArray) -> dict[str, tuple[str, np.ndarray]]:
-        """The stimulus set's new columns, one value per presentation, matched by stimulus_id."""
-        stimulus_set = self.stimulus_set
-        subject = (
-            f"assembly {os.fspath(self.file_path)} with stimulus set "
-            f"{self.stimulus_set_identifier or getattr(stimulus_set, 'identifier', None)!r}"
-        )
-        if "stimulus_id" not in data_array.coords or "stimulus_id" not in stimulus_set.columns:
+        data_array = gather_indexes(data_array)
+        index = data_array.indexes.get("presentation")
+        if not isinstance(index, pd.MultiIndex) or "stimulus_id" not in index.names:
             raise ValidationError(
-                subject,
+                self._subject(),
                 "a stimulus_id in the assembly and in the stimulus set",
-                "none in one of them",
+                "none in the assembly",
             )
+        merged = self._merged_index(index)
+        return data_array.drop_vars(["presentation", *index.names]).assign_coords(
+            xr.Coordinates.from_pandas_multiindex(merged, "presentation")
+        )
+
+    def _subject(self) -> str:
+        identifier = self.stimulus_set_identifier or getattr(self.stimulus_set, "identifier", None)
+        return f"assembly {os.fspath(self.file_path)} with stimulus set {identifier!r}"
+
+    def _stimulus_rows(self, index: pd.MultiIndex) -> np.ndarray:
+        """For every presentation, the row of its stimulus in the stimulus set."""
+        stimulus_set = self.stimulus_set
+        if "stimulus_id" not in stimulus_set.columns:
+            raise ValidationError(self._subject(), "a stimulus_id column in the stimulus set", "none")
         stimulus_ids = pd.Index(stimulus_set["stimulus_id"])
         if not stimulus_ids.is_unique:
             duplicates = stimulus_ids[stimulus_ids.duplicated()].unique()[:_EXAMPLES_SHOWN]
             raise ValidationError(
-                subject,
-                "unique stimulus_ids in the stimulus set",
-                f"duplicates such as {list(duplicates)}",
+                self._subject(), "unique stimulus_ids in the stimulus set", f"duplicates such as {list(duplicates)}"
             )
-        presented = data_array["stimulus_id"].values
-        positions = stimulus_ids.get_indexer(presented)
-        missing = positions < 0
+        level = index.names.index("stimulus_id")
+        rows_of_level = stimulus_ids.get_indexer(index.levels[level])
+        codes = index.codes[level]
+        rows = np.where(codes >= 0, rows_of_level[codes], -1)
+        missing = rows < 0
         if missing.any():
-            examples = pd.unique(presented[missing])[:_EXAMPLES_SHOWN]
+            examples = pd.unique(index.get_level_values(level)[missing])[:_EXAMPLES_SHOWN]
             raise ValidationError(
-                subject,
+                self._subject(),
                 "every presentation's stimulus_id in the stimulus set",
-                f"{int(missing.sum())} presentations whose stimulus_id is not, "
-                f"e.g. {list(examples)}",
+                f"{int(missing.sum())} presentations whose stimulus_id is not, e.g. {list(examples)}",
             )
-        existing = set(data_array.coords) | {"filename", "stimulus_id"}
-        return {
-            column: ("presentation", stimulus_set[column].to_numpy()[positions])
-            for column in stimulus_set.columns
-            if column not in existing
-        }
+        return rows
+
+    def _merged_index(self, index: pd.MultiIndex) -> pd.MultiIndex:
+        """``index`` with one more level per new stimulus set column."""
+        rows = self._stimulus_rows(index)
+        names, levels, codes = list(index.names), list(index.levels), list(index.codes)
+        skipped = set(names) | {"filename", "stimulus_id", "presentation"}
+        for column in self.stimulus_set.columns:
+            if column in skipped:
+                continue
+            column_codes, uniques = pd.factorize(self.stimulus_set[column].to_numpy())
+            names.append(column)
+            levels.append(pd.Index(uniques))
+            codes.append(column_codes[rows])
+        return pd.MultiIndex(levels=levels, codes=codes, names=names, verify_integrity=False)
 
 
 class GroupAppendAssemblyLoader(StimulusReferenceAssemblyLoader):
