@@ -20,6 +20,7 @@ import netCDF4
 import numpy as np
 import pandas as pd
 import xarray as xr
+from xarray.core.indexing import PandasIndexingAdapter
 from xarray.indexes import PandasIndex, PandasMultiIndex
 
 from .exceptions import ConfigurationError, ValidationError
@@ -67,6 +68,11 @@ def is_fastpath(*args: Any, **kwargs: Any) -> bool:
     return bool(kwargs.get("fastpath", False)) or positional
 
 
+def _is_in_memory(variable: xr.Variable) -> bool:
+    """Whether a variable's values are numpy or pandas data already in memory."""
+    return isinstance(variable._data, np.ndarray | PandasIndexingAdapter)
+
+
 class DataAssembly(xr.DataArray):
     """A DataArray whose 1-D coordinates of each dimension form one MultiIndex of that dimension.
 
@@ -101,6 +107,18 @@ class DataAssembly(xr.DataArray):
     def from_files(cls, file_path: str | PathLike[str], **kwargs: Any) -> DataAssembly:
         """Load an assembly of this class from a netCDF file (kwargs go to the loader)."""
         return cls.get_loader_class()(cls=cls, file_path=file_path, **kwargs).load()
+
+    def load(self, **kwargs: Any) -> DataAssembly:
+        """Load lazily opened data into memory (``xarray.DataArray.load``).
+
+        An assembly already in memory is returned as it is: xarray would otherwise ask every
+        variable whether it is a dask array, which imports dask (a tenth of a second) when it is
+        installed, only to find nothing to load.
+        """
+        variables = [self.variable, *self.coords.variables.values()]
+        if all(_is_in_memory(variable) for variable in variables):
+            return self
+        return super().load(**kwargs)
 
     def validate(self) -> None:
         """Check the dimensions this class requires.

@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
@@ -28,7 +29,9 @@ __all__ = [
     "TYPE_STIMULUS_SET",
     "Catalog",
     "CatalogLoader",
+    "CatalogTable",
     "parse_catalog_csv",
+    "parse_catalog_table",
     "render_catalog_csv",
 ]
 
@@ -104,8 +107,85 @@ class CatalogLoader:
         return catalog
 
 
+@dataclass(frozen=True)
+class CatalogTable:
+    """A catalog as plain rows of strings: what lookups index without building a DataFrame.
+
+    ``constants`` are columns with one value for every row (such as where the catalog came
+    from), kept once instead of in each row; they win over row columns of the same name.
+    ``source`` names where the rows came from, for messages.
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    rows: Sequence[Sequence[str]]
+    source: str = ""
+    constants: Mapping[str, str] = field(default_factory=dict)
+    #: {lookup_type: {identifier: [row numbers]}}; built from the rows when not given.
+    index: Mapping[str, Mapping[str, list[int]]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.index is None:
+            object.__setattr__(self, "index", self._build_index())
+
+    def _build_index(self) -> dict[str, dict[str, list[int]]]:
+        index: dict[str, dict[str, list[int]]] = {}
+        lookup_type_at, identifier_at = self.position("lookup_type"), self.position("identifier")
+        for number, row in enumerate(self.rows):
+            index.setdefault(row[lookup_type_at], {}).setdefault(row[identifier_at], []).append(number)
+        return index
+
+    def rows_of(self, lookup_type: str, identifier: str) -> list[Sequence[str]]:
+        """The rows of one identifier."""
+        return [self.rows[number] for number in self.index.get(lookup_type, {}).get(identifier, ())]
+
+    def identifiers(self, lookup_type: str) -> Iterable[str]:
+        return self.index.get(lookup_type, {}).keys()
+
+    def with_constants(self, source: str, constants: Mapping[str, str]) -> CatalogTable:
+        """The same rows and index with other constant columns."""
+        return CatalogTable(self.name, self.columns, self.rows, source, constants, self.index)
+
+    def position(self, column: str) -> int | None:
+        """Where ``column`` is in each row, or None when the rows lack it."""
+        return self.columns.index(column) if column in self.columns else None
+
+    def record(self, row: Sequence[str]) -> dict[str, str]:
+        """One row as {column: value}, constants included."""
+        found = dict(zip(self.columns, row, strict=True))
+        found.update(self.constants)
+        return found
+
+    def to_catalog(self, cls: type[Catalog] = Catalog) -> Catalog:
+        frame = pd.DataFrame(list(self.rows), columns=list(self.columns), dtype=object)
+        for column, value in self.constants.items():
+            frame[column] = pd.Series([value] * len(frame), index=frame.index, dtype=object)
+        return cls(frame)
+
+    @classmethod
+    def from_catalog(cls, name: str, catalog: pd.DataFrame) -> CatalogTable:
+        """The rows of a DataFrame catalog, every missing value as ``""`` and the rest as text."""
+        columns = tuple(str(column) for column in catalog.columns)
+        rows = [tuple(_as_text(value) for value in row) for row in catalog.itertuples(index=False, name=None)]
+        return cls(name, columns, rows, str(catalog.attrs.get("source_path") or name))
+
+
+def _as_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:  # noqa: PLR0124
+        return ""
+    return str(value)
+
+
 def parse_catalog_csv(text: str, source: str, cls: type[Catalog] = Catalog) -> Catalog:
     """Parse and validate catalog CSV text. Errors name ``source`` and the line (1 = header)."""
+    return parse_catalog_table(text, source).to_catalog(cls)
+
+
+def parse_catalog_table(text: str, source: str, name: str = "") -> CatalogTable:
+    """Parse and validate catalog CSV text into a :class:`CatalogTable`; no pandas involved.
+
+    Errors name ``source`` and the line (1 = header).
+    """
     reader = csv.reader(io.StringIO(text, newline=""))
     rows = []
     try:
@@ -114,41 +194,52 @@ def parse_catalog_csv(text: str, source: str, cls: type[Catalog] = Catalog) -> C
         raise CatalogFormatError(source, "well-formed CSV", f"unreadable CSV ({error})", line=reader.line_num) from error
     if not rows or not any(cell.strip() for cell in rows[0]):
         raise CatalogFormatError(source, "a header row with " + ", ".join(BRAINIO_COLUMNS), "an empty file", line=1)
-    header = [cell.strip() for cell in rows[0]]
+    header = tuple(cell.strip() for cell in rows[0])
     missing = [column for column in BRAINIO_COLUMNS if column not in header]
     if missing:
         raise CatalogFormatError(
-            source, "columns " + ", ".join(BRAINIO_COLUMNS), f"no {', '.join(missing)} in {header}", line=1
+            source, "columns " + ", ".join(BRAINIO_COLUMNS), f"no {', '.join(missing)} in {list(header)}", line=1
         )
     if len(set(header)) != len(header):
-        duplicated = sorted({name for name in header if header.count(name) > 1})
+        duplicated = sorted({column for column in header if header.count(column) > 1})
         raise CatalogFormatError(source, "unique column names", f"duplicates {duplicated}", line=1)
-    records = []
+    check = _RowCheck(header, source)
+    table = []
     for line_number, row in enumerate(rows[1:], start=2):
-        if not row or not any(cell.strip() for cell in row):
+        if not any(cell.strip() for cell in row):
             continue
-        if len(row) != len(header):
+        check(row, line_number)
+        table.append(row)
+    return CatalogTable(name, header, table, source)
+
+
+class _RowCheck:
+    """Validates one data row of a catalog CSV, by column position."""
+
+    def __init__(self, header: tuple[str, ...], source: str) -> None:
+        self.width = len(header)
+        self.source = source
+        self.required = [(column, header.index(column)) for column in _REQUIRED_VALUES]
+        self.lookup_type = header.index("lookup_type")
+        self.size = header.index("size") if "size" in header else None
+
+    def __call__(self, row: list[str], line_number: int) -> None:
+        if len(row) != self.width:
             raise CatalogFormatError(
-                source, f"{len(header)} fields as in the header", f"{len(row)} fields", line=line_number
+                self.source, f"{self.width} fields as in the header", f"{len(row)} fields", line=line_number
             )
-        record = dict(zip(header, row, strict=True))
-        _check_record(record, source, line_number)
-        records.append(record)
-    frame = pd.DataFrame.from_records(records, columns=header).astype(object)
-    return cls(frame)
-
-
-def _check_record(record: Mapping[str, str], source: str, line_number: int) -> None:
-    empty = [column for column in _REQUIRED_VALUES if not record[column].strip()]
-    if empty:
-        raise CatalogFormatError(source, "values in " + ", ".join(_REQUIRED_VALUES), f"empty {', '.join(empty)}", line=line_number)
-    if record["lookup_type"] not in LOOKUP_TYPES:
-        raise CatalogFormatError(
-            source, "lookup_type 'assembly' or 'stimulus_set'", repr(record["lookup_type"]), line=line_number
-        )
-    size = record.get("size", "")
-    if size and not (size.isascii() and size.isdigit()):
-        raise CatalogFormatError(source, "size as a whole number of bytes", repr(size), line=line_number)
+        empty = [column for column, position in self.required if not row[position].strip()]
+        if empty:
+            raise CatalogFormatError(
+                self.source, "values in " + ", ".join(_REQUIRED_VALUES), f"empty {', '.join(empty)}", line=line_number
+            )
+        if row[self.lookup_type] not in LOOKUP_TYPES:
+            raise CatalogFormatError(
+                self.source, "lookup_type 'assembly' or 'stimulus_set'", repr(row[self.lookup_type]), line=line_number
+            )
+        size = row[self.size] if self.size is not None else ""
+        if size and not (size.isascii() and size.isdigit()):
+            raise CatalogFormatError(self.source, "size as a whole number of bytes", repr(size), line=line_number)
 
 
 def render_catalog_csv(rows: Iterable[Mapping[str, object]]) -> str:

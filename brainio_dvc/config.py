@@ -20,9 +20,9 @@ The config file is TOML, at ``$BRAINIO_DVC_CONFIG`` or ``~/.config/brainio-dvc/c
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,25 +66,47 @@ def set(**settings: Any) -> Iterator[None]:  # noqa: A001 - mirrors intake/dask'
 
 def config_file() -> Path:
     """Where the config file is (it need not exist)."""
+    return Path(_config_path())
+
+
+def _config_path() -> str:
+    # Strings rather than Paths: settings are read on every lookup.
     explicit = os.environ.get("BRAINIO_DVC_CONFIG")
     if explicit:
-        return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
-    return Path(base) / "brainio-dvc" / "config.toml"
+        return os.path.expanduser(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "brainio-dvc", "config.toml")
+
+
+#: The last config file read, by path: its (mtime, size) and settings.  Settings are looked up
+#: on every load, so the file is parsed again only when it changes.
+_file_memo: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
 
 
 def _read_config_file() -> dict[str, Any]:
-    path = config_file()
+    path = _config_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        status = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    signature = (status.st_mtime_ns, status.st_size)
+    known = _file_memo.get(path)
+    if known is not None and known[0] == signature:
+        return known[1]
+    try:
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    import tomllib  # imported here: most machines have no config file
+
     try:
-        return tomllib.loads(text)
+        settings = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(
             "config file", str(path), f"valid TOML ({error})", "BRAINIO_DVC_CONFIG"
         ) from error
+    _file_memo[path] = (signature, settings)
+    return settings
 
 
 def _lookup(name: str) -> tuple[Any, str] | None:
@@ -104,9 +126,13 @@ def _lookup(name: str) -> tuple[Any, str] | None:
 def home() -> Path:
     """The local data directory: ``BRAINIO_HOME``, by default ``~/.brainio``."""
     found = _lookup("home")
-    if found is None:
-        return Path.home() / ".brainio"
-    return Path(str(found[0])).expanduser()
+    return _home_path(None if found is None else str(found[0]), os.environ.get("HOME", ""))
+
+
+@functools.lru_cache(maxsize=16)
+def _home_path(setting: str | None, user_home: str) -> Path:
+    """The home setting as a Path (``user_home`` keys the memo: ``~`` depends on it)."""
+    return Path.home() / ".brainio" if setting is None else Path(setting).expanduser()
 
 
 def registries() -> list[str]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .fetch import fetch_row, resolve_assembly_class, resolve_stimulus_set_class, stimuli_directory
-from .lookup import lookup_assembly, lookup_stimulus_set
+from .lookup import find_assembly_row, find_stimulus_set_rows
 
 if TYPE_CHECKING:
     from .assemblies import DataAssembly
@@ -31,7 +31,7 @@ def provenance(row: Mapping[str, Any], identifier: str) -> dict[str, str]:
 
 def get_stimulus_set(identifier: str, rev: str | None = None, registry: str | None = None) -> StimulusSet:
     """Load a stimulus set; ``rev`` and ``registry`` as in :mod:`brainio_dvc.lookup`."""
-    csv_row, zip_row = (row for _, row in lookup_stimulus_set(identifier, rev=rev, registry=registry).iterrows())
+    csv_row, zip_row = find_stimulus_set_rows(identifier, rev=rev, registry=registry)
     cls = resolve_stimulus_set_class(str(csv_row["class"]))
     csv_path = fetch_row(csv_row, identifier)
     zip_path = fetch_row(zip_row, identifier)
@@ -48,7 +48,7 @@ def get_assembly(identifier: str, rev: str | None = None, registry: str | None =
 
     The stimulus set comes from the same registry and commit as the assembly.
     """
-    row = lookup_assembly(identifier, rev=rev, registry=registry)
+    row = find_assembly_row(identifier, rev=rev, registry=registry)
     cls = resolve_assembly_class(str(row["class"]))
     file_path = fetch_row(row, identifier)
     stimulus_set_identifier = str(row["stimulus_set_identifier"])

@@ -19,12 +19,11 @@ import functools
 import io
 import logging
 import warnings
-from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -32,10 +31,12 @@ from .cache import atomic_write_text
 from .catalogs import (
     BRAINIO_COLUMNS,
     CATALOG_COLUMNS,
+    LOOKUP_TYPES,
     SOURCE_CATALOG,
     TYPE_ASSEMBLY,
     TYPE_STIMULUS_SET,
     Catalog,
+    CatalogTable,
 )
 from .exceptions import (
     AssemblyLookupError,
@@ -45,7 +46,7 @@ from .exceptions import (
     ValidationError,
 )
 from .hashes import sha1_hash
-from .registry import default_registry_specs, open_registry
+from .registry import Registry, default_registry_specs, open_registry
 
 __all__ = [
     "ENTRYPOINT",
@@ -54,6 +55,8 @@ __all__ = [
     "append",
     "combined_catalog",
     "get_catalog",
+    "find_assembly_row",
+    "find_stimulus_set_rows",
     "get_catalogs",
     "list_assemblies",
     "list_catalogs",
@@ -68,8 +71,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ENTRYPOINT = "brainio_lookups"
-#: Columns that say where a row came from rather than what it describes.
-_PROVENANCE_COLUMNS = (SOURCE_CATALOG, "catalog", "registry", "rev")
 
 
 @functools.lru_cache(maxsize=1)
@@ -104,102 +105,183 @@ def _entry_point_catalogs() -> dict[str, Catalog]:
 def refresh() -> None:
     """Forget discovered entry points and combined catalogs (after installing a package)."""
     _entry_point_catalogs.cache_clear()
+    _installed_tables.clear()
     _combined_memo.clear()
 
 
-def _registry_catalogs(rev: str | None, registry: str | None) -> list[tuple[str, Catalog]]:
-    specs = [registry] if registry else default_registry_specs()
+@dataclass(frozen=True)
+class _Source:
+    """One catalog to search: a registry's at a commit, or an installed package's."""
+
+    name: str
+    registry: Registry | None = None
+    commit: str | None = None
+    installed: Catalog | None = None
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        # Registry catalogs are immutable per commit; installed ones per process.
+        if self.registry is not None:
+            return (self.name, self.registry.label, self.commit)
+        return (self.name, id(self.installed))
+
+    @property
+    def url(self) -> str | None:
+        return self.registry.label if self.registry is not None else getattr(self.installed, "url", None)
+
+    def catalog(self) -> Catalog:
+        if self.registry is not None:
+            return self.registry.catalogs(self.commit)[self.name]
+        return self.installed
+
+    def table(self) -> CatalogTable:
+        if self.registry is not None:
+            return self.registry.catalog_tables(self.commit)[self.name]
+        return _installed_table(self.name, self.installed)
+
+
+_installed_tables: dict[tuple[str, int], CatalogTable] = {}
+
+
+def _installed_table(name: str, catalog: Catalog) -> CatalogTable:
+    """The rows of an installed package's catalog, converted once per process."""
+    key = (name, id(catalog))
+    if key not in _installed_tables:
+        _installed_tables[key] = CatalogTable.from_catalog(name, catalog)
+    return _installed_tables[key]
+
+
+def _sources(rev: str | None, registry: str | None) -> dict[str, _Source]:
+    """The catalogs to search by name; the first source wins when two use the same name."""
     found = []
-    for spec in specs:
+    for spec in [registry] if registry else default_registry_specs():
         source = open_registry(spec)
         commit = source.resolve(rev)
-        found.extend(source.catalogs(commit).items())
-    return found
+        found.extend(_Source(name, registry=source, commit=commit) for name in source.catalog_tables(commit))
+    if registry is None and rev is None:
+        found.extend(_Source(name, installed=catalog) for name, catalog in _entry_point_catalogs().items())
+    sources: dict[str, _Source] = {}
+    for source in found:
+        if source.name in sources:
+            logger.warning("catalog %r found twice; using %s", source.name, sources[source.name].url or "the first")
+            continue
+        sources[source.name] = source
+    return sources
 
 
 def get_catalogs(rev: str | None = None, registry: str | None = None) -> dict[str, Catalog]:
     """Every catalog by identifier; the first source wins when two use the same name."""
-    sources = _registry_catalogs(rev, registry)
-    if registry is None and rev is None:
-        sources += list(_entry_point_catalogs().items())
-    catalogs: dict[str, Catalog] = {}
-    for name, catalog in sources:
-        if name in catalogs:
-            logger.warning("catalog %r found twice; using %s", name, getattr(catalogs[name], "url", None) or "the first")
-            continue
-        catalogs[name] = catalog
-    return catalogs
+    return {name: source.catalog() for name, source in _sources(rev, registry).items()}
 
 
 def list_catalogs(rev: str | None = None, registry: str | None = None) -> list[str]:
     """Sorted identifiers of all catalogs."""
-    return sorted(get_catalogs(rev=rev, registry=registry))
+    return sorted(_sources(rev, registry))
 
 
 def get_catalog(identifier: str, rev: str | None = None, registry: str | None = None) -> Catalog:
     """One catalog by identifier."""
-    catalogs = get_catalogs(rev=rev, registry=registry)
-    if identifier not in catalogs:
-        raise CatalogLookupError(identifier, suggestions=_close(identifier, catalogs))
-    return catalogs[identifier]
+    sources = _sources(rev, registry)
+    if identifier not in sources:
+        raise CatalogLookupError(identifier, suggestions=_close(identifier, sources))
+    return sources[identifier].catalog()
 
 
-@dataclass
+class _Entry(NamedTuple):
+    """One row of one catalog."""
+
+    table: CatalogTable
+    row: Sequence[str]
+
+    def record(self) -> dict[str, Any]:
+        """The row as a new dict, with the name of its catalog as ``source_catalog``."""
+        found = self.table.record(self.row)
+        found[SOURCE_CATALOG] = self.table.name
+        return found
+
+    def value(self, column: str) -> str:
+        if column in self.table.constants:
+            return self.table.constants[column]
+        position = self.table.position(column)
+        return "" if position is None else self.row[position]
+
+
 class _Combined:
-    """All catalogs of one set of sources, with an index from identifier to rows."""
+    """All catalogs of one set of sources.  Each identifier's rows are gathered, de-duplicated
+    and checked for conflicts when first asked for, so that a lookup never reads every row."""
 
-    catalog: Catalog
-    index: dict[tuple[str, str], list[dict[str, Any]]]
-    searched: list[str]
-    #: The source catalogs, kept alive so that the ids in the memo key stay theirs.
-    sources: tuple[Catalog, ...] = ()
+    def __init__(self, sources: tuple[_Source, ...]) -> None:
+        #: The sources, kept alive so that the ids in the memo key stay theirs.
+        self.sources = sources
+        self.tables = [source.table() for source in sources]
+        self.searched = [f"catalog {source.name!r}" + (f" of {source.url}" if source.url else "") for source in sources]
+        self._entries: dict[tuple[str, str], list[_Entry]] = {}
+
+    def entries(self, lookup_type: str, identifier: str) -> list[_Entry]:
+        key = (lookup_type, identifier)
+        if key not in self._entries:
+            entries: list[_Entry] = []
+            for table in self.tables:
+                for row in table.rows_of(lookup_type, identifier):
+                    entry = _Entry(table, row)
+                    if not any(_same_row(known, entry) for known in entries):
+                        entries.append(entry)  # the same row in several catalogs counts once
+            if len(entries) > 1:
+                _check_no_conflict(lookup_type, identifier, entries)
+            self._entries[key] = entries
+        return self._entries[key]
+
+    def records(self, lookup_type: str, identifier: str) -> list[dict[str, Any]]:
+        return [entry.record() for entry in self.entries(lookup_type, identifier)]
+
+    def identifiers(self, lookup_type: str) -> set[str]:
+        return {identifier for table in self.tables for identifier in table.identifiers(lookup_type)}
+
+    @functools.cached_property
+    def catalog(self) -> Catalog:
+        rows = [
+            record
+            for lookup_type in LOOKUP_TYPES
+            for identifier in sorted(self.identifiers(lookup_type))
+            for record in self.records(lookup_type, identifier)
+        ]
+        combined = Catalog(pd.DataFrame(rows, columns=_combined_columns(rows), dtype=object))
+        combined.identifier = "combined"
+        return combined
+
+
+def _combined_columns(rows: list[dict[str, Any]]) -> list[str]:
+    columns = dict.fromkeys([*BRAINIO_COLUMNS, SOURCE_CATALOG])
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return list(columns)
 
 
 _combined_memo: dict[tuple[Any, ...], _Combined] = {}
 
 
-def _source_key(catalogs: Mapping[str, Catalog]) -> tuple[Any, ...]:
-    # Registry catalogs are immutable per commit; entry-point catalogs per process.
-    return tuple((name, id(catalog)) for name, catalog in catalogs.items())
-
-
 def _combine(rev: str | None, registry: str | None) -> _Combined:
-    catalogs = get_catalogs(rev=rev, registry=registry)
-    key = _source_key(catalogs)
-    if key not in _combined_memo:
-        combined = _build_combined(catalogs)
-        combined.sources = tuple(catalogs.values())
-        _combined_memo[key] = combined
-    return _combined_memo[key]
+    sources = _sources(rev, registry)
+    key = tuple(source.key for source in sources.values())
+    combined = _combined_memo.get(key)
+    if combined is None:
+        combined = _combined_memo[key] = _Combined(tuple(sources.values()))
+    return combined
 
 
-def _row_content(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    return tuple("" if pd.isna(row.get(c)) else str(row.get(c)) for c in CATALOG_COLUMNS)
+def _same_row(first: _Entry, second: _Entry) -> bool:
+    """Whether two rows are one entry: the same values in :data:`CATALOG_COLUMNS`."""
+    # Rows of one identifier mostly differ in location (a stimulus set's CSV and ZIP): cheap first.
+    if first.value("location") != second.value("location"):
+        return False
+    return all(first.value(column) == second.value(column) for column in CATALOG_COLUMNS)
 
 
-def _build_combined(catalogs: Mapping[str, Catalog]) -> _Combined:
-    index: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for name, catalog in catalogs.items():
-        for row in catalog.to_dict(orient="records"):
-            row[SOURCE_CATALOG] = name
-            rows = index[(row["lookup_type"], row["identifier"])]
-            if any(_row_content(existing) == _row_content(row) for existing in rows):
-                continue
-            rows.append(row)
-    for (lookup_type, identifier), rows in index.items():
-        _check_no_conflict(lookup_type, identifier, rows)
-    frames = [pd.DataFrame(rows) for rows in index.values()]
-    combined = Catalog(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*BRAINIO_COLUMNS, SOURCE_CATALOG]))
-    combined.identifier = "combined"
-    searched = [f"catalog {name!r}" + (f" of {c.url}" if getattr(c, "url", None) else "") for name, c in catalogs.items()]
-    return _Combined(catalog=combined, index=dict(index), searched=searched)
-
-
-def _check_no_conflict(lookup_type: str, identifier: str, rows: list[dict[str, Any]]) -> None:
+def _check_no_conflict(lookup_type: str, identifier: str, entries: list[_Entry]) -> None:
     expected = 1 if lookup_type == TYPE_ASSEMBLY else 2
-    roles = [bool(row.get("class")) for row in rows]
-    if len(rows) > expected or len(set(roles)) != len(roles):
-        sources = ", ".join(f"{row[SOURCE_CATALOG]} ({row['location']})" for row in rows)
+    roles = [bool(entry.value("class")) for entry in entries]
+    if len(entries) > expected or len(set(roles)) != len(roles):
+        sources = ", ".join(f"{entry.table.name} ({entry.value('location')})" for entry in entries)
         raise ValidationError(
             f"{lookup_type} {identifier!r}",
             "one definition across all catalogs",
@@ -214,8 +296,7 @@ def combined_catalog(rev: str | None = None, registry: str | None = None) -> Cat
 
 
 def _identifiers(lookup_type: str, rev: str | None, registry: str | None) -> list[str]:
-    index = _combine(rev, registry).index
-    return sorted(identifier for (kind, identifier) in index if kind == lookup_type)
+    return sorted(_combine(rev, registry).identifiers(lookup_type))
 
 
 def list_assemblies(rev: str | None = None, registry: str | None = None) -> list[str]:
@@ -229,37 +310,38 @@ def list_stimulus_sets(rev: str | None = None, registry: str | None = None) -> l
 
 
 def _close(identifier: str, known: Any) -> list[str]:
-    return difflib.get_close_matches(identifier, list(known), n=3, cutoff=0.6)
+    return difflib.get_close_matches(identifier, sorted(known), n=3, cutoff=0.6)
 
 
 def _rows(lookup_type: str, identifier: str, rev: str | None, registry: str | None) -> list[dict[str, Any]]:
     combined = _combine(rev, registry)
-    rows = combined.index.get((lookup_type, identifier))
+    rows = combined.records(lookup_type, identifier)
     if rows:
         return rows
     error = AssemblyLookupError if lookup_type == TYPE_ASSEMBLY else StimulusSetLookupError
-    known = [name for kind, name in combined.index if kind == lookup_type]
-    raise error(identifier, searched=combined.searched, suggestions=_close(identifier, known))
+    raise error(identifier, searched=combined.searched, suggestions=_close(identifier, combined.identifiers(lookup_type)))
 
 
 def lookup_identifier(identifier: str, rev: str | None = None, registry: str | None = None) -> list[dict[str, Any]]:
     """The catalog rows of an identifier of either kind (the CLI's lookup)."""
     combined = _combine(rev, registry)
-    for lookup_type in (TYPE_ASSEMBLY, TYPE_STIMULUS_SET):
-        if (lookup_type, identifier) in combined.index:
-            rows = combined.index[(lookup_type, identifier)]
+    for lookup_type in LOOKUP_TYPES:
+        rows = combined.records(lookup_type, identifier)
+        if rows:
             return sorted(rows, key=lambda row: not row.get("class"))
-    known = {name for _, name in combined.index}
+    known = set().union(*(combined.identifiers(lookup_type) for lookup_type in LOOKUP_TYPES))
     raise IdentifierLookupError(identifier, searched=combined.searched, suggestions=_close(identifier, known))
 
 
-def lookup_assembly(identifier: str, rev: str | None = None, registry: str | None = None) -> pd.Series:
-    """The catalog row of an assembly."""
-    return pd.Series(_rows(TYPE_ASSEMBLY, identifier, rev, registry)[0])
+def find_assembly_row(identifier: str, rev: str | None = None, registry: str | None = None) -> dict[str, Any]:
+    """The catalog row of an assembly, as a dict."""
+    return _rows(TYPE_ASSEMBLY, identifier, rev, registry)[0]
 
 
-def lookup_stimulus_set(identifier: str, rev: str | None = None, registry: str | None = None) -> pd.DataFrame:
-    """The two catalog rows of a stimulus set: its CSV (``class`` set) first, then its ZIP."""
+def find_stimulus_set_rows(
+    identifier: str, rev: str | None = None, registry: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two catalog rows of a stimulus set as dicts: its CSV's (``class`` set), its ZIP's."""
     rows = _rows(TYPE_STIMULUS_SET, identifier, rev, registry)
     ordered = sorted(rows, key=lambda row: not row.get("class"))
     if len(ordered) != 2 or not ordered[0].get("class") or ordered[1].get("class"):
@@ -268,7 +350,24 @@ def lookup_stimulus_set(identifier: str, rev: str | None = None, registry: str |
             "two catalog rows, one CSV with a class and one ZIP without",
             f"{len(rows)} rows with classes {[row.get('class') for row in rows]}",
         )
-    return pd.DataFrame(ordered)
+    return ordered[0], ordered[1]
+
+
+def lookup_assembly(identifier: str, rev: str | None = None, registry: str | None = None) -> pd.Series:
+    """The catalog row of an assembly."""
+    row = find_assembly_row(identifier, rev=rev, registry=registry)
+    return pd.Series(list(row.values()), index=_series_index(tuple(row)), dtype=object)
+
+
+@functools.lru_cache(maxsize=32)
+def _series_index(columns: tuple[str, ...]) -> pd.Index:
+    """One index per set of columns: building it is most of the cost of a row's Series."""
+    return pd.Index(columns, dtype=object)
+
+
+def lookup_stimulus_set(identifier: str, rev: str | None = None, registry: str | None = None) -> pd.DataFrame:
+    """The two catalog rows of a stimulus set: its CSV (``class`` set) first, then its ZIP."""
+    return pd.DataFrame(list(find_stimulus_set_rows(identifier, rev=rev, registry=registry)))
 
 
 def append(

@@ -11,28 +11,30 @@ clone already knows the branch, the known commit is used with a warning (offline
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from . import config
-from .cache import file_lock, temporary_path
-from .catalogs import Catalog, parse_catalog_csv
-from .exceptions import RegistryError, RevisionNotFoundError
+from .cache import atomic_write_text, file_lock, temporary_path
+from .catalogs import BRAINIO_COLUMNS, Catalog, CatalogTable, parse_catalog_table
+from .exceptions import CatalogFormatError, RegistryError, RevisionNotFoundError
+from .gitrefs import resolve_branch_ref
 from .layout import CATALOG_FILE, CATALOGS_DIR
 
 if TYPE_CHECKING:
     import git
 
 __all__ = [
+    "PROVENANCE_COLUMNS",
     "Commit",
     "Registry",
     "default_registry_specs",
@@ -46,6 +48,14 @@ logger = logging.getLogger(__name__)
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 _FETCH_STAMP = "brainio-dvc-fetched"
+#: Validated catalog rows by commit, shared by all registries: a commit fixes its tree, so
+#: entries never go stale.  Version 3 holds {"catalogs": {name: {"columns": [...], "rows":
+#: [[...], ...], "index": {lookup_type: {identifier: [row numbers]}}}}}: each catalog's CSV,
+#: indexed so that a lookup reads one entry rather than every row.
+_CATALOG_CACHE_DIR = "catalog-cache"
+_CATALOG_CACHE_VERSION = 3
+#: Columns a registry adds to each catalog row: where the row came from.
+PROVENANCE_COLUMNS = ("catalog", "registry", "rev")
 
 
 def is_git_url(spec: str) -> bool:
@@ -84,10 +94,14 @@ class Commit:
 class Registry:
     """One registry: resolves revisions and reads files and catalogs at commits."""
 
+    _tables_memo: dict[str, dict[str, CatalogTable]] = {}
     _catalog_memo: dict[tuple[str, str], dict[str, Catalog]] = {}
 
     def __init__(self, spec: str | os.PathLike[str], home: Path | None = None) -> None:
         spec = os.fspath(spec)
+        self.home = home or config.home()
+        #: Commits seen to exist in this process: objects are never removed from under us.
+        self._known_commits: set[str] = set()
         self.is_local = not is_git_url(spec)
         if self.is_local:
             path = Path(spec).expanduser().resolve()
@@ -101,7 +115,7 @@ class Registry:
             self.git_dir = root / ".git"
         else:
             self.label = spec
-            self.git_dir = self._clone_dir(spec, home or config.home())
+            self.git_dir = self._clone_dir(spec, self.home)
             self.root = self.git_dir
 
     @staticmethod
@@ -183,16 +197,28 @@ class Registry:
         return age < config.fetch_interval()
 
     def _local_commit(self, rev: str) -> str | None:
-        import gitdb.exc
-
-        try:
-            return self.repo.commit(rev).hexsha
-        except (gitdb.exc.BadName, gitdb.exc.BadObject, ValueError):
-            return None
+        """The commit ``rev`` names in the local git directory, or None."""
+        if rev in self._known_commits:
+            return rev
+        branch = resolve_branch_ref(self.git_dir, rev)
+        if branch is not None:
+            commit = branch.commit
+        else:
+            completed = subprocess.run(
+                ["git", "--git-dir", str(self.git_dir), "rev-parse", "--verify", "--quiet",
+                 "--end-of-options", f"{rev}^{{commit}}"],
+                capture_output=True,
+                text=True,
+            )
+            if completed.returncode != 0:
+                return None
+            commit = completed.stdout.strip()
+        self._known_commits.add(commit)
+        return commit
 
     def _is_moving(self, rev: str) -> bool:
         """Branches and HEAD move; commits and tags do not."""
-        if rev == "HEAD":
+        if rev == "HEAD" or resolve_branch_ref(self.git_dir, rev) is not None:
             return True
         try:
             self._git("show-ref", "--verify", "--quiet", f"refs/heads/{rev}")
@@ -206,6 +232,8 @@ class Registry:
         rev = rev or config.rev() or "HEAD"
         if rev.startswith("-") or "\x00" in rev:
             raise RevisionNotFoundError(self.label, rev)
+        if not self.is_local:
+            self._ensure_clone()
         known = self._local_commit(rev)
         if self.is_local:
             if known is None:
@@ -242,29 +270,64 @@ class Registry:
             return []
         return sorted(item.name for item in tree)
 
+    def catalog_tables(self, commit: str) -> dict[str, CatalogTable]:
+        """Every catalog of the registry at ``commit``, by name, with provenance columns.
+
+        The validated rows of a commit's catalogs are cached on disk, so a process that loads
+        from a commit seen before reads one file instead of starting git and parsing CSV.
+        """
+        memo = Registry._tables_memo.setdefault(self.label, {})
+        if commit not in memo:
+            memo[commit] = {
+                name: self._with_provenance(table, commit) for name, table in self._parsed_tables(commit).items()
+            }
+        return memo[commit]
+
     def catalogs(self, commit: str) -> dict[str, Catalog]:
-        """Every catalog of the registry at ``commit``, by name, with provenance columns."""
-        key = (str(self.git_dir), commit)
+        """Every catalog of the registry at ``commit``, by name, as DataFrames."""
+        key = (self.label, commit)
         memo = Registry._catalog_memo
         if key not in memo:
-            memo[key] = dict(self._read_catalogs(commit))
+            memo[key] = {name: self._catalog(table) for name, table in self.catalog_tables(commit).items()}
         return memo[key]
 
-    def _read_catalogs(self, commit: str) -> Iterator[tuple[str, Catalog]]:
+    def _catalog(self, table: CatalogTable) -> Catalog:
+        catalog = table.to_catalog()
+        catalog.identifier = table.name
+        catalog.url = self.label
+        catalog.attrs["source_path"] = table.source
+        return catalog
+
+    def _catalog_source(self, commit: str, name: str) -> str:
+        return f"{self.label}@{commit[:10]}:{CATALOGS_DIR}/{name}/{CATALOG_FILE}"
+
+    def _with_provenance(self, table: CatalogTable, commit: str) -> CatalogTable:
+        """``table`` with the constant columns catalog, registry and rev."""
+        provenance = dict(zip(PROVENANCE_COLUMNS, (table.name, self.label, commit), strict=True))
+        return table.with_constants(self._catalog_source(commit, table.name), provenance)
+
+    def _parsed_tables(self, commit: str) -> dict[str, CatalogTable]:
+        cache_file = self.home / _CATALOG_CACHE_DIR / f"{commit}.json"
+        try:
+            cached = _tables_from_cache(json.loads(cache_file.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            cached = None
+        except (OSError, ValueError) as error:
+            logger.warning("ignoring unreadable catalog cache %s: %s", cache_file, error)
+            cached = None
+        if cached is not None:
+            return cached
+        tables = {}
         for name in self.list_dir(commit, CATALOGS_DIR):
-            path = f"{CATALOGS_DIR}/{name}/{CATALOG_FILE}"
-            data = self.read_bytes(commit, path)
-            if data is None:
-                continue
-            source = f"{self.label}@{commit[:10]}:{path}"
-            catalog = parse_catalog_csv(data.decode("utf-8"), source=source)
-            catalog.identifier = name
-            catalog.url = self.label
-            catalog.attrs["source_path"] = source
-            catalog["catalog"] = name
-            catalog["registry"] = self.label
-            catalog["rev"] = commit
-            yield name, catalog
+            data = self.read_bytes(commit, f"{CATALOGS_DIR}/{name}/{CATALOG_FILE}")
+            if data is not None:
+                source = self._catalog_source(commit, name)
+                tables[name] = parse_catalog_table(_decode(data, source), source, name)
+        serialised = {
+            name: {"columns": table.columns, "rows": table.rows, "index": table.index} for name, table in tables.items()
+        }
+        atomic_write_text(cache_file, json.dumps({"version": _CATALOG_CACHE_VERSION, "catalogs": serialised}))
+        return tables
 
     def log(self, path: str, rev: str | None = None) -> list[Commit]:
         """The commits up to ``rev`` that changed ``path``, newest first."""
@@ -296,6 +359,48 @@ class Registry:
             path = Path(url.removeprefix("file://"))
             return path if path.exists() else None
         return None
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise CatalogFormatError(source, "UTF-8 text", f"undecodable bytes ({error.reason})") from error
+
+
+def _tables_from_cache(cached: object) -> dict[str, CatalogTable] | None:
+    """The catalog tables of a catalog cache file's JSON, or None when it is not one."""
+    if not isinstance(cached, dict) or cached.get("version") != _CATALOG_CACHE_VERSION:
+        return None
+    catalogs = cached.get("catalogs")
+    if not isinstance(catalogs, dict):
+        return None
+    tables = {}
+    for name, entry in catalogs.items():
+        if not isinstance(entry, dict):
+            return None
+        columns, rows, index = entry.get("columns"), entry.get("rows"), entry.get("index")
+        if not isinstance(columns, list) or not set(BRAINIO_COLUMNS) <= set(columns) or not isinstance(rows, list):
+            return None
+        if not all(isinstance(row, list) and len(row) == len(columns) for row in rows):
+            return None
+        if not _is_index_of(index, len(rows)):
+            return None
+        tables[name] = CatalogTable(name, tuple(columns), rows, index=index)
+    return tables
+
+
+def _is_index_of(index: object, row_count: int) -> bool:
+    """Whether ``index`` is {lookup_type: {identifier: [row numbers < row_count]}}."""
+    if not isinstance(index, dict):
+        return False
+    for by_identifier in index.values():
+        if not isinstance(by_identifier, dict):
+            return False
+        for numbers in by_identifier.values():
+            if not isinstance(numbers, list) or not all(isinstance(n, int) and 0 <= n < row_count for n in numbers):
+                return False
+    return True
 
 
 _registries: dict[tuple[str, str], Registry] = {}

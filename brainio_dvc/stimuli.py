@@ -47,7 +47,10 @@ class StimulusSet(pd.DataFrame):
 
     _metadata = ["identifier", "stimulus_paths"]
     identifier: str | None
-    stimulus_paths: dict[str, Path]
+    #: Set by the loader instead of ``stimulus_paths``: (directory, stimulus ids, file names).
+    #: Building thousands of Paths takes longer than reading the CSV, so it waits for first use.
+    _pending_paths: tuple[Path, list[str], list[str]] | None = None
+    _paths: dict[str, Path] | None = None
 
     def __init__(
         self,
@@ -68,6 +71,26 @@ class StimulusSet(pd.DataFrame):
     @property
     def _constructor(self) -> type[StimulusSet]:
         return type(self)
+
+    @property
+    def stimulus_paths(self) -> dict[str, Path]:
+        """Local path of each stimulus, by ``stimulus_id``."""
+        pending = self._pending_paths
+        if pending is not None:
+            directory, ids, filenames = pending
+            object.__setattr__(self, "_paths", dict(zip(ids, map(directory.joinpath, filenames), strict=True)))
+            object.__setattr__(self, "_pending_paths", None)
+        return self._paths
+
+    @stimulus_paths.setter
+    def stimulus_paths(self, paths: dict[str, Path] | None) -> None:
+        object.__setattr__(self, "_pending_paths", None)
+        object.__setattr__(self, "_paths", paths)
+
+    def _set_paths_in(self, directory: Path, ids: list[str], filenames: list[str]) -> None:
+        """Paths ``directory / filename`` of each stimulus id, built when first asked for."""
+        object.__setattr__(self, "_paths", None)
+        object.__setattr__(self, "_pending_paths", (directory, ids, filenames))
 
     def __finalize__(self, other: Any, method: str | None = None, **kwargs: Any) -> StimulusSet:
         """Carry ``identifier`` and ``stimulus_paths`` over from ``other``.
@@ -169,9 +192,7 @@ class StimulusSetLoader:
         self.correct_stimulus_id_name(frame)
         check_stimulus_csv_columns(frame, self.csv_path, required=("stimulus_id", "filename"))
         stimulus_set = self.stimulus_set_class(frame)
-        ids = frame["stimulus_id"].tolist()
-        paths = map(self.stimuli_directory.joinpath, frame["filename"].tolist())
-        stimulus_set.stimulus_paths = dict(zip(ids, paths, strict=True))
+        stimulus_set._set_paths_in(self.stimuli_directory, frame["stimulus_id"].tolist(), frame["filename"].tolist())
         logger.debug("loaded %d stimuli from %s", len(stimulus_set), self.csv_path)
         return stimulus_set
 
@@ -190,16 +211,15 @@ def read_stimulus_csv(csv_path: str | os.PathLike[str]) -> pd.DataFrame:
     (``Unnamed: 0``) is dropped.  A file pandas cannot parse raises :class:`ValidationError`;
     a file that cannot be opened raises :class:`OSError`.
     """
-    header = _read_csv(csv_path, nrows=0).columns
-    text_columns = [column for column in header if column in _TEXT_COLUMNS]
-    frame = _read_csv(
-        csv_path,
-        dtype=dict.fromkeys(text_columns, str),
-        keep_default_na=False,
-        na_values={
-            column: list(_DEFAULT_NA_VALUES) for column in header if column not in _TEXT_COLUMNS
-        },
-    )
+    frame = _read_csv(csv_path, dtype=dict.fromkeys(_TEXT_COLUMNS, str))
+    if any(frame[column].isna().any() for column in _TEXT_COLUMNS if column in frame.columns):
+        # An id spelled like NA (or empty): read again, with NA spellings for the other columns only.
+        frame = _read_csv(
+            csv_path,
+            dtype=dict.fromkeys(_TEXT_COLUMNS, str),
+            keep_default_na=False,
+            na_values={column: list(_DEFAULT_NA_VALUES) for column in frame.columns if column not in _TEXT_COLUMNS},
+        )
     if _AUTO_INDEX_COLUMN in frame.columns:
         frame = frame.drop(columns=_AUTO_INDEX_COLUMN)
     return frame

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -156,7 +160,51 @@ def test_warm_load_does_not_import_dvc(registry: Registry) -> None:
         f"brainio_dvc.get_assembly({ASSEMBLY!r}, registry={str(registry.root)!r})\n"
         "print('dvc' in sys.modules)\n"
     )
-    import sys
-
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "False"
+
+
+def test_catalogs_of_a_commit_are_cached_on_disk_and_bad_cache_files_are_replaced(
+    registry: Registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    row = brainio_dvc.lookup.lookup_assembly(ASSEMBLY, rev="v1", registry=str(registry.root))
+    cache_file = config.home() / "catalog-cache" / f"{registry.v1}.json"
+    cached = json.loads(cache_file.read_text())
+    committed = list(csv.reader(io.StringIO(git(registry.root, "show", "v1:catalogs/lab/lookup.csv"))))
+    assert [cached["catalogs"]["lab"]["columns"], *cached["catalogs"]["lab"]["rows"]] == committed
+
+    code = (
+        "import brainio_dvc.lookup as lookup\n"
+        f"print(lookup.lookup_assembly({ASSEMBLY!r}, rev='v1', registry={str(registry.root)!r})['md5'])\n"
+    )
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert fresh.strip() == row["md5"]
+
+    cache_file.write_text("{not json")
+    GitRegistry._tables_memo.clear()
+    with caplog.at_level("WARNING"):
+        again = brainio_dvc.lookup.lookup_assembly(ASSEMBLY, rev="v1", registry=str(registry.root))
+    assert again["md5"] == row["md5"]
+    assert "ignoring unreadable catalog cache" in caplog.text and str(cache_file) in caplog.text
+    assert json.loads(cache_file.read_text())["catalogs"] == cached["catalogs"]
+
+
+def test_a_new_commit_on_a_local_registry_is_seen_at_once(registry: Registry) -> None:
+    before = brainio_dvc.lookup.list_assemblies(registry=str(registry.root))
+    git(registry.root, "mv", "catalogs/lab", "catalogs/renamed")
+    git(registry.root, "commit", "--quiet", "-m", "rename the catalog")
+    assert brainio_dvc.lookup.list_catalogs(registry=str(registry.root)) == ["renamed"]
+    assert brainio_dvc.lookup.list_assemblies(registry=str(registry.root)) == before
+
+
+def test_load_of_an_assembly_in_memory_does_not_import_dask(registry: Registry) -> None:
+    """xarray's load() asks every variable whether it is a dask array, importing dask to do so."""
+    brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))
+    code = (
+        "import sys, brainio_dvc\n"
+        f"assembly = brainio_dvc.get_assembly({ASSEMBLY!r}, registry={str(registry.root)!r})\n"
+        "loaded = assembly.load()\n"
+        "print(loaded is assembly, 'dask' in sys.modules, type(loaded).__name__)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.split() == ["True", "False", "NeuronRecordingAssembly"]

@@ -235,8 +235,10 @@ def test_conflicting_rows_in_two_catalogs_are_refused(install: Install, conflict
         {"fake": [ASSEMBLY], "second": [conflict]},
         {"fake": "fakepkg:catalog", "second": "fakepkg:catalog_second"},
     )
+    # Listing works; the conflict is an error where it matters, when the identifier is used.
+    assert lookup.list_assemblies() == ["dicarlo.MajajHong2015"]
     with pytest.raises(ValidationError) as caught:
-        lookup.list_assemblies()
+        lookup.lookup_assembly("dicarlo.MajajHong2015")
     message = str(caught.value)
     assert "assembly 'dicarlo.MajajHong2015'" in message
     assert "fake (https://example.org/MajajHong2015.nc)" in message

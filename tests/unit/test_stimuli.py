@@ -344,3 +344,24 @@ def test_random_csv_text_loads_or_raises_brainio_errors(
 ) -> None:
     text = ",".join(header) + "\n" + "".join(",".join(row) + "\n" for row in rows)
     _load_or_refuse(tmp_path, text.encode())
+
+
+def test_paths_of_a_loaded_set_survive_selection_copy_concat_pickle_and_assignment(tmp_path: Path) -> None:
+    """A loaded set builds its Paths on first use; every way of deriving a set must still see them."""
+    import pickle
+
+    csv = tmp_path / "set.csv"
+    csv.write_text("stimulus_id,filename,group\na,x/a.png,1\nb,b.png,2\nc,c.png,1\n")
+    expected = {"a": tmp_path / "x" / "a.png", "b": tmp_path / "b.png", "c": tmp_path / "c.png"}
+
+    selected = StimulusSet.from_files(csv, tmp_path)[lambda frame: frame["group"] == 1]
+    assert selected.stimulus_paths == expected and selected.get_stimulus("c") == expected["c"]
+    assert StimulusSet.from_files(csv, tmp_path).copy().stimulus_paths == expected
+    assert pickle.loads(pickle.dumps(StimulusSet.from_files(csv, tmp_path))).stimulus_paths == expected
+    concatenated = pd.concat([StimulusSet.from_files(csv, tmp_path), StimulusSet.from_files(csv, tmp_path)])
+    assert concatenated.stimulus_paths == expected
+    assert all(isinstance(path, Path) for path in concatenated.stimulus_paths.values())
+
+    reassigned = StimulusSet.from_files(csv, tmp_path)
+    reassigned.stimulus_paths = {"a": Path("/elsewhere/a.png")}
+    assert reassigned.stimulus_paths == {"a": Path("/elsewhere/a.png")}
