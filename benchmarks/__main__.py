@@ -1,0 +1,106 @@
+"""``python -m benchmarks [--quick] [--output PATH] [--keep]``: run every benchmark, write JSON.
+
+Builds MajajHong2015-scale data (``--quick``: 1/20 of it) in a temporary directory, packages
+it into a local-directory registry and a SeaweedFS S3 registry, measures each figure as the
+median of fresh processes beside its baseline, prints a table and writes the JSON results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+from . import scenarios
+from .data import FULL, QUICK, VALUES_DESCRIPTION
+from .harness import REPO, table
+from .registries import isolate
+
+logger = logging.getLogger("benchmarks")
+
+_DEFAULT_OUTPUT = REPO / "benchmarks" / "results.json"
+_VERSIONS = ("brainio-dvc", "numpy", "pandas", "xarray", "netCDF4", "h5py", "dvc", "dvc-s3", "boto3", "GitPython")
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in _VERSIONS:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1/20 of the data, 1,000 catalog rows: a smoke run")
+    parser.add_argument("--output", type=Path, default=_DEFAULT_OUTPUT, help=f"JSON results (default {_DEFAULT_OUTPUT})")
+    parser.add_argument("--keep", action="store_true", help="keep the working directory (printed) afterwards")
+    parser.add_argument("--only", nargs="*", default=None,
+                        choices=["import", "package", "warm", "offline", "s3", "lookup"],
+                        help="run only these scenarios (package and warm are needed by warm, offline and s3)")
+    options = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+
+    scale = QUICK if options.quick else FULL
+    # Installed packages come with bytecode; so must the library and the probes here.
+    compileall.compile_dir(REPO / "brainio_dvc", quiet=1)
+    compileall.compile_dir(REPO / "benchmarks", quiet=1)
+    work = Path(tempfile.mkdtemp(prefix="brainio-dvc-bench-"))
+    started = time.perf_counter()
+    isolate(work)
+    ctx = scenarios.Context(scale=scale, work=work)
+    wanted = set(options.only or ["import", "package", "warm", "offline", "s3", "lookup"])
+    logger.info("benchmarks at scale %s in %s", scale.name, work)
+    try:
+        if "import" in wanted:
+            scenarios.import_time(ctx)
+        if wanted & {"package", "warm", "offline", "s3"}:
+            scenarios.build_data(ctx)
+            scenarios.packaging(ctx)
+        if wanted & {"warm", "s3"}:
+            scenarios.warm_loads(ctx)
+        if "offline" in wanted:
+            scenarios.offline(ctx)
+        if "s3" in wanted:
+            scenarios.s3(ctx)
+        if "lookup" in wanted:
+            scenarios.lookups(ctx)
+    finally:
+        if options.keep:
+            logger.info("kept %s", work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    results = {
+        "scale": scale.describe(),
+        "values": VALUES_DESCRIPTION,
+        "method": "each figure is the median of fresh processes (python -m benchmarks.probes); baselines are "
+                  "measured in the same run, interleaved with the figure where both are cheap",
+        "environment": {"python": platform.python_version(), "platform": platform.platform(),
+                        "cpus": os.cpu_count(), "versions": _versions()},
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "targets": [figure.as_json() for figure in ctx.figures],
+        "measurements": ctx.measurements,
+    }
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(json.dumps(results, indent=2) + "\n")
+    sys.stdout.write(table(ctx.figures, ctx.measurements) + "\n")
+    met = sum(figure.met for figure in ctx.figures)
+    sys.stdout.write(f"\n{met}/{len(ctx.figures)} targets met in {results['wall_seconds']} s; "
+                     f"results in {options.output}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,244 @@
+"""The scenarios: each builds what it needs, runs fresh processes and records figures."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .data import ASSEMBLY_ID, STIMULUS_SET_ID, Scale
+from .harness import Figure, absolute_figure, fresh_runs, median, ratio_figure, run_probe
+from .registries import git, scenario_env
+
+logger = logging.getLogger("benchmarks")
+
+
+@dataclass
+class Context:
+    scale: Scale
+    work: Path
+    stimuli: Any = None
+    local_root: Path | None = None
+    figures: list[Figure] = field(default_factory=list)
+    measurements: list[dict[str, Any]] = field(default_factory=list)
+    warm_seconds: float | None = None
+    raw_seconds: float | None = None
+
+    def measure(self, name: str, value: Any, unit: str = "", **details: Any) -> None:
+        self.measurements.append({"measurement": name, "value": value, "unit": unit, **details})
+        logger.info("%s: %s %s", name, value, unit)
+
+
+def _seconds(samples: list[dict[str, Any]], key: str = "seconds") -> list[float]:
+    return [sample[key] for sample in samples]
+
+
+def import_time(ctx: Context) -> None:
+    samples = fresh_runs("import_library", ctx.scale.runs, {})
+    ctx.figures.append(absolute_figure("import brainio_dvc", median(samples), 0.3, "s", _seconds(samples),
+                                       note=f"modules imported with it: {samples[0]['heavy_modules_imported']}"))
+    ctx.measure("first access of brainio_dvc.get_assembly after the import (imports the loading modules)",
+                round(median(samples, "first_use_seconds"), 3), "s")
+
+
+def build_data(ctx: Context) -> None:
+    from .data import make_stimulus_set
+    from .registries import local_registry
+
+    started = time.perf_counter()
+    ctx.stimuli = make_stimulus_set(ctx.work / "stimuli", ctx.scale.stimuli)
+    ctx.measure("writing the stimulus PNGs (setup)", round(time.perf_counter() - started, 2), "s")
+    started = time.perf_counter()
+    ctx.local_root = local_registry(ctx.work / "local", ctx.stimuli)
+    ctx.measure("package_stimulus_set into a local-directory registry (setup, one run)",
+                round(time.perf_counter() - started, 2), "s")
+
+
+def _package_runs(ctx: Context, root: Path, label: str, zlib9: Path | None) -> list[dict[str, Any]]:
+    """heavy_runs packagings of the assembly on branches from the same base; run 0 is merged."""
+    from .registries import merge
+
+    def args(number: int) -> dict[str, Any]:
+        found = {"scale": ctx.scale.name, "seed": number, "registry": str(root), "branch": f"bench/{label}-{number}"}
+        if number == 0 and zlib9 is not None:
+            found["zlib9_path"] = str(zlib9)
+        return found
+
+    samples = fresh_runs("package_assembly", ctx.scale.heavy_runs, args)
+    merge(root, samples[0]["branch"])
+    for sample in samples[1:]:
+        git(root, "branch", "--quiet", "-D", sample["branch"])
+    return samples
+
+
+def packaging(ctx: Context) -> None:
+    zlib9 = ctx.work / "zlib9" / "assembly-zlib9.nc"
+    zlib9.parent.mkdir(parents=True, exist_ok=True)
+    samples = _package_runs(ctx, ctx.local_root, "local", zlib9)
+    ctx.figures.append(absolute_figure(
+        "package_data_assembly (local-directory remote)", median(samples), 10, "s", _seconds(samples),
+        note="validate, write netCDF (zlib 1), dvc add, catalog build, push, commit; data generation untimed; "
+             "each run pushes new values (seed) so no object is already in the remote"))
+    size, baseline = samples[0]["size"], samples[0]["zlib9_size"]
+    ctx.figures.append(ratio_figure(
+        "packaged file size vs write_netcdf(compression_level=9)", size / 1e6, baseline / 1e6, 1.25, "MB",
+        note=f"zlib-9 file written in {samples[0]['zlib9_seconds']:.1f} s"))
+
+
+def _cache_path(home: Path, md5: str) -> Path:
+    return home / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def warm_loads(ctx: Context) -> None:
+    import brainio_dvc.lookup as lookup
+
+    env = scenario_env(ctx.work / "warm")
+    registry = str(ctx.local_root)
+    run_probe("get_assembly", {"identifier": ASSEMBLY_ID, "registry": registry}, env)  # fills the caches
+    home = Path(env["BRAINIO_HOME"])
+    nc = _cache_path(home, lookup.lookup_assembly(ASSEMBLY_ID, registry=registry)["md5"])
+    csv = _cache_path(home, lookup.lookup_stimulus_set(STIMULUS_SET_ID, registry=registry).iloc[0]["md5"])
+    assert nc.is_file() and csv.is_file(), (nc, csv)
+
+    library, raw, stimuli, read_csv = [], [], [], []
+    for number in range(ctx.scale.runs):  # interleaved, so that drift hits both sides alike
+        library.append(run_probe("get_assembly", {"identifier": ASSEMBLY_ID, "registry": registry}, env))
+        raw.append(run_probe("raw_xarray", {"path": str(nc)}, env))
+        stimuli.append(run_probe("get_stimulus_set", {"identifier": STIMULUS_SET_ID, "registry": registry}, env))
+        read_csv.append(run_probe("raw_read_csv", {"path": str(csv)}, env))
+        logger.info("  warm run %d: get_assembly %.3f s (%.0f MB), xarray %.3f s (%.0f MB), "
+                    "get_stimulus_set %.4f s, read_csv %.4f s", number + 1, library[-1]["seconds"],
+                    library[-1]["max_rss_mb"], raw[-1]["seconds"], raw[-1]["max_rss_mb"], stimuli[-1]["seconds"],
+                    read_csv[-1]["seconds"])
+    ctx.warm_seconds, ctx.raw_seconds = median(library), median(raw)
+    ctx.figures.append(ratio_figure(
+        "warm get_assembly + .load()", ctx.warm_seconds, ctx.raw_seconds, 1.1, "s", _seconds(library), _seconds(raw),
+        note=f"baseline: xarray.open_dataarray(cached file).load(); of the figure, get_assembly itself takes "
+             f"{median(library, 'get_assembly_seconds'):.3f} s and the trailing .load() "
+             f"{median(library, 'load_seconds'):.3f} s (it imported dask: {library[0]['load_imported_dask']}); "
+             f"presentation MultiIndex levels: {library[0]['levels']}"))
+    ctx.figures.append(ratio_figure(
+        "warm get_stimulus_set", median(stimuli), median(read_csv), 3, "s", _seconds(stimuli), _seconds(read_csv),
+        extra_limit=0.1,
+        note="baseline: pandas.read_csv(cached CSV); the loading modules are imported before the clock starts "
+             "(see 'first access' below); stimulus Paths are built on first use: the first get_stimulus "
+             f"then takes {median(stimuli, 'first_get_stimulus_seconds'):.4f} s more"))
+    ctx.figures.append(ratio_figure(
+        "peak RSS of warm get_assembly", median(library, "max_rss_mb"), median(raw, "max_rss_mb"), 1.15, "MB",
+        [s["max_rss_mb"] for s in library], [s["max_rss_mb"] for s in raw],
+        note="ru_maxrss of the whole child process; both import numpy, pandas, xarray, netCDF4, brainio_dvc first"))
+    cold = [run_probe("cold_get_assembly", {"identifier": ASSEMBLY_ID, "registry": registry},
+                      scenario_env(ctx.work / "cold-local" / f"run-{number}")) for number in range(ctx.scale.heavy_runs)]
+    ctx.measure("cold get_assembly from the local-directory remote, empty caches (median)", round(median(cold), 3),
+                "s", samples=[round(s, 3) for s in _seconds(cold)], max_rss_mb=round(median(cold, "max_rss_mb"), 1))
+
+
+def offline(ctx: Context) -> None:
+    """Load from a file:// URL, delete the origin and its remote, load again in a new process."""
+    base = ctx.work / "offline"
+    shutil.copytree(ctx.local_root.parent / "registry", base / "registry", symlinks=True)
+    shutil.copytree(ctx.local_root.parent / "storage", base / "storage", symlinks=True)
+    env = scenario_env(base / "env")
+    url = f"file://{base / 'registry'}"
+    args = {"identifier": ASSEMBLY_ID, "registry": url}
+    first = run_probe("offline_load", args, env)
+    shutil.rmtree(base / "registry")
+    shutil.rmtree(base / "storage")
+    try:
+        second = run_probe("offline_load", args, env)
+    except Exception as error:  # noqa: BLE001 - the failure is the finding
+        ctx.figures.append(Figure("warm load from a git URL after deleting origin and remote", False, "", "succeeds "
+                                  "with no git fetch/ls-remote/clone and no socket connection", False,
+                                  note=str(error)[-1500:]))
+        return
+    network = second["git_network_commands"] + second["socket_connections"]
+    ctx.figures.append(Figure(
+        "warm load from a git URL after deleting origin and remote", not network, "",
+        "succeeds with no git fetch/ls-remote/clone and no socket connection", not network,
+        baseline=None, ratio=None, samples=[second["seconds"]],
+        note=f"first (cold) load {first['seconds']:.2f} s, second {second['seconds']:.2f} s at rev "
+             f"{str(second['rev'])[:10]}; subprocesses of the second: {[c[:4] for c in second['subprocesses']]}; "
+             f"network: {network}"))
+    # After the fetch interval, a branch is fetched again: what does an offline process then do?
+    try:
+        stale = run_probe("offline_load", args, {**env, "BRAINIO_DVC_FETCH_INTERVAL": "0"})
+        ctx.measure("warm load from the deleted git URL with BRAINIO_DVC_FETCH_INTERVAL=0 (interval expired)",
+                    round(stale["seconds"], 3), "s", succeeded=True,
+                    git_network_commands=[c[:6] for c in stale["git_network_commands"]])
+    except Exception as error:  # noqa: BLE001
+        ctx.measure("warm load from the deleted git URL with BRAINIO_DVC_FETCH_INTERVAL=0 (interval expired)",
+                    None, "", succeeded=False, error=str(error)[-800:])
+
+
+def s3(ctx: Context) -> None:
+    from tests.seaweed import ADMIN_KEY, ADMIN_SECRET, SeaweedServer
+
+    from .registries import s3_registry
+
+    server = SeaweedServer(ctx.work / "seaweedfs")
+    try:
+        server.start()
+        started = time.perf_counter()
+        root, bucket = s3_registry(ctx.work / "s3", server, ctx.stimuli)
+        ctx.measure("package_stimulus_set into an S3 registry (setup, one run)",
+                    round(time.perf_counter() - started, 2), "s")
+        pushes = _package_runs(ctx, root, "s3", None)
+        ctx.measure("cold S3 push: package_data_assembly into the S3 registry (median)", round(median(pushes), 3),
+                    "s", samples=[round(s, 3) for s in _seconds(pushes)],
+                    note="every run pushes a new object (new values); the bucket is on 127.0.0.1")
+        _cold_loads(ctx, root, bucket, server, ADMIN_KEY, ADMIN_SECRET)
+    finally:
+        server.stop()
+
+
+def _cold_loads(ctx: Context, root: Path, bucket: str, server: Any, key: str, secret: str) -> None:
+    import brainio_dvc.lookup as lookup
+
+    rows = [lookup.lookup_assembly(ASSEMBLY_ID, registry=str(root)),
+            *(row for _, row in lookup.lookup_stimulus_set(STIMULUS_SET_ID, registry=str(root)).iterrows())]
+    keys = [f"store/files/md5/{row['md5'][:2]}/{row['md5'][2:]}" for row in rows]
+    cold, raw = [], []
+    for number in range(ctx.scale.heavy_runs):
+        env = scenario_env(ctx.work / "cold" / f"run-{number}")
+        cold.append(run_probe("cold_get_assembly", {"identifier": ASSEMBLY_ID, "registry": str(root)}, env))
+        raw.append(run_probe("boto3_download", {"endpoint": server.endpoint, "bucket": bucket, "keys": keys,
+                                                "key": key, "secret": secret,
+                                                "destination": str(ctx.work / "cold" / f"boto3-{number}")}, env))
+        shutil.rmtree(ctx.work / "cold" / f"boto3-{number}", ignore_errors=True)
+        logger.info("  cold run %d: get_assembly %.3f s (%d bytes cached), boto3 %.3f s (%d bytes)", number + 1,
+                    cold[-1]["seconds"], cold[-1]["cached_bytes"], raw[-1]["seconds"], raw[-1]["bytes"])
+    ctx.measure("peak RSS of cold get_assembly from S3 (median)", round(median(cold, "max_rss_mb"), 1), "MB",
+                boto3_max_rss_mb=round(median(raw, "max_rss_mb"), 1))
+    download = median(raw)
+    baseline = download + (ctx.warm_seconds or 0.0)
+    ctx.figures.append(ratio_figure(
+        "cold get_assembly from S3, empty caches", median(cold), baseline, 1.3, "s", _seconds(cold), _seconds(raw),
+        note=f"baseline = boto3 download of the assembly, stimulus CSV and ZIP ({raw[0]['bytes']} bytes, median "
+             f"{download:.3f} s incl. import boto3) + the warm get_assembly median ({ctx.warm_seconds:.3f} s); "
+             f"baseline_samples are the boto3 downloads"))
+
+
+def lookups(ctx: Context) -> None:
+    from .registries import catalog_registry
+
+    started = time.perf_counter()
+    root = ctx.work / "catalog" / "registry"
+    assemblies = catalog_registry(root, ctx.scale.catalog_rows)
+    ctx.measure(f"writing {ctx.scale.catalog_rows} .dvc files + brainio-dvc catalog build + commit (setup)",
+                round(time.perf_counter() - started, 2), "s")
+    step = max(len(assemblies) // 100, 1)
+    identifiers = assemblies[::step][:100]
+    env = scenario_env(ctx.work / "catalog" / "env")
+    samples = fresh_runs("lookup", ctx.scale.runs, {"identifiers": identifiers, "registry": str(root)}, env)
+    rows = ctx.scale.catalog_rows
+    ctx.figures.append(absolute_figure(
+        f"first lookup_assembly, {rows} catalog rows", median(samples, "first_seconds") * 1e3, 25, "ms",
+        [s * 1e3 for s in _seconds(samples, "first_seconds")],
+        note="after `import brainio_dvc.lookup`; includes opening the registry and reading its catalogs"))
+    ctx.figures.append(absolute_figure(
+        f"repeated lookup_assembly, {rows} catalog rows", median(samples, "repeated_seconds") * 1e3, 0.1, "ms",
+        [s * 1e3 for s in _seconds(samples, "repeated_seconds")],
+        note="mean of 1000 calls cycling over 100 identifiers, per process"))
