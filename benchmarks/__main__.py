@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1/20 of the data, 1,000 catalog rows: a smoke run")
     parser.add_argument("--output", type=Path, default=_DEFAULT_OUTPUT, help=f"JSON results (default {_DEFAULT_OUTPUT})")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (printed) afterwards")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="also profile one extra, uncounted cold S3 load; cProfile statistics go to DIR")
     parser.add_argument("--only", nargs="*", default=None,
                         choices=["import", "package", "warm", "offline", "s3", "lookup"],
                         help="run only these scenarios (package and warm are needed by warm, offline and s3)")
@@ -59,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="brainio-dvc-bench-"))
     started = time.perf_counter()
     isolate(work)
-    ctx = scenarios.Context(scale=scale, work=work)
+    ctx = scenarios.Context(scale=scale, work=work, profile_dir=options.profile)
+    if options.profile is not None:
+        options.profile.mkdir(parents=True, exist_ok=True)
     wanted = set(options.only or ["import", "package", "warm", "offline", "s3", "lookup"])
     logger.info("benchmarks at scale %s in %s", scale.name, work)
     try:

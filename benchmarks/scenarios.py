@@ -26,6 +26,8 @@ class Context:
     measurements: list[dict[str, Any]] = field(default_factory=list)
     warm_seconds: float | None = None
     raw_seconds: float | None = None
+    #: Where one extra, uncounted run of the heavy load probes writes cProfile statistics.
+    profile_dir: Path | None = None
 
     def measure(self, name: str, value: Any, unit: str = "", **details: Any) -> None:
         self.measurements.append({"measurement": name, "value": value, "unit": unit, **details})
@@ -212,6 +214,10 @@ def _cold_loads(ctx: Context, root: Path, bucket: str, server: Any, key: str, se
                     cold[-1]["seconds"], cold[-1]["cached_bytes"], raw[-1]["seconds"], raw[-1]["bytes"])
     ctx.measure("peak RSS of cold get_assembly from S3 (median)", round(median(cold, "max_rss_mb"), 1), "MB",
                 boto3_max_rss_mb=round(median(raw, "max_rss_mb"), 1))
+    if ctx.profile_dir is not None:  # one more run, under cProfile, not counted
+        run_probe("cold_get_assembly", {"identifier": ASSEMBLY_ID, "registry": str(root),
+                                        "profile": str(ctx.profile_dir / "cold_get_assembly_s3.prof")},
+                  scenario_env(ctx.work / "cold" / "profiled"))
     download = median(raw)
     baseline = download + (ctx.warm_seconds or 0.0)
     ctx.figures.append(ratio_figure(
