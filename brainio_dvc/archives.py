@@ -9,15 +9,19 @@ uncompressed (``ZIP_STORED``) because PNG and JPEG data are already compressed. 
 
 Every file is written to a temporary sibling and renamed into place, so a crash never leaves a
 truncated file under the final name.  Extraction goes to a temporary sibling directory that is
-renamed into place once complete; entries that could escape it, and symlinks, are refused.
+renamed into place once complete; entries that could escape it, symlinks and repeated names
+are refused, and anything a damaged archive makes :mod:`zipfile` raise becomes a
+:class:`ValidationError`.  A killed extraction leaves only a hidden ``.partial`` directory,
+which :func:`remove_partial_extractions` clears; :func:`extraction_problems` compares an
+extraction with its archive (``brainio-dvc verify``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
-import re
 import shutil
 import stat
 import struct
@@ -31,13 +35,18 @@ from typing import Any
 
 from .exceptions import UnsafeArchiveError, ValidationError
 from .hashes import sha1_hash
+from .identifiers import relative_path_problem
 from .progress import tracker
 from .validation import describe_stimulus_set, metadata_attribute, preview
 
 __all__ = [
     "create_stimulus_csv",
     "create_stimulus_zip",
+    "discard_extraction",
     "extract_zip",
+    "extraction_problems",
+    "is_extracted",
+    "remove_partial_extractions",
     "stimulus_zip_member_names",
 ]
 
@@ -49,7 +58,6 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _FILE_ATTRIBUTES = (stat.S_IFREG | 0o644) << 16
 _CREATE_SYSTEM_UNIX = 3
 _COPY_BUFFER = 1 << 20
-_DRIVE = re.compile(r"^[A-Za-z]:")
 #: What a damaged or hostile ZIP can make :mod:`zipfile` raise while reading.
 _ZIP_READ_ERRORS = (
     zipfile.BadZipFile,
@@ -96,21 +104,8 @@ def _parts(name: str) -> list[str]:
     return [part for part in name.split("/") if part not in ("", ".")]
 
 
-def _unsafe_reason(name: str) -> str | None:
-    """Why ``name`` is unsafe as a relative path inside an archive, or None if it is safe."""
-    if not _parts(name):
-        return "no file name"
-    if "\x00" in name:
-        return "a NUL character"
-    if "\\" in name:
-        return "a backslash (a Windows path separator)"
-    if name.startswith("/"):
-        return "an absolute path"
-    if _DRIVE.match(name):
-        return "a drive letter"
-    if ".." in name.split("/"):
-        return "a '..' component"
-    return None
+#: Why a member name is unsafe as a relative path inside an archive, or None if it is safe.
+_unsafe_reason = relative_path_problem
 
 
 def stimulus_zip_member_names(proto_stimulus_set: Any) -> list[str]:
@@ -253,7 +248,16 @@ def _check_members(zip_path: Path, members: list[zipfile.ZipInfo]) -> None:
                 found=f"entry {info.filename!r}, {reason}",
                 hint="the archive was not extracted",
             )
-    files = {"/".join(_parts(info.filename)) for info in members if not info.is_dir()}
+    names = ["/".join(_parts(info.filename)) for info in members if not _is_directory(info)]
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
+    if repeated:
+        raise ValidationError(
+            subject=f"ZIP {zip_path}",
+            expected="each file once",
+            found=f"entries that name the same file {preview(repeated)}",
+            hint="the archive was not extracted",
+        )
+    files = set(names)
     directories = {name for info in members for name in _directories_of(info)}
     clashes = sorted(files & directories)
     if clashes:
@@ -265,10 +269,15 @@ def _check_members(zip_path: Path, members: list[zipfile.ZipInfo]) -> None:
         )
 
 
+def _is_directory(info: zipfile.ZipInfo) -> bool:
+    """``ZipInfo.is_dir``, which raises IndexError on an empty name."""
+    return info.filename.endswith("/")
+
+
 def _directories_of(info: zipfile.ZipInfo) -> list[str]:
     """The directories an entry creates: its parents, and itself if it is a directory entry."""
     parts = _parts(info.filename)
-    last = len(parts) if info.is_dir() else len(parts) - 1
+    last = len(parts) if _is_directory(info) else len(parts) - 1
     return ["/".join(parts[:end]) for end in range(1, last + 1)]
 
 
@@ -286,25 +295,142 @@ def _is_complete(directory: Path) -> bool:
         return False
 
 
+def is_extracted(directory: str | os.PathLike[str]) -> bool:
+    """Whether ``directory`` holds a finished extraction (see :func:`extract_zip`)."""
+    return _is_complete(Path(directory))
+
+
+def _partial_directory(target: Path) -> Path:
+    """A unique hidden sibling of ``target`` to extract into before renaming."""
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+
+
+def remove_partial_extractions(target_dir: str | os.PathLike[str]) -> None:
+    """Remove the temporary directories that interrupted extractions into ``target_dir`` left.
+
+    Only safe while no other process is extracting into ``target_dir``: call it with a lock
+    that every extraction into ``target_dir`` takes (as
+    :func:`brainio_dvc.fetch.stimuli_directory` does).
+    """
+    target = Path(target_dir)
+    if not target.parent.is_dir():
+        return
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.partial"):
+        logger.info("removing %s, left by an interrupted extraction", stale)
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def extraction_problems(zip_path: str | os.PathLike[str], directory: str | os.PathLike[str]) -> list[str]:
+    """How ``directory`` differs from an extraction of ``zip_path``; empty when it matches.
+
+    Every file of the archive must be there as a regular file with the archive's size and
+    CRC-32, and nothing else may be.  Reads every file: this is for ``brainio-dvc verify``.
+    """
+    zip_path, directory = Path(zip_path), Path(directory)
+    try:
+        with open(zip_path, "rb") as stream, _reading(zip_path), zipfile.ZipFile(stream) as archive:
+            expected = {"/".join(_parts(i.filename)): i for i in archive.infolist() if not _is_directory(i)}
+    except _DamagedArchive as damage:
+        error = damage.__cause__
+        return [f"{zip_path} cannot be read ({type(error).__name__}: {error})"]
+    found = {
+        path.relative_to(directory).as_posix(): path
+        for path in directory.rglob("*")
+        if not path.is_dir() or path.is_symlink()
+    }
+    problems = [f"{name} is missing" for name in sorted(expected.keys() - found.keys())]
+    problems += [f"{name} is not in the ZIP" for name in sorted(found.keys() - expected.keys())]
+    for name in sorted(expected.keys() & found.keys()):
+        if not _same_file(found[name], expected[name]):
+            problems.append(f"{name} differs from the ZIP")
+    return problems
+
+
+def _same_file(path: Path, info: zipfile.ZipInfo) -> bool:
+    """Whether ``path`` is a regular file with the size and CRC-32 of ``info``."""
+    if path.is_symlink() or not path.is_file() or path.stat().st_size != info.file_size:
+        return False
+    crc = 0
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_COPY_BUFFER):
+            crc = zlib.crc32(chunk, crc)
+    return crc == info.CRC
+
+
+def discard_extraction(directory: str | os.PathLike[str]) -> None:
+    """Remove an extraction so that the next load extracts again.
+
+    It is renamed out of the way first, so that nobody sees a half-deleted directory.
+    """
+    directory = Path(directory)
+    doomed = _partial_directory(directory)
+    try:
+        os.replace(directory, doomed)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
+    logger.warning("removed the extraction %s", directory)
+
+
+class _DamagedArchive(Exception):  # noqa: N818 - internal signal, never escapes this module
+    """Reading the archive (not writing the extraction) failed."""
+
+
+@contextlib.contextmanager
+def _reading(zip_path: Path) -> Iterator[None]:
+    """Turn what a damaged archive makes :mod:`zipfile` raise into :class:`_DamagedArchive`.
+
+    Within these blocks only the archive is read, from a stream that is already open, so an
+    OSError there is damage too (a negative offset, say), not trouble with the disk.
+    """
+    try:
+        yield
+    except (*_ZIP_READ_ERRORS, OSError) as error:
+        raise _DamagedArchive(error) from error
+
+
+def _damaged(zip_path: Path, error: BaseException) -> ValidationError:
+    return ValidationError(
+        subject=f"ZIP {zip_path}",
+        expected="a readable ZIP archive",
+        found=f"{type(error).__name__}: {error}",
+        hint="the file may be truncated or corrupted; fetching it again usually helps",
+    )
+
+
+def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, directory: Path, zip_path: Path) -> None:
+    """Write one checked entry under ``directory``, reading and writing in chunks."""
+    destination = directory.joinpath(*_parts(info.filename))
+    if _is_directory(info):
+        destination.mkdir(parents=True, exist_ok=True)
+        return
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with _reading(zip_path):
+        source = archive.open(info)
+    with source, open(destination, "xb") as target:
+        while True:
+            with _reading(zip_path):
+                chunk = source.read(_COPY_BUFFER)
+            if not chunk:
+                return
+            target.write(chunk)
+
+
 def _extract_into(zip_path: Path, directory: Path) -> int:
     """Validate every entry of ``zip_path``, then extract them all into ``directory``."""
     try:
-        with zipfile.ZipFile(zip_path) as archive:
-            members = archive.infolist()
-            _check_members(zip_path, members)
-            with tracker("unzip", directory.name, len(members), unit="files") as advance:
-                for member in members:
-                    archive.extract(member, directory)
-                    advance(1)
-    except ValidationError:
-        raise
-    except _ZIP_READ_ERRORS as error:
-        raise ValidationError(
-            subject=f"ZIP {zip_path}",
-            expected="a readable ZIP archive",
-            found=f"{type(error).__name__}: {error}",
-            hint="the file may be truncated or corrupted; fetching it again usually helps",
-        ) from error
+        with open(zip_path, "rb") as stream:
+            with _reading(zip_path):
+                archive = zipfile.ZipFile(stream)
+                members = archive.infolist()
+            with archive:
+                _check_members(zip_path, members)
+                with tracker("unzip", directory.name, len(members), unit="files") as advance:
+                    for member in members:
+                        _extract_member(archive, member, directory, zip_path)
+                        advance(1)
+    except _DamagedArchive as damage:
+        raise _damaged(zip_path, damage.__cause__ or damage) from damage.__cause__
     return len(members)
 
 
@@ -335,7 +461,7 @@ def extract_zip(zip_path: str | os.PathLike[str], target_dir: str | os.PathLike[
         logger.debug("%s is already extracted in %s", zip_path, target)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
+    temporary = _partial_directory(target)
     os.mkdir(temporary, 0o777)  # the umask applies, as it would to target_dir itself
     try:
         count = _extract_into(zip_path, temporary)

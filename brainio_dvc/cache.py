@@ -1,28 +1,41 @@
 """The content-addressed data cache shared by every registry.
 
 Layout under ``$BRAINIO_HOME/cache``: ``files/<algorithm>/<first two hex>/<rest>``, the same
-shape as DVC's own cache.  Beside each file, ``<file>.state`` records the size, mtime and inode
-the file had when its hash was last checked; while those are unchanged the file is trusted
-without hashing it again.  Files enter the cache only through :meth:`DataCache.fetch`, which
-downloads to a temporary file, checks the hash and renames atomically, all under a lock that
-waits, so that concurrent processes download an object once and never see a partial file.
+shape as DVC's own cache.  Beside each file, ``<file>.state`` records the size, mtime, ctime
+and inode the file had when its hash was last checked; while those are unchanged the file is
+trusted without hashing it again.  (The ctime catches a write whose mtime was set back: no
+system call sets it.)  ``brainio-dvc verify`` hashes everything regardless.
+
+Files enter the cache only through :meth:`DataCache.fetch`, which downloads to a temporary
+file, checks the hash and renames atomically, all under a lock that waits, so that concurrent
+processes download an object once and never see a partial file.  What a killed download left
+behind is removed by the next fetch of the same object, under the same lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import logging
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .exceptions import IntegrityError
-from .hashes import file_hash
+from .exceptions import IntegrityError, ValidationError
+from .hashes import check_digest, file_hash
 
-__all__ = ["DataCache", "FileState", "atomic_write_text", "file_lock", "temporary_path"]
+__all__ = [
+    "DataCache",
+    "FileState",
+    "atomic_write_text",
+    "file_lock",
+    "remove_stale_temporaries",
+    "temporary_path",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +50,34 @@ class FileState:
     size: int
     mtime_ns: int
     inode: int
+    ctime_ns: int = 0
 
     @classmethod
     def of(cls, path: Path) -> FileState:
         status = path.stat()
-        return cls(size=status.st_size, mtime_ns=status.st_mtime_ns, inode=status.st_ino)
+        return cls(
+            size=status.st_size, mtime_ns=status.st_mtime_ns, inode=status.st_ino, ctime_ns=status.st_ctime_ns
+        )
 
 
 def temporary_path(target: Path) -> Path:
     """A unique hidden sibling of ``target``, for writing before an atomic rename."""
     return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Remove the :func:`temporary_path` siblings of ``target`` that crashed writers left.
+
+    Call it only with ``target``'s :func:`file_lock` held, and only where every writer of
+    ``target`` holds that lock: then any temporary sibling that exists belongs to a process
+    that died mid-write.  Files and directories (a staged clone, say) alike.
+    """
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        logger.info("removing %s, left by an interrupted write", stale)
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
 
 
 def atomic_write_text(target: Path, text: str) -> None:
@@ -63,11 +94,37 @@ def atomic_write_text(target: Path, text: str) -> None:
 @contextlib.contextmanager
 def file_lock(path: Path, timeout: float = -1) -> Iterator[None]:
     """An inter-process lock on ``path`` (a ``.lock`` sibling) that waits until it is free."""
-    from filelock import FileLock  # imported here: only writers need it
+    from filelock import FileLock, Timeout  # imported here: only writers need it
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock", timeout=timeout):
+    lock = FileLock(str(path) + ".lock", timeout=timeout)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        logger.info("waiting for another process working on %s", path)
+        lock.acquire()
+    try:
         yield
+    finally:
+        lock.release()
+
+
+def _flush_to_disk(path: Path) -> None:
+    """fsync ``path``: after a power cut, a renamed file must not turn out to hold zeros with
+    the size, times and inode its state record trusts."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _is_digest(algorithm: str, digest: str) -> bool:
+    try:
+        check_digest(algorithm, digest)
+    except ValidationError:
+        return False
+    return True
 
 
 class DataCache:
@@ -77,8 +134,12 @@ class DataCache:
         self.root = Path(root)
 
     def path_for(self, algorithm: str, digest: str) -> Path:
-        """Where the object of this hash lives (whether or not it is there)."""
-        digest = digest.lower()
+        """Where the object of this hash lives (whether or not it is there).
+
+        Anything but a hex digest of md5 or sha1 is refused (:class:`ValidationError`): a
+        digest read from a catalog must never name a path outside the cache.
+        """
+        digest = check_digest(algorithm, digest, f"cache object {algorithm}")
         return self.root / "files" / algorithm / digest[:2] / digest[2:]
 
     @staticmethod
@@ -99,19 +160,39 @@ class DataCache:
     def lookup(self, algorithm: str, digest: str) -> Path | None:
         """The cached path if the object is present and intact, else None.
 
-        A file whose size, mtime or inode changed since it was last verified is hashed again;
-        if its bytes no longer match it is removed, so that the next fetch replaces it.
+        A file whose size, mtime, ctime or inode changed since it was last verified is hashed again
+        (under the object's lock, so that no other process is replacing it meanwhile); if its
+        bytes no longer match it is removed, so that the next fetch replaces it.
         """
         path = self.path_for(algorithm, digest)
+        state = self._trusted_state(path)
+        if state is None:
+            return None
+        if state:
+            return path
+        with file_lock(path):
+            return self._lookup_locked(algorithm, digest)
+
+    def _trusted_state(self, path: Path) -> bool | None:
+        """None if ``path`` is absent, True if it is unchanged since it was verified, else False."""
         try:
             current = FileState.of(path)
         except FileNotFoundError:
             return None
-        if current == self._recorded_state(path):
+        return current == self._recorded_state(path)
+
+    def _lookup_locked(self, algorithm: str, digest: str) -> Path | None:
+        """:meth:`lookup` for a caller that holds the object's lock."""
+        path = self.path_for(algorithm, digest)
+        state = self._trusted_state(path)
+        if state is None:
+            return None
+        if state or self._reverify(path, algorithm, digest):
             return path
-        return path if self._reverify(path, algorithm, digest) else None
+        return None
 
     def _reverify(self, path: Path, algorithm: str, digest: str) -> bool:
+        """Hash ``path`` now; record its state if intact, else remove it. Needs the lock."""
         logger.info("re-hashing %s: it changed since it was last verified", path)
         found = file_hash(path, algorithm)
         if found == digest.lower():
@@ -129,7 +210,10 @@ class DataCache:
         path = self.path_for(algorithm, digest)
         if not path.exists():
             return None
-        return self._reverify(path, algorithm, digest)
+        with file_lock(path):
+            if not path.exists():
+                return None
+            return self._reverify(path, algorithm, digest)
 
     def evict(self, algorithm: str, digest: str) -> None:
         """Remove an object and its state record."""
@@ -157,9 +241,10 @@ class DataCache:
             return cached
         target = self.path_for(algorithm, digest)
         with file_lock(target):
-            cached = self.lookup(algorithm, digest)
+            cached = self._lookup_locked(algorithm, digest)
             if cached is not None:
                 return cached
+            remove_stale_temporaries(target)
             temporary = temporary_path(target)
             try:
                 logger.info("downloading %s", description or digest)
@@ -169,6 +254,7 @@ class DataCache:
                     raise IntegrityError(
                         description or str(target), algorithm, digest.lower(), found
                     )
+                _flush_to_disk(temporary)
                 temporary.chmod(0o444)
                 os.replace(temporary, target)
             finally:
@@ -187,4 +273,5 @@ class DataCache:
                     name = path.name
                     if name.startswith(".") or name.endswith((".state", ".lock")):
                         continue
-                    yield algorithm_dir.name, prefix_dir.name + name
+                    if _is_digest(algorithm_dir.name, prefix_dir.name + name):
+                        yield algorithm_dir.name, prefix_dir.name + name

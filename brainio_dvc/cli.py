@@ -180,14 +180,13 @@ def _describe_file(row: Mapping[str, Any], identifier: str) -> dict[str, Any]:
 
     path = fetch_row(row, identifier)
     if row["lookup_type"] == "assembly":
-        import xarray as xr
+        from .netcdf import describe_netcdf
 
-        with xr.open_dataarray(path) as array:
-            return {"dims": list(array.dims), "shape": list(array.shape), "dtype": str(array.dtype)}
+        return describe_netcdf(path)
     if row.get("class"):
-        import pandas as pd
+        from .stimuli import read_stimulus_csv
 
-        return {"stimuli": len(pd.read_csv(path, usecols=[0]))}
+        return {"stimuli": len(read_stimulus_csv(path))}
     return {}
 
 
@@ -308,13 +307,15 @@ def diff(options: Options, rev_a: str, rev_b: str) -> None:
 def verify(options: Options, identifiers: tuple[str, ...]) -> None:
     """Re-hash cached files now; corrupt ones are removed so that the next load fetches them again.
 
-    Without identifiers, every file in the cache is checked. Exits 1 if any was corrupt.
+    Without identifiers, every file in the cache is checked. The stimuli extracted from a
+    stimulus set's ZIP are compared with it file by file; corrupt extractions are removed so
+    that the next load extracts again. Exits 1 if anything was corrupt.
 
     \b
     Example:
       brainio-dvc verify demo.Gabor2024.neural
     """
-    from .fetch import data_cache
+    from .fetch import data_cache, verify_stimuli_directory
 
     cache = data_cache()
     if identifiers:
@@ -323,13 +324,22 @@ def verify(options: Options, identifiers: tuple[str, ...]) -> None:
     else:
         targets = list(cache.entries())
     results = []
-    for algorithm, digest in targets:
-        outcome = cache.verify(algorithm, digest)
-        status = {True: "ok", False: "corrupt (removed)", None: "not cached"}[outcome]
-        results.append({"algorithm": algorithm, "digest": digest, "status": status})
-    _emit(options, results, lambda: format_table(results, ["algorithm", "digest", "status"]) if results else "the cache is empty")
+    for algorithm, digest in dict.fromkeys(targets):
+        intact = cache.verify(algorithm, digest)
+        results.append(_verified("file", algorithm, digest, intact))
+        if intact:  # then the stimuli extracted from it, if it is a stimulus set's ZIP
+            extracted = verify_stimuli_directory(cache.path_for(algorithm, digest), digest)
+            if extracted is not None:
+                results.append(_verified("stimuli", algorithm, digest, extracted))
+    _emit(options, results, lambda: format_table(results, ["kind", "algorithm", "digest", "status"])
+          if results else "the cache is empty")
     if any(result["status"].startswith("corrupt") for result in results):
         sys.exit(1)
+
+
+def _verified(kind: str, algorithm: str, digest: str, outcome: bool | None) -> dict[str, str]:
+    status = {True: "ok", False: "corrupt (removed)", None: "not cached"}[outcome]
+    return {"kind": kind, "algorithm": algorithm, "digest": digest, "status": status}
 
 
 @cli.group()
@@ -356,12 +366,13 @@ def catalog_build(options: Options) -> None:
 def _remote_problems(root: Path, rows: Iterable[Mapping[str, Any]]) -> list[str]:
     from dvc.repo import Repo
 
-    from .remotes import describe_remote_failure
+    from .remotes import bound_retries, describe_remote_failure
 
     rows = list(rows)
     try:
         with Repo(str(root)) as repo:
             odb = repo.cloud.get_remote_odb()
+            bound_retries(odb.fs)
             present = odb.oids_exist({str(row["md5"]) for row in rows})
     except Exception as error:  # noqa: BLE001 - any remote failure is a problem to report
         return [f"cannot check the remote: {describe_remote_failure(error)}"]
@@ -458,12 +469,10 @@ def package_assembly_command(options: Options, netcdf_path: Path, identifier: st
       brainio-dvc package assembly rates.nc --identifier dicarlo.Sanghavi2020 \\
           --stimulus-set dicarlo.Sanghavi2020 --catalog dicarlo
     """
-    import xarray as xr
-
+    from .netcdf import read_data_array
     from .packaging import package_data_assembly
 
-    with xr.open_dataarray(netcdf_path) as array:
-        proto = array.load()
+    proto = read_data_array(netcdf_path)
     result = package_data_assembly(catalog_name, proto, identifier, stimulus_set_identifier, class_name,
                                    registry=_local_registry(options), new_version=new_version, push=not no_push, branch=branch)
     _report_packaged(options, result)

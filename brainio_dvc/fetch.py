@@ -11,18 +11,15 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import config
-from .cache import DataCache
+from .cache import DataCache, file_lock
 from .catalogs import LOCATION_TYPE_DVC
 from .exceptions import IntegrityError, RemoteError, UnknownClassError, ValidationError
-from .hashes import sha1_hash
+from .hashes import DIGEST_LENGTHS, check_digest, sha1_hash
 
 if TYPE_CHECKING:
     from .assemblies import DataAssembly
@@ -37,8 +34,10 @@ __all__ = [
     "resolve_assembly_class",
     "resolve_stimulus_set_class",
     "stimuli_directory",
+    "stimuli_root",
     "unzip",
     "verify_sha1",
+    "verify_stimuli_directory",
 ]
 
 logger = logging.getLogger(__name__)
@@ -68,6 +67,10 @@ def _remote(registry_spec: str, commit: str) -> Remote:
 
 
 def _download_url(url: str, destination: Path) -> None:
+    import urllib.error  # imported here: only legacy URL locations need them
+    import urllib.parse
+    import urllib.request
+
     if url.startswith("s3://"):
         bucket, _, key = url.removeprefix("s3://").partition("/")
         url = f"https://{bucket}.s3.amazonaws.com/{urllib.parse.quote(key)}"
@@ -151,8 +154,51 @@ def unzip(zip_path: str | os.PathLike[str], target_dir: str | os.PathLike[str] |
 
 
 def stimuli_directory(zip_path: Path, digest: str) -> Path:
-    """The extracted stimuli of a cached ZIP, under ``$BRAINIO_HOME/stimuli/<digest>``."""
-    return unzip(zip_path, config.home() / "stimuli" / digest)
+    """The extracted stimuli of a cached ZIP, under ``$BRAINIO_HOME/stimuli/<digest>``.
+
+    Extraction happens once, under a lock that waits: concurrent loads wait for it, and
+    whatever an interrupted extraction left behind is removed first.
+    """
+    from .archives import extract_zip, is_extracted, remove_partial_extractions
+
+    target = _stimuli_target(digest)
+    if is_extracted(target):
+        return target
+    with file_lock(target):
+        remove_partial_extractions(target)
+        return extract_zip(zip_path, target)
+
+
+def verify_stimuli_directory(zip_path: Path, digest: str) -> bool | None:
+    """Check the extracted stimuli of a cached ZIP against it, file by file.
+
+    True if they match, False if they did not (the directory is removed, so that the next load
+    extracts again), None if the ZIP was never extracted.
+    """
+    from .archives import discard_extraction, extraction_problems, is_extracted
+
+    target = _stimuli_target(digest)
+    if not is_extracted(target):
+        return None
+    with file_lock(target):
+        problems = extraction_problems(zip_path, target)
+        if not problems:
+            return True
+        logger.warning("extracted stimuli in %s are corrupt: %s", target, "; ".join(problems[:5]))
+        discard_extraction(target)
+        return False
+
+
+def stimuli_root() -> Path:
+    """Where extracted stimuli live: ``$BRAINIO_HOME/stimuli``, one directory per ZIP digest."""
+    return config.home() / "stimuli"
+
+
+def _stimuli_target(digest: str) -> Path:
+    """The directory of a ZIP's stimuli; the digest (md5, or a classic row's sha1) is checked,
+    since it comes from a catalog and becomes a directory name."""
+    algorithm = "md5" if len(digest) == DIGEST_LENGTHS["md5"] else "sha1"
+    return stimuli_root() / check_digest(algorithm, digest, "stimulus ZIP digest")
 
 
 def resolve_assembly_class(name: str) -> type[DataAssembly]:

@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from os import PathLike
 
-__all__ = ["file_hash", "md5_hash", "sha1_hash"]
+from .exceptions import ValidationError
+
+__all__ = ["DIGEST_LENGTHS", "check_digest", "file_hash", "md5_hash", "sha1_hash"]
 
 _CHUNK_SIZE = 1 << 20
+#: Hex digits of a digest, by algorithm: the only algorithms the cache stores objects under.
+DIGEST_LENGTHS = {"md5": 32, "sha1": 40}
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def check_digest(algorithm: str, digest: object, subject: str = "digest") -> str:
+    """``digest`` in lower case, if it is a hex digest of ``algorithm``; else ValidationError.
+
+    Digests name files in the cache, so anything else (``..``, ``/``, NUL) must never get there.
+    """
+    length = DIGEST_LENGTHS.get(algorithm)
+    if length is None:
+        raise ValidationError(subject, "algorithm " + " or ".join(DIGEST_LENGTHS), repr(algorithm))
+    if not isinstance(digest, str) or len(digest) != length or not _HEX.fullmatch(digest):
+        raise ValidationError(subject, f"an {algorithm} digest of {length} hex digits", repr(digest))
+    return digest.lower()
 
 
 def file_hash(path: str | PathLike[str], algorithm: str) -> str:

@@ -14,6 +14,7 @@ __all__ = [
     "check_naming_convention",
     "check_safe_identifier",
     "check_stimulus_id",
+    "relative_path_problem",
 ]
 
 #: ``<lab>.<FirstAuthorYYYY>[.<variant>...]``, e.g. ``dicarlo.MajajHong2015.public``.
@@ -22,6 +23,28 @@ NAMING_CONVENTION = re.compile(
 )
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _STIMULUS_ID = re.compile(r"[A-Za-z0-9]+")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def relative_path_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a relative path that stays inside its directory, or None.
+
+    Used for ZIP entries and the ``filename`` column of stimulus CSVs: both are joined to a
+    directory, so absolute paths, drive letters, ``..``, backslashes and NUL are refused.
+    """
+    if not [part for part in name.split("/") if part not in ("", ".")]:
+        return "no file name"
+    if "\x00" in name:
+        return "a NUL character"
+    if "\\" in name:
+        return "a backslash (a Windows path separator)"
+    if name.startswith("/"):
+        return "an absolute path"
+    if _DRIVE.match(name):
+        return "a drive letter"
+    if ".." in name.split("/"):
+        return "a '..' component"
+    return None
 
 
 def check_safe_identifier(identifier: object, what: str = "identifier") -> str:

@@ -33,6 +33,7 @@ from .progress import tracker
 
 __all__ = [
     "REQUIRED_ATTRS",
+    "describe_netcdf",
     "read_assembly_attrs",
     "read_data_array",
     "validate_netcdf",
@@ -242,11 +243,17 @@ def read_data_array(
     Without ``chunks`` the values are read into memory and the file is closed; with ``chunks``
     (which needs dask) the file stays open and values are read lazily.
     """
-    if chunks is None:
-        with xr.open_dataset(path, group=group, engine="netcdf4") as dataset:
-            dataset.load()
-    else:
-        dataset = xr.open_dataset(path, group=group, engine="netcdf4", chunks=dict(chunks))
+    try:
+        if chunks is None:
+            with xr.open_dataset(path, group=group, engine="netcdf4") as dataset:
+                dataset.load()
+        else:
+            dataset = xr.open_dataset(path, group=group, engine="netcdf4", chunks=dict(chunks))
+    except (OSError, ValueError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        found = f"an unreadable file ({type(error).__name__}: {error})"
+        raise ValidationError(_describe(path, group), "a netCDF-4 assembly file", found) from error
     return _single_data_array(dataset, _describe(path, group))
 
 
@@ -289,23 +296,12 @@ def validate_netcdf(path: str | PathLike[str]) -> None:
         the global attributes ``identifier`` and ``stimulus_set_identifier``.
     """
     subject = _describe(path, None)
-    try:
-        root = netCDF4.Dataset(path, "r")
-    except OSError as error:
-        found = f"an unreadable file ({error})"
-        raise ValidationError(subject, "a netCDF-4 file", found) from error
-    with root:
-        data_variables = _data_variable_names(root)
-        if len(data_variables) != 1:
-            raise ValidationError(
-                subject,
-                "exactly one data variable (all other variables being coordinates)",
-                f"{len(data_variables)} data variables: {', '.join(data_variables) or 'none'}",
-            )
+    with _open_netcdf(path) as root:
+        data_variable = _single_data_variable(root, subject)
         present = set(root.ncattrs())
         missing = [name for name in REQUIRED_ATTRS if name not in present]
         if missing:
-            on_variable = set(root[data_variables[0]].ncattrs()) & set(missing)
+            on_variable = set(root[data_variable].ncattrs()) & set(missing)
             hint = (
                 f"{', '.join(sorted(on_variable))} found only on the data variable "
                 "(as BrainIO 1.x wrote them); write the file with write_netcdf"
@@ -318,6 +314,35 @@ def validate_netcdf(path: str | PathLike[str]) -> None:
                 f"{', '.join(missing)} missing (present: {', '.join(sorted(present)) or 'none'})",
                 hint=hint,
             )
+
+
+def describe_netcdf(path: str | PathLike[str]) -> dict[str, Any]:
+    """Dimensions, shape and dtype of an assembly file's data variable, without reading it.
+
+    :raises ValidationError: when the file is not netCDF-4 or has not exactly one data variable.
+    """
+    with _open_netcdf(path) as root:
+        variable = root[_single_data_variable(root, _describe(path, None))]
+        return {"dims": list(variable.dimensions), "shape": list(variable.shape), "dtype": str(variable.dtype)}
+
+
+def _open_netcdf(path: str | PathLike[str]) -> netCDF4.Dataset:
+    try:
+        return netCDF4.Dataset(path, "r")
+    except OSError as error:
+        found = f"an unreadable file ({error})"
+        raise ValidationError(_describe(path, None), "a netCDF-4 file", found) from error
+
+
+def _single_data_variable(root: netCDF4.Dataset, subject: str) -> str:
+    data_variables = _data_variable_names(root)
+    if len(data_variables) != 1:
+        raise ValidationError(
+            subject,
+            "exactly one data variable (all other variables being coordinates)",
+            f"{len(data_variables)} data variables: {', '.join(data_variables) or 'none'}",
+        )
+    return data_variables[0]
 
 
 def _data_variable_names(node: netCDF4.Dataset) -> list[str]:

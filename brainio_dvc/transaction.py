@@ -5,11 +5,17 @@ index and current branch are never touched.  The branch appears only after the c
 succeeded; until then a failure (or a crash) leaves no branch behind.  Objects pushed to the
 remote during a run that then fails are deleted again if they were not there before.  Runs on
 the same registry wait for each other.
+
+A run killed outright (SIGKILL, power loss) cannot clean up after itself, so the next run does
+it first, under the same lock: it removes the worktrees that earlier runs left behind, and the
+remote objects that a journal (``.git/brainio-dvc-package.journal``, written before pushing and
+removed once the branch exists) records as pushed by a run that never created its branch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -20,15 +26,19 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import config
-from .cache import file_lock
+from .cache import atomic_write_text, file_lock
 from .catalog_build import write_catalogs
 from .dvcmeta import parse_dvc_file, with_meta
 from .exceptions import BrainioDvcError, PackagingError
-from .remotes import describe_remote_failure
+from .remotes import bound_retries, describe_remote_failure
 
 __all__ = ["PackagingTransaction", "quiet_dvc"]
 
 logger = logging.getLogger(__name__)
+
+#: Prefix of the temporary directory that holds each run's worktree (in ``tree/``).
+_TEMPORARY_PREFIX = "brainio-dvc-package-"
+_JOURNAL = "brainio-dvc-package.journal"
 
 
 class _ErrorCollector(logging.Handler):
@@ -105,7 +115,7 @@ class PackagingTransaction:
     def run(self) -> Iterator[PackagingTransaction]:
         """Open the transaction; on any error roll back and raise :class:`PackagingError`."""
         with file_lock(self.registry_root / ".git" / "brainio-dvc-package"):
-            parent = Path(tempfile.mkdtemp(prefix="brainio-dvc-package-"))
+            parent = Path(tempfile.mkdtemp(prefix=_TEMPORARY_PREFIX))
             self.tree = parent / "tree"
             try:
                 with self.step("prepare"):
@@ -116,6 +126,8 @@ class PackagingTransaction:
                 if isinstance(error, PackagingError) or not isinstance(error, Exception):
                     raise
                 raise PackagingError(self.identifier, self.current_step, error) from error
+            else:
+                _drop_journal_entry(self._journal, self.branch)
             finally:
                 self._remove_worktree()
                 shutil.rmtree(parent, ignore_errors=True)
@@ -127,10 +139,15 @@ class PackagingTransaction:
         logger.info("packaging %s: %s", self.identifier, name)
         yield
 
+    @property
+    def _journal(self) -> Path:
+        return self.registry_root / ".git" / _JOURNAL
+
     def _prepare(self) -> None:
         if not (self.registry_root / ".dvc").is_dir():
             raise BrainioDvcError(f"{self.registry_root} is not a DVC registry (no .dvc/ directory)")
-        _git(self.registry_root, "worktree", "prune")
+        _remove_stale_worktrees(self.registry_root)
+        _recover_journal(self.registry_root, self._journal)
         existing = _git(self.registry_root, "branch", "--list", self.branch).strip()
         if existing:
             raise BrainioDvcError(
@@ -202,7 +219,10 @@ class PackagingTransaction:
 
         with Repo(str(self.tree)) as repo:
             odb = repo.cloud.get_remote_odb()
+            bound_retries(odb.fs)  # for the checks; DVC's push makes its own filesystem
             self._pushed = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
+            if self._committed_storage is None:
+                _write_journal(self._journal, self.branch, self._pushed)
             jobs = config.jobs() or None
             with quiet_dvc(), _collect_dvc_errors() as collector:
                 try:
@@ -232,22 +252,9 @@ class PackagingTransaction:
 
     # -- rollback ------------------------------------------------------------------------
     def _rollback(self) -> None:
-        if self._pushed and self._committed_storage is None:
-            try:
-                from dvc.repo import Repo
-
-                with Repo(str(self.tree)) as repo:
-                    odb = repo.cloud.get_remote_odb()
-                    for md5 in self._pushed:
-                        object_path = odb.oid_to_path(md5)
-                        odb.fs.rm(object_path)
-                        if odb.fs.protocol == "local":
-                            # A local remote also gets a prefix directory per object.
-                            with contextlib.suppress(OSError):
-                                os.rmdir(os.path.dirname(object_path))
-                        logger.info("removed %s from the remote again", md5)
-            except Exception:  # noqa: BLE001 - best effort; the objects are unreferenced anyway
-                logger.warning("could not remove pushed objects %s from the remote", self._pushed, exc_info=True)
+        if self._pushed and self._committed_storage is None and not _remove_remote_objects(self.tree, self._pushed):
+            return  # the journal keeps them, for the next run to try again
+        _drop_journal_entry(self._journal, self.branch)
 
     def _remove_worktree(self) -> None:
         if self.tree and self.tree.exists():
@@ -255,3 +262,99 @@ class PackagingTransaction:
                 _git(self.registry_root, "worktree", "remove", "--force", str(self.tree))
         with contextlib.suppress(BrainioDvcError):
             _git(self.registry_root, "worktree", "prune")
+
+
+# -- recovery from runs that were killed ---------------------------------------------------
+
+
+def _remove_remote_objects(repo_dir: Path, md5s: Sequence[str]) -> bool:
+    """Delete objects from the default remote of the DVC repository at ``repo_dir``.
+
+    Best effort: False (with a warning) when the remote could not be cleaned.
+    """
+    try:
+        from dvc.repo import Repo
+
+        with Repo(str(repo_dir)) as repo:
+            odb = repo.cloud.get_remote_odb()
+            bound_retries(odb.fs)
+            for md5 in md5s:
+                object_path = odb.oid_to_path(md5)
+                if odb.fs.exists(object_path):
+                    odb.fs.rm(object_path)
+                if odb.fs.protocol == "local":
+                    # A local remote also gets a prefix directory per object.
+                    with contextlib.suppress(OSError):
+                        os.rmdir(os.path.dirname(object_path))
+                logger.info("removed %s from the remote again", md5)
+    except Exception:  # noqa: BLE001 - best effort; the objects are unreferenced anyway
+        logger.warning("could not remove pushed objects %s from the remote", list(md5s), exc_info=True)
+        return False
+    return True
+
+
+# The journal lists, per run that pushed, its branch and the objects it added to the remote.
+# Entries are removed once their branch exists or their objects are gone again; an entry whose
+# objects could not be removed (the remote was down) stays for the next run to retry.
+
+
+def _journal_entries(journal: Path) -> list[dict[str, Any]]:
+    try:
+        entries = json.loads(journal.read_text(encoding="utf-8"))["runs"]
+        return [{"branch": str(e["branch"]), "pushed": [str(md5) for md5 in e["pushed"]]} for e in entries]
+    except FileNotFoundError:
+        return []
+    except (ValueError, KeyError, TypeError):
+        logger.warning("ignoring the unreadable packaging journal %s", journal)
+        return []
+
+
+def _save_journal(journal: Path, entries: list[dict[str, Any]]) -> None:
+    if entries:
+        atomic_write_text(journal, json.dumps({"runs": entries}))
+    else:
+        journal.unlink(missing_ok=True)
+
+
+def _write_journal(journal: Path, branch: str, pushed: Sequence[str]) -> None:
+    """Record, before pushing, which objects this run is about to add to the remote."""
+    others = [entry for entry in _journal_entries(journal) if entry["branch"] != branch]
+    _save_journal(journal, [*others, {"branch": branch, "pushed": list(pushed)}])
+
+
+def _drop_journal_entry(journal: Path, branch: str) -> None:
+    if journal.exists():
+        _save_journal(journal, [entry for entry in _journal_entries(journal) if entry["branch"] != branch])
+
+
+def _recover_journal(registry_root: Path, journal: Path) -> None:
+    """Undo the pushes of runs that were killed before they created their branch."""
+    kept = []
+    for entry in _journal_entries(journal):
+        branch, pushed = entry["branch"], entry["pushed"]
+        if _git(registry_root, "branch", "--list", branch).strip():
+            logger.info("the interrupted run of %s had created its branch; keeping its objects", branch)
+            continue
+        if not pushed:
+            continue
+        logger.warning("removing %d objects that an interrupted packaging run pushed for %s", len(pushed), branch)
+        if not _remove_remote_objects(registry_root, pushed):
+            kept.append(entry)
+    _save_journal(journal, kept)
+
+
+def _stale_worktrees(registry_root: Path) -> list[Path]:
+    """Worktrees of earlier packaging runs (runs wait for each other, so those are all dead)."""
+    listing = _git(registry_root, "worktree", "list", "--porcelain")
+    paths = [Path(line.removeprefix("worktree ")) for line in listing.splitlines() if line.startswith("worktree ")]
+    return [path for path in paths if path.name == "tree" and path.parent.name.startswith(_TEMPORARY_PREFIX)]
+
+
+def _remove_stale_worktrees(registry_root: Path) -> None:
+    """Remove what killed runs left: their worktrees (even half-made, locked ones) and directories."""
+    for tree in _stale_worktrees(registry_root):
+        logger.warning("removing the worktree %s of an interrupted packaging run", tree)
+        with contextlib.suppress(BrainioDvcError):
+            _git(registry_root, "worktree", "remove", "--force", "--force", str(tree))
+        shutil.rmtree(tree.parent, ignore_errors=True)
+    _git(registry_root, "worktree", "prune")

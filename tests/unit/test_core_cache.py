@@ -291,3 +291,17 @@ def test_concurrent_processes_download_once(tmp_path: Path) -> None:
     assert Path(paths[0]) == DataCache(root).path_for("md5", MD5)
     assert Path(paths[0]).read_bytes() == PAYLOAD
     assert len(counter.read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_remove_stale_temporaries_removes_only_the_targets_leftovers(tmp_path: Path) -> None:
+    from brainio_dvc.cache import remove_stale_temporaries
+
+    target = tmp_path / "object"
+    stale_file, stale_dir = temporary_path(target), temporary_path(target)
+    stale_file.write_bytes(b"half a download")
+    (stale_dir / "objects").mkdir(parents=True)  # half a staged clone
+    other = temporary_path(tmp_path / "other")
+    other.write_bytes(b"someone else's")
+    target.write_bytes(b"complete")
+    remove_stale_temporaries(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other.name, "object"])
