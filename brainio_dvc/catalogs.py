@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .exceptions import CatalogFormatError
+from .hashes import DIGEST_LENGTHS
 
 __all__ = [
     "BRAINIO_COLUMNS",
@@ -57,6 +58,7 @@ BRAINIO_COLUMNS = (
 DVC_COLUMNS = ("md5", "size")
 CATALOG_COLUMNS = BRAINIO_COLUMNS + DVC_COLUMNS
 _REQUIRED_VALUES = ("identifier", "lookup_type", "location_type", "location")
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 class Catalog(pd.DataFrame):
@@ -222,6 +224,8 @@ class _RowCheck:
         self.required = [(column, header.index(column)) for column in _REQUIRED_VALUES]
         self.lookup_type = header.index("lookup_type")
         self.size = header.index("size") if "size" in header else None
+        # Digests name files in the cache: only hex of the right length gets past the catalog.
+        self.digests = [(column, header.index(column)) for column in DIGEST_LENGTHS if column in header]
 
     def __call__(self, row: list[str], line_number: int) -> None:
         if len(row) != self.width:
@@ -240,6 +244,12 @@ class _RowCheck:
         size = row[self.size] if self.size is not None else ""
         if size and not (size.isascii() and size.isdigit()):
             raise CatalogFormatError(self.source, "size as a whole number of bytes", repr(size), line=line_number)
+        for column, position in self.digests:
+            digest = row[position]
+            if digest and not (len(digest) == DIGEST_LENGTHS[column] and _HEX_DIGITS.issuperset(digest.lower())):
+                raise CatalogFormatError(
+                    self.source, f"{column} as {DIGEST_LENGTHS[column]} hex digits", repr(digest), line=line_number
+                )
 
 
 def render_catalog_csv(rows: Iterable[Mapping[str, object]]) -> str:

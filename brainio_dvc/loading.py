@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .exceptions import UnsafeArchiveError, ValidationError
 from .fetch import fetch_row, resolve_assembly_class, resolve_stimulus_set_class, stimuli_directory
 from .lookup import find_assembly_row, find_stimulus_set_rows
 
@@ -29,6 +30,21 @@ def provenance(row: Mapping[str, Any], identifier: str) -> dict[str, str]:
     return found
 
 
+def _origin(row: Mapping[str, Any]) -> str:
+    """Where a catalog row points: its location, and the registry and commit when it has them."""
+    origin = str(row["location"])
+    if row.get("registry"):
+        origin += f" in {row['registry']} at {str(row.get('rev', ''))[:10]}"
+    return origin
+
+
+def _in_context(error: ValidationError, context: str) -> ValidationError:
+    """``error`` with ``context`` (what was being loaded) before its subject (a cached file)."""
+    if type(error) in (ValidationError, UnsafeArchiveError):
+        return type(error)(f"{context}: {error.subject}", error.expected, error.found, error.hint)
+    return error
+
+
 def get_stimulus_set(identifier: str, rev: str | None = None, registry: str | None = None) -> StimulusSet:
     """Load a stimulus set; ``rev`` and ``registry`` as in :mod:`brainio_dvc.lookup`."""
     csv_row, zip_row = find_stimulus_set_rows(identifier, rev=rev, registry=registry)
@@ -36,7 +52,10 @@ def get_stimulus_set(identifier: str, rev: str | None = None, registry: str | No
     csv_path = fetch_row(csv_row, identifier)
     zip_path = fetch_row(zip_row, identifier)
     digest = str(zip_row.get("md5") or "") or str(zip_row["sha1"])
-    stimulus_set = cls.from_files(csv_path, stimuli_directory(zip_path, digest))
+    try:
+        stimulus_set = cls.from_files(csv_path, stimuli_directory(zip_path, digest))
+    except ValidationError as error:
+        raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
     stimulus_set.identifier = identifier
     stimulus_set.attrs.update(provenance(csv_row, identifier))
     stimulus_set.attrs["zip"] = provenance(zip_row, identifier)

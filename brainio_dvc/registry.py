@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from . import config
-from .cache import atomic_write_text, file_lock, temporary_path
+from .cache import atomic_write_text, file_lock, remove_stale_temporaries, temporary_path
 from .catalogs import BRAINIO_COLUMNS, Catalog, CatalogTable, parse_catalog_table
 from .exceptions import CatalogFormatError, RegistryError, RevisionNotFoundError
 from .gitrefs import resolve_branch_ref
@@ -154,6 +154,7 @@ class Registry:
         with file_lock(self.git_dir):
             if (self.git_dir / "HEAD").exists():
                 return
+            remove_stale_temporaries(self.git_dir)  # what a killed clone left
             staging = temporary_path(self.git_dir)
             logger.info("cloning registry %s into %s", self.label, self.git_dir)
             try:

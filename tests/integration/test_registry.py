@@ -208,3 +208,17 @@ def test_load_of_an_assembly_in_memory_does_not_import_dask(registry: Registry) 
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.split() == ["True", "False", "NeuronRecordingAssembly"]
+
+
+def test_a_clone_killed_midway_leaves_nothing_after_the_next_clone(registry: Registry) -> None:
+    """A killed `git clone` leaves its staging directory; the next clone, under the lock, removes it."""
+    clone_dir = GitRegistry._clone_dir(registry.url, config.home())
+    stale = clone_dir.with_name(f".{clone_dir.name}.4242.deadbeef.tmp")
+    (stale / "objects").mkdir(parents=True)
+    (stale / "objects" / "half-written").write_bytes(b"\0" * 100)
+
+    brainio_dvc.get_assembly(ASSEMBLY, registry=registry.url)
+
+    assert (clone_dir / "HEAD").is_file()
+    assert not stale.exists()
+    assert sorted(path.name for path in clone_dir.parent.iterdir() if path.name.endswith(".tmp")) == []

@@ -628,7 +628,10 @@ def test_a_bad_stimulus_csv_in_a_registry_is_refused_naming_the_file(registry: R
     with pytest.raises(brainio_dvc.exceptions.ValidationError) as raised:
         brainio_dvc.get_stimulus_set(STIMULI, registry=str(registry.root))
     cached_csv = data_cache().path_for("md5", artifacts(registry)["csv"])
-    assert str(cached_csv) in str(raised.value) and finding in str(raised.value), str(raised.value)
+    message = str(raised.value)
+    assert str(cached_csv) in message and finding in message, message
+    # The message also says what was being loaded, from where.
+    assert f"stimulus set {STIMULI!r}" in message and str(registry.root) in message, message
 
 
 def test_an_assembly_file_with_two_data_variables_is_refused_naming_it(registry: Registry, tmp_path: Path) -> None:

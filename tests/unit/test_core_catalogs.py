@@ -176,6 +176,22 @@ def test_parse_refuses_a_size_that_is_not_a_whole_number(size: str) -> None:
     assert repr(size) in str(error)
 
 
+@pytest.mark.parametrize(
+    ("column", "digest"),
+    [("md5", "..//tmp/x/victim"), ("md5", "a" * 31), ("sha1", "g" * 40), ("sha1", "a" * 39 + "\x00"), ("md5", "a" * 33)],
+)
+def test_parse_refuses_a_digest_that_is_not_hex_of_its_length(column: str, digest: str) -> None:
+    # Digests name files in the cache: a catalog must not be able to point one elsewhere.
+    error = format_error(csv_text([ASSEMBLY, {**ASSEMBLY, "identifier": "other", column: digest}]))
+    assert error.line == 3
+    assert repr(digest) in str(error) and column in str(error)
+
+
+def test_parse_accepts_upper_case_hex_digests() -> None:
+    catalog = parse_catalog_csv(csv_text([{**ASSEMBLY, "md5": "AB" * 16}]), source=SOURCE)
+    assert catalog.iloc[0]["md5"] == "AB" * 16
+
+
 def test_parse_refuses_a_superscript_digit_as_size() -> None:
     # '²'.isdigit() is True, yet int('²') fails: the catalog claims a size no one can read.
     error = format_error(csv_text([{**ASSEMBLY, "size": "\u00b2"}]))
