@@ -8,7 +8,8 @@ Catalogs come from two kinds of source:
   at ``rev`` (a branch, tag or commit; by default the ``rev`` setting or the default branch).
 
 An explicit ``registry`` or ``rev`` restricts the search to registries.  Identical rows from
-several catalogs count once; conflicting rows are an error.
+several catalogs count once; conflicting rows make a lookup of that identifier an error
+(listing still works, and `brainio-dvc catalog check` reports them for a registry).
 """
 
 from __future__ import annotations
