@@ -49,11 +49,11 @@ _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 _FETCH_STAMP = "brainio-dvc-fetched"
 #: Validated catalog rows by commit, shared by all registries: a commit fixes its tree, so
-#: entries never go stale.  Version 3 holds {"catalogs": {name: {"columns": [...], "rows":
+#: entries never go stale.  Version 4 holds {"catalogs": {name: {"columns": [...], "rows":
 #: [[...], ...], "index": {lookup_type: {identifier: [row numbers]}}}}}: each catalog's CSV,
 #: indexed so that a lookup reads one entry rather than every row.
 _CATALOG_CACHE_DIR = "catalog-cache"
-_CATALOG_CACHE_VERSION = 3
+_CATALOG_CACHE_VERSION = 4  # bump whenever parsing or validation of catalogs changes
 #: Columns a registry adds to each catalog row: where the row came from.
 PROVENANCE_COLUMNS = ("catalog", "registry", "rev")
 
