@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -33,6 +34,8 @@ __all__ = [
     "CatalogTable",
     "parse_catalog_csv",
     "parse_catalog_table",
+    "tables_from_json",
+    "tables_to_json",
     "render_catalog_csv",
 ]
 
@@ -170,6 +173,46 @@ class CatalogTable:
         columns = tuple(str(column) for column in catalog.columns)
         rows = [tuple(_as_text(value) for value in row) for row in catalog.itertuples(index=False, name=None)]
         return cls(name, columns, rows, str(catalog.attrs.get("source_path") or name))
+
+
+def tables_to_json(tables: Mapping[str, CatalogTable]) -> dict[str, Any]:
+    """Catalog tables as JSON-ready data: columns, rows and index of each (not constants)."""
+    return {
+        name: {"columns": list(table.columns), "rows": list(table.rows), "index": table.index}
+        for name, table in tables.items()
+    }
+
+
+def tables_from_json(data: object) -> dict[str, CatalogTable] | None:
+    """The tables of :func:`tables_to_json` data, or None when ``data`` is not such data."""
+    if not isinstance(data, dict):
+        return None
+    tables = {}
+    for name, entry in data.items():
+        if not isinstance(entry, dict):
+            return None
+        columns, rows, index = entry.get("columns"), entry.get("rows"), entry.get("index")
+        if not isinstance(columns, list) or not set(BRAINIO_COLUMNS) <= set(columns) or not isinstance(rows, list):
+            return None
+        if not all(isinstance(row, list) and len(row) == len(columns) for row in rows):
+            return None
+        if not _is_index_of(index, len(rows)):
+            return None
+        tables[name] = CatalogTable(name, tuple(columns), rows, index=index)
+    return tables
+
+
+def _is_index_of(index: object, row_count: int) -> bool:
+    """Whether ``index`` is {lookup_type: {identifier: [row numbers < row_count]}}."""
+    if not isinstance(index, dict):
+        return False
+    for by_identifier in index.values():
+        if not isinstance(by_identifier, dict):
+            return False
+        for numbers in by_identifier.values():
+            if not isinstance(numbers, list) or not all(isinstance(n, int) and 0 <= n < row_count for n in numbers):
+                return False
+    return True
 
 
 def _as_text(value: object) -> str:

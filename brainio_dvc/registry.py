@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from . import config
 from .cache import atomic_write_text, file_lock, remove_stale_temporaries, temporary_path
-from .catalogs import BRAINIO_COLUMNS, Catalog, CatalogTable, parse_catalog_table
+from .catalogs import Catalog, CatalogTable, parse_catalog_table, tables_from_json, tables_to_json
 from .exceptions import CatalogFormatError, RegistryError, RevisionNotFoundError
 from .gitrefs import resolve_branch_ref
 from .layout import CATALOG_FILE, CATALOGS_DIR
@@ -324,10 +324,8 @@ class Registry:
             if data is not None:
                 source = self._catalog_source(commit, name)
                 tables[name] = parse_catalog_table(_decode(data, source), source, name)
-        serialised = {
-            name: {"columns": table.columns, "rows": table.rows, "index": table.index} for name, table in tables.items()
-        }
-        atomic_write_text(cache_file, json.dumps({"version": _CATALOG_CACHE_VERSION, "catalogs": serialised}))
+        cached_form = {"version": _CATALOG_CACHE_VERSION, "catalogs": tables_to_json(tables)}
+        atomic_write_text(cache_file, json.dumps(cached_form))
         return tables
 
     def log(self, path: str, rev: str | None = None) -> list[Commit]:
@@ -373,35 +371,7 @@ def _tables_from_cache(cached: object) -> dict[str, CatalogTable] | None:
     """The catalog tables of a catalog cache file's JSON, or None when it is not one."""
     if not isinstance(cached, dict) or cached.get("version") != _CATALOG_CACHE_VERSION:
         return None
-    catalogs = cached.get("catalogs")
-    if not isinstance(catalogs, dict):
-        return None
-    tables = {}
-    for name, entry in catalogs.items():
-        if not isinstance(entry, dict):
-            return None
-        columns, rows, index = entry.get("columns"), entry.get("rows"), entry.get("index")
-        if not isinstance(columns, list) or not set(BRAINIO_COLUMNS) <= set(columns) or not isinstance(rows, list):
-            return None
-        if not all(isinstance(row, list) and len(row) == len(columns) for row in rows):
-            return None
-        if not _is_index_of(index, len(rows)):
-            return None
-        tables[name] = CatalogTable(name, tuple(columns), rows, index=index)
-    return tables
-
-
-def _is_index_of(index: object, row_count: int) -> bool:
-    """Whether ``index`` is {lookup_type: {identifier: [row numbers < row_count]}}."""
-    if not isinstance(index, dict):
-        return False
-    for by_identifier in index.values():
-        if not isinstance(by_identifier, dict):
-            return False
-        for numbers in by_identifier.values():
-            if not isinstance(numbers, list) or not all(isinstance(n, int) and 0 <= n < row_count for n in numbers):
-                return False
-    return True
+    return tables_from_json(cached.get("catalogs"))
 
 
 _registries: dict[tuple[str, str], Registry] = {}

@@ -17,7 +17,10 @@ from brainio_dvc.catalogs import (
     CATALOG_COLUMNS,
     Catalog,
     parse_catalog_csv,
+    parse_catalog_table,
     render_catalog_csv,
+    tables_from_json,
+    tables_to_json,
 )
 from brainio_dvc.exceptions import BrainioDvcError, CatalogFormatError
 
@@ -332,3 +335,32 @@ def test_parse_of_random_text_raises_only_library_errors(text: str) -> None:
         assert isinstance(catalog, Catalog)
         assert set(BRAINIO_COLUMNS) <= set(catalog.columns)
         assert isinstance(catalog, pd.DataFrame)
+
+
+# --- tables: what lookups index, and their cached JSON form ---------------------------------
+
+
+def test_a_table_round_trips_through_json_and_finds_rows_by_identifier() -> None:
+    import json
+
+    table = parse_catalog_table(csv_text([ASSEMBLY, {**ASSEMBLY, "identifier": "other"}]), SOURCE, name="demo")
+    restored = tables_from_json(json.loads(json.dumps(tables_to_json({"demo": table}))))["demo"]
+    assert restored.columns == table.columns and [list(row) for row in restored.rows] == [list(r) for r in table.rows]
+    assert restored.rows_of("assembly", "other") == [table.rows[1]]
+    assert restored.rows_of("assembly", "missing") == [] and restored.rows_of("stimulus_set", "other") == []
+    assert sorted(restored.identifiers("assembly")) == sorted(["other", ASSEMBLY["identifier"]])
+
+
+@pytest.mark.parametrize("damage", [
+    lambda data: [],
+    lambda data: {"demo": []},
+    lambda data: {"demo": {**data["demo"], "columns": ["identifier"]}},
+    lambda data: {"demo": {**data["demo"], "rows": [["too", "short"]]}},
+    lambda data: {"demo": {**data["demo"], "index": {"assembly": {"x": [5]}}}},
+    lambda data: {"demo": {**data["demo"], "index": {"assembly": {"x": ["0"]}}}},
+    lambda data: {"demo": {**data["demo"], "index": []}},
+])
+def test_json_that_is_not_a_table_is_refused(damage) -> None:  # noqa: ANN001 - a lambda
+    table = parse_catalog_table(csv_text([ASSEMBLY]), SOURCE, name="demo")
+    assert tables_from_json(damage(tables_to_json({"demo": table}))) is None
+
