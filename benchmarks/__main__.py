@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--output PATH] [--keep]``: run every benchmark, write JSON.
+"""``python -m benchmarks``: measure brainio_dvc at MajajHong2015 scale and write JSON results.
 
 Builds MajajHong2015-scale data (``--quick``: 1/20 of it) in a temporary directory, packages
 it into a local-directory registry and a SeaweedFS S3 registry, measures each figure as the
