@@ -407,13 +407,19 @@ def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, directory: 
     destination.parent.mkdir(parents=True, exist_ok=True)
     with _reading(zip_path):
         source = archive.open(info)
+    written = 0
     with source, open(destination, "xb") as target:
         while True:
             with _reading(zip_path):
                 chunk = source.read(_COPY_BUFFER)
             if not chunk:
-                return
+                break
             target.write(chunk)
+            written += len(chunk)
+    if written != info.file_size:
+        # zipfile checks the CRC of what it read, not that it read all the entry claims to hold.
+        damage = zipfile.BadZipFile(f"entry {info.filename!r} holds {written} bytes; the archive says {info.file_size}")
+        raise _DamagedArchive(damage) from damage
 
 
 def _extract_into(zip_path: Path, directory: Path) -> int:

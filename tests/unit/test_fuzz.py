@@ -5,11 +5,16 @@ The contract: a reader returns normally or raises a :class:`BrainioDvcError`; no
 Inputs are random bytes and text, and mutations (flipped, inserted, deleted and repeated
 bytes, truncation) of valid files, which reach much deeper into each parser.  Bounded: the
 whole module runs in well under 30 s.
+
+The default suite replays the same examples on every run (``derandomize``), so that CI stays
+deterministic; ``BRAINIO_DVC_FUZZ_EXAMPLES=5000`` searches afresh, with that many examples per
+test.  Keep what a search finds as a fixed ``@example``.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import stat
 import tempfile
 import zipfile
@@ -25,8 +30,13 @@ from brainio_dvc.dvcmeta import META_FIELDS, parse_dvc_file
 from brainio_dvc.exceptions import BrainioDvcError
 from brainio_dvc.stimuli import StimulusSet
 
+_SEARCH_EXAMPLES = int(os.environ.get("BRAINIO_DVC_FUZZ_EXAMPLES", "0"))
 FUZZ = settings(
-    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=_SEARCH_EXAMPLES or 150,
+    derandomize=not _SEARCH_EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 # --- valid seeds ------------------------------------------------------------------------------
@@ -86,9 +96,23 @@ def _zip_with_an_empty_name() -> bytes:
     return buffer.getvalue()
 
 
-#: Crashes fuzzing found, kept as fixed examples: every offset one byte off (zipfile seeks to
-#: -1: OSError EINVAL), and an entry whose name is empty (ZipInfo.is_dir: IndexError).
-FOUND_BY_FUZZING = (VALID_ZIP[1:], _zip_with_an_empty_name())
+def _zip_claiming_more_than_its_entry_holds() -> bytes:
+    """A deflated entry whose central directory claims 456 bytes; its data and CRC hold 200."""
+    content = b"text " * 40
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("s0.png", b"\x89PNG")
+        archive.writestr("deflated.txt", content, compress_type=zipfile.ZIP_DEFLATED)
+    data = bytearray(buffer.getvalue())
+    central = data.rindex(b"PK\x01\x02")  # the last central directory record: deflated.txt
+    data[central + 24:central + 28] = (len(content) + 256).to_bytes(4, "little")
+    return bytes(data)
+
+
+#: What fuzzing found, kept as fixed examples: every offset one byte off (zipfile seeks to -1:
+#: OSError EINVAL); an entry whose name is empty (ZipInfo.is_dir: IndexError); an entry that
+#: holds fewer bytes than the archive says (zipfile checks only the CRC of what it read).
+FOUND_BY_FUZZING = (VALID_ZIP[1:], _zip_with_an_empty_name(), _zip_claiming_more_than_its_entry_holds())
 
 
 # --- a mutator ----------------------------------------------------------------------------------
@@ -254,6 +278,7 @@ def _inside(directory: Path, root: Path) -> bool:
 @given(st.one_of(st.binary(max_size=300), mutations(VALID_ZIP, _ZIP_TOKENS), crafted_zips()))
 @example(FOUND_BY_FUZZING[0])
 @example(FOUND_BY_FUZZING[1])
+@example(FOUND_BY_FUZZING[2])
 @pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")
 def test_zips_extract_safely_or_raise_brainio_errors(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as scratch:
@@ -276,6 +301,7 @@ def test_zips_extract_safely_or_raise_brainio_errors(data: bytes) -> None:
 @given(mutations(VALID_ZIP, _ZIP_TOKENS))
 @example(FOUND_BY_FUZZING[0])
 @example(FOUND_BY_FUZZING[1])
+@example(FOUND_BY_FUZZING[2])
 def test_checking_an_extraction_against_a_damaged_zip_never_crashes(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(scratch)
