@@ -10,6 +10,8 @@ import sys
 import uuid
 from pathlib import Path
 
+from tests.gitdvc import dvc, git, init_registry
+
 logger = logging.getLogger("benchmarks")
 
 _BIN = Path(sys.executable).parent
@@ -51,28 +53,6 @@ def scenario_env(directory: Path) -> dict[str, str]:
     """Environment of a scenario with caches of its own: BRAINIO_HOME and DVC's site cache."""
     directory.mkdir(parents=True, exist_ok=True)
     return {"BRAINIO_HOME": str(directory / "brainio-home"), "DVC_SITE_CACHE_DIR": str(directory / "dvc-site-cache")}
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def dvc(cwd: Path, *args: str) -> str:
-    return subprocess.run([str(_BIN / "dvc"), *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def init_registry(root: Path, storage: str) -> Path:
-    """An empty registry whose default DVC remote is ``storage`` (as given to `dvc remote add`)."""
-    root.mkdir(parents=True)
-    git(root, "init", "--quiet")
-    dvc(root, "init", "--quiet")
-    dvc(root, "config", "core.analytics", "false")
-    dvc(root, "remote", "add", "--default", "storage", storage)
-    (root / "catalogs").mkdir()
-    (root / "catalogs" / ".gitkeep").touch()
-    git(root, "add", "-A")
-    git(root, "commit", "--quiet", "-m", "Empty registry")
-    return root
 
 
 def merge(root: Path, branch: str) -> None:

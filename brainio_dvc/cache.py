@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .exceptions import IntegrityError, ValidationError
-from .hashes import check_digest, file_hash
+from .exceptions import IntegrityError
+from .hashes import check_digest, file_hash, is_digest
 
 __all__ = [
     "DataCache",
@@ -117,14 +117,6 @@ def _flush_to_disk(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-
-
-def _is_digest(algorithm: str, digest: str) -> bool:
-    try:
-        check_digest(algorithm, digest)
-    except ValidationError:
-        return False
-    return True
 
 
 class DataCache:
@@ -273,5 +265,5 @@ class DataCache:
                     name = path.name
                     if name.startswith(".") or name.endswith((".state", ".lock")):
                         continue
-                    if _is_digest(algorithm_dir.name, prefix_dir.name + name):
+                    if is_digest(algorithm_dir.name, prefix_dir.name + name):
                         yield algorithm_dir.name, prefix_dir.name + name

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from .exceptions import CatalogFormatError
-from .hashes import DIGEST_LENGTHS
+from .hashes import DIGEST_LENGTHS, is_digest
 
 __all__ = [
     "BRAINIO_COLUMNS",
@@ -61,7 +61,6 @@ BRAINIO_COLUMNS = (
 DVC_COLUMNS = ("md5", "size")
 CATALOG_COLUMNS = BRAINIO_COLUMNS + DVC_COLUMNS
 _REQUIRED_VALUES = ("identifier", "lookup_type", "location_type", "location")
-_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 class Catalog(pd.DataFrame):
@@ -289,7 +288,7 @@ class _RowCheck:
             raise CatalogFormatError(self.source, "size as a whole number of bytes", repr(size), line=line_number)
         for column, position in self.digests:
             digest = row[position]
-            if digest and not (len(digest) == DIGEST_LENGTHS[column] and _HEX_DIGITS.issuperset(digest.lower())):
+            if digest and not is_digest(column, digest):
                 raise CatalogFormatError(
                     self.source, f"{column} as {DIGEST_LENGTHS[column]} hex digits", repr(digest), line=line_number
                 )

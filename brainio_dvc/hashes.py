@@ -8,12 +8,18 @@ from os import PathLike
 
 from .exceptions import ValidationError
 
-__all__ = ["DIGEST_LENGTHS", "check_digest", "file_hash", "md5_hash", "sha1_hash"]
+__all__ = ["DIGEST_LENGTHS", "check_digest", "file_hash", "is_digest", "md5_hash", "sha1_hash"]
 
 _CHUNK_SIZE = 1 << 20
 #: Hex digits of a digest, by algorithm: the only algorithms the cache stores objects under.
 DIGEST_LENGTHS = {"md5": 32, "sha1": 40}
 _HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def is_digest(algorithm: str, digest: object) -> bool:
+    """Whether ``digest`` is a hex digest of ``algorithm`` (md5 or sha1), in either case."""
+    length = DIGEST_LENGTHS.get(algorithm)
+    return isinstance(digest, str) and len(digest) == length and bool(_HEX.fullmatch(digest))
 
 
 def check_digest(algorithm: str, digest: object, subject: str = "digest") -> str:
@@ -24,7 +30,7 @@ def check_digest(algorithm: str, digest: object, subject: str = "digest") -> str
     length = DIGEST_LENGTHS.get(algorithm)
     if length is None:
         raise ValidationError(subject, "algorithm " + " or ".join(DIGEST_LENGTHS), repr(algorithm))
-    if not isinstance(digest, str) or len(digest) != length or not _HEX.fullmatch(digest):
+    if not is_digest(algorithm, digest):
         raise ValidationError(subject, f"an {algorithm} digest of {length} hex digits", repr(digest))
     return digest.lower()
 

@@ -45,7 +45,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 _FETCH_STAMP = "brainio-dvc-fetched"
 #: Validated catalog rows by commit, shared by all registries: a commit fixes its tree, so
@@ -240,7 +240,7 @@ class Registry:
             if known is None:
                 raise RevisionNotFoundError(self.label, rev)
             return known
-        needs_fetch = known is None or (not _FULL_SHA.match(rev) and self._is_moving(rev) and not self._fetched_recently())
+        needs_fetch = known is None or (not _FULL_SHA.fullmatch(rev) and self._is_moving(rev) and not self._fetched_recently())
         if needs_fetch:
             try:
                 self.fetch()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,20 +15,11 @@ from brainio_dvc.assemblies import NeuronRecordingAssembly
 from brainio_dvc.packaging import package_data_assembly, package_stimulus_set
 from brainio_dvc.stimuli import StimulusSet
 
+from ..gitdvc import dvc, git, init_registry  # noqa: F401 - the test modules import them from here
+
 CATALOG = "lab"
 STIMULI = "lab.Tester2024"
 ASSEMBLY = "lab.Tester2024.rates"
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def dvc(cwd: Path, *args: str) -> str:
-    import sys
-
-    dvc_exe = Path(sys.executable).with_name("dvc")
-    return subprocess.run([str(dvc_exe), *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
 def make_stimulus_set(directory: Path, count: int = 6) -> StimulusSet:
@@ -76,20 +68,6 @@ class Registry:
         return f"file://{self.root}"
 
 
-def init_registry(root: Path, storage: str) -> Path:
-    """An empty registry; ``storage`` is the remote URL as given to `dvc remote add` in ``root``."""
-    root.mkdir(parents=True)
-    git(root, "init", "--quiet")
-    dvc(root, "init", "--quiet")
-    dvc(root, "config", "core.analytics", "false")
-    dvc(root, "remote", "add", "--default", "storage", storage)
-    (root / "catalogs").mkdir()
-    (root / "catalogs" / ".gitkeep").touch()
-    git(root, "add", "-A")
-    git(root, "commit", "--quiet", "-m", "Empty registry")
-    return root
-
-
 def merge(root: Path, result: dict) -> str:
     git(root, "merge", "--quiet", "--ff-only", result["branch"])
     git(root, "branch", "--quiet", "-d", result["branch"])
@@ -109,20 +87,27 @@ def build_registry(base: Path) -> Registry:
     return Registry(root=root, storage=storage, v1=v1, v2=v2)
 
 
+@contextlib.contextmanager
+def template_environment(base: Path) -> Iterator[None]:
+    """A HOME, git identity, BRAINIO_HOME and DVC directories of their own under ``base``, for
+    building a template registry in a fixture wider than a test (so outside the autouse one)."""
+    home = base / "home"
+    home.mkdir()
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text("[user]\n\tname = T\n\temail = t@example.org\n[init]\n\tdefaultBranch = main\n")
+    with pytest.MonkeyPatch.context() as patch:
+        for variable, value in {
+            "HOME": home, "GIT_CONFIG_GLOBAL": gitconfig, "BRAINIO_HOME": base / "brainio-home",
+            "DVC_NO_ANALYTICS": "1", "DVC_GLOBAL_CONFIG_DIR": home / "dvc", "DVC_SITE_CACHE_DIR": base / "dvc-site-cache",
+        }.items():
+            patch.setenv(variable, str(value))
+        yield
+
+
 @pytest.fixture(scope="session")
 def _registry_template(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     base = tmp_path_factory.mktemp("template")
-    with pytest.MonkeyPatch.context() as patch:
-        home = base / "home"
-        home.mkdir()
-        gitconfig = home / ".gitconfig"
-        gitconfig.write_text("[user]\n\tname = T\n\temail = t@example.org\n[init]\n\tdefaultBranch = main\n")
-        patch.setenv("HOME", str(home))
-        patch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-        patch.setenv("BRAINIO_HOME", str(base / "brainio-home"))
-        patch.setenv("DVC_NO_ANALYTICS", "1")
-        patch.setenv("DVC_GLOBAL_CONFIG_DIR", str(home / "dvc"))
-        patch.setenv("DVC_SITE_CACHE_DIR", str(base / "dvc-site-cache"))
+    with template_environment(base):
         return build_registry(base)
 
 

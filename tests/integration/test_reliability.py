@@ -37,7 +37,7 @@ from brainio_dvc.exceptions import RemoteError
 from brainio_dvc.fetch import data_cache
 from brainio_dvc.lookup import lookup_assembly, lookup_stimulus_set
 
-from .conftest import ASSEMBLY, CATALOG, STIMULI, Registry, dvc, git, make_assembly
+from .conftest import ASSEMBLY, CATALOG, STIMULI, Registry, dvc, git, make_assembly, template_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD_SECONDS = 120
@@ -357,16 +357,7 @@ def _s3_template(tmp_path_factory: pytest.TempPathFactory, seaweed):
     from .test_s3 import build_s3_registry
 
     base = tmp_path_factory.mktemp("s3-template")
-    with pytest.MonkeyPatch.context() as patch:
-        home = base / "home"
-        home.mkdir()
-        gitconfig = home / ".gitconfig"
-        gitconfig.write_text("[user]\n\tname = T\n\temail = t@example.org\n[init]\n\tdefaultBranch = main\n")
-        for variable, value in {
-            "HOME": home, "GIT_CONFIG_GLOBAL": gitconfig, "BRAINIO_HOME": base / "brainio-home",
-            "DVC_NO_ANALYTICS": "1", "DVC_GLOBAL_CONFIG_DIR": home / "dvc", "DVC_SITE_CACHE_DIR": base / "dvc-site-cache",
-        }.items():
-            patch.setenv(variable, str(value))
+    with template_environment(base):
         return build_s3_registry(base, seaweed)
 
 
