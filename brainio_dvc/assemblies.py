@@ -23,16 +23,19 @@ import xarray as xr
 from xarray.core.indexing import PandasIndexingAdapter
 from xarray.indexes import PandasIndex, PandasMultiIndex
 
-from .exceptions import ConfigurationError, ValidationError
+from .exceptions import ConfigurationError, GroupbyError, ValidationError
 from .netcdf import read_data_array
 
 __all__ = [
     "ASSEMBLY_CLASSES",
+    "BRAINIO_CHUNKS",
     "AssemblyLoader",
     "BehavioralAssembly",
     "DataAssembly",
+    "DataPoint",
     "GroupAppendAssemblyLoader",
     "GroupbyBridge",
+    "GroupbyError",
     "MetadataAssembly",
     "ModelFeaturesAssembly",
     "NeuroidAssembly",
@@ -46,14 +49,18 @@ __all__ = [
     "gather_indexes",
     "get_levels",
     "get_metadata",
+    "get_metadata_after_2022_06",
+    "get_metadata_before_2022_06",
     "is_fastpath",
     "merge_data_arrays",
+    "take",
     "walk_coords",
 ]
 
 logger = logging.getLogger(__name__)
 
-CHUNKS_VARIABLE = "BRAINIO_CHUNKS"
+#: The environment variable that makes loaders open assemblies lazily with dask chunks.
+BRAINIO_CHUNKS = "BRAINIO_CHUNKS"
 _FASTPATH_POSITION = 6  # DataArray(data, coords, dims, name, attrs, indexes, fastpath)
 _MULTI_GROUP = "multi_group"
 _EXAMPLES_SHOWN = 5
@@ -66,6 +73,15 @@ def is_fastpath(*args: Any, **kwargs: Any) -> bool:
     """Whether ``DataArray.__init__`` would take these arguments down its internal fast path."""
     positional = len(args) > _FASTPATH_POSITION and bool(args[_FASTPATH_POSITION])
     return bool(kwargs.get("fastpath", False)) or positional
+
+
+class DataPoint:
+    """One value, such as one neuron's response to one presentation (BrainIO's ``DataPoint``)."""
+
+    def __init__(self, value: Any, neuroid: Any, presentation: Any) -> None:
+        self.value = value
+        self.neuroid = neuroid
+        self.presentation = presentation
 
 
 def _is_in_memory(variable: xr.Variable) -> bool:
@@ -163,12 +179,15 @@ class DataAssembly(xr.DataArray):
     ) -> DataAssembly:
         """Apply ``apply(cells, **coords)`` to every combination of the groups' unique values.
 
-        :param groups: coordinate names, each on a different dimension.
-        :param apply: called with the cells of one combination (a scalar when there is one) and
-            the coordinates of those cells as keyword arguments (the group coordinates as
-            scalars, the others as arrays unless they hold a single value); returns a scalar.
-        :return: an assembly with the groups' dimensions, one position per unique value,
-            keeping the coordinates that are constant within each group.
+        As in BrainIO: each group coordinate lies on its own dimension, and the cells of one
+        combination are all positions that hold those values.  ``apply`` receives them (a
+        scalar when there is one, else an array with one axis per group of several members)
+        and the values of every coordinate at those positions as keyword arguments (scalars
+        where there is one value).  What it returns, a scalar or an array of the cells'
+        shape, is written back at the cells' positions: the result keeps this assembly's
+        shape, order and coordinates.  ``lambda group, **_: group - np.nanmean(group)``
+        subtracts group means, as Brain-Score's I2n does.  Dimensions without a group are
+        passed whole.
         """
         dims = [_single_dim_of(self, [group]) for group in groups]
         if len(set(dims)) != len(dims):
@@ -185,29 +204,65 @@ class DataAssembly(xr.DataArray):
         }
         metadata = list(walk_coords(self))
         values = self.values
-        results = []
+        result = np.zeros(values.shape)
+        everything = {dim: np.arange(size) for dim, size in self.sizes.items()}
         for combination in itertools.product(*(range(p.size) for p in partitions.values())):
             positions = {
                 dim: partition.members[i]
                 for (dim, partition), i in zip(partitions.items(), combination, strict=True)
             }
-            cells = values[
-                np.ix_(*(positions.get(dim, np.arange(size)) for dim, size in self.sizes.items()))
-            ]
+            where = np.ix_(*(positions.get(dim, everything[dim]) for dim in self.dims))
+            cells = values[where]
+            # A group of one member is no axis of its own, as in BrainIO.
+            single = tuple(
+                axis for axis, dim in enumerate(self.dims)
+                if dim in positions and len(positions[dim]) == 1
+            )
+            passed = np.squeeze(cells, axis=single) if single else cells
             cell_coords = {
                 name: _cell_values(coord_dims, coord_values, positions)
                 for name, coord_dims, coord_values in metadata
             }
-            cell_coords.update(  # the group values themselves, as scalars
-                (by_dim[dim], partition.uniques[i])
-                for (dim, partition), i in zip(partitions.items(), combination, strict=True)
+            outcome = np.asarray(apply(_simplify(passed), **cell_coords))
+            result[where] = outcome.reshape(cells.shape) if outcome.size == cells.size else outcome
+        return self.copy(data=result)
+
+    def sel(
+        self,
+        indexers: Mapping[Any, Any] | None = None,
+        method: str | None = None,
+        tolerance: Any = None,
+        drop: bool = False,
+        **indexers_kwargs: Any,
+    ) -> DataAssembly:
+        """``xarray.DataArray.sel``, which also works when a dimension appears twice.
+
+        A stimulus × stimulus similarity matrix has dims ``(presentation, presentation)``,
+        which xarray cannot select on; BrainIO's xarray could.  There, the selection applies
+        to every axis of the dimension (``method``, ``tolerance`` and ``drop`` are not
+        supported).
+        """
+        if len(set(self.dims)) == len(self.dims):
+            return super().sel(indexers, method=method, tolerance=tolerance, drop=drop, **indexers_kwargs)
+        if method is not None or tolerance is not None or drop:
+            raise ValidationError(
+                f"sel on an assembly with dims {self.dims}",
+                "plain labels (no method, tolerance or drop) where a dimension appears twice",
+                f"method={method!r}, tolerance={tolerance!r}, drop={drop!r}",
             )
-            results.append(apply(_simplify(cells), **cell_coords))
-        shape = [p.size for p in partitions.values()]
-        result_coords = _constant_coords(metadata, partitions)
-        return type(self)(
-            np.asarray(results).reshape(shape), coords=result_coords, dims=list(partitions)
-        )
+        return _select_repeated(self, {**(indexers or {}), **indexers_kwargs})
+
+    def reset_index(self, dims_or_levels: Hashable | Sequence[Hashable], *, drop: bool = False) -> DataAssembly:
+        """``xarray.DataArray.reset_index``; a plain dimension index becomes the coordinate
+        ``f"{dim}_"``, as it did in BrainIO (a coordinate could not share its dimension's name).
+        """
+        names = [dims_or_levels] if isinstance(dims_or_levels, str) else list(dims_or_levels)  # type: ignore[arg-type]
+        plain = [name for name in names if name in self.dims and _kind(self, name) == "index"]
+        result = super().reset_index(names, drop=drop)
+        if drop or not plain:
+            return result
+        renamed = {f"{name}_": (name, result[name].values, result[name].attrs) for name in plain}
+        return result.drop_vars(plain).assign_coords(renamed)
 
     def multisel(self, **indexers: Any) -> DataAssembly:
         """Select by coordinate values (a scalar or a list each), keeping every dimension and level.
@@ -224,6 +279,50 @@ class DataAssembly(xr.DataArray):
                 mask = np.asarray(values.isin(list(wanted)))
             masks[dim] = masks[dim] & mask if dim in masks else mask
         return self.isel({dim: np.flatnonzero(mask) for dim, mask in masks.items()})
+
+
+def take(assembly: xr.DataArray, positions: Mapping[Hashable, Any]) -> xr.DataArray:
+    """``assembly.isel(positions)``, also when a dimension appears more than once: then the
+    positions apply to every axis of that dimension, as BrainIO's ``subset`` did."""
+    if len(set(assembly.dims)) == len(assembly.dims):
+        return assembly.isel(positions)
+    def along(dims: tuple[Hashable, ...]) -> tuple[np.ndarray, ...]:
+        return np.ix_(*(np.asarray(positions.get(dim, np.arange(assembly.sizes[dim]))) for dim in dims))
+
+    coords = {
+        name: (dims, values[along(dims)] if dims else values)
+        for name, dims, values in walk_coords(assembly)
+    }
+    cls = type(assembly) if isinstance(assembly, DataAssembly) else DataAssembly
+    return cls(
+        assembly.values[along(assembly.dims)], coords=coords, dims=assembly.dims,
+        attrs=assembly.attrs, name=assembly.name,
+    )
+
+
+def _select_repeated(assembly: DataAssembly, indexers: Mapping[Any, Any]) -> DataAssembly:
+    """Label selection on an assembly whose dimensions repeat (see :meth:`DataAssembly.sel`)."""
+    masks: dict[Hashable, np.ndarray] = {}
+    scalars: dict[Hashable, Any] = {}
+    for name, wanted in indexers.items():
+        dim = _single_dim_of(assembly, [name])
+        labels = pd.Index(np.asarray(assembly[name].values))
+        located = pd.Series(np.arange(len(labels)), index=labels).loc[wanted]
+        mask = np.zeros(len(labels), dtype=bool)
+        mask[np.atleast_1d(np.asarray(located))] = True
+        masks[dim] = masks[dim] & mask if dim in masks else mask
+        if np.ndim(wanted) == 0:
+            scalars[name] = wanted
+    selected = take(assembly, {dim: np.flatnonzero(mask) for dim, mask in masks.items()})
+    if not scalars:
+        return selected
+    # As xarray does on one axis: a level selected by a scalar becomes a scalar coordinate.
+    kept = [(name, dims, values) for name, dims, values in walk_coords(selected) if name not in scalars]
+    coords: dict[Hashable, Any] = {name: (dims, values) for name, dims, values in kept}
+    coords.update((name, ((), value)) for name, value in scalars.items())
+    return type(selected)(
+        selected.values, coords=coords, dims=selected.dims, attrs=selected.attrs, name=selected.name
+    )
 
 
 def _as_data_array(*args: Any, **kwargs: Any) -> xr.DataArray:
@@ -364,15 +463,14 @@ class _Partition:
         order = np.argsort(self.codes, kind="stable")
         bounds = np.cumsum(np.bincount(self.codes, minlength=self.size))[:-1]
         self.members: list[np.ndarray] = np.split(order, bounds)
-        self.firsts = np.array([members[0] for members in self.members], dtype=int)
 
 
 def _single_dim_of(assembly: xr.DataArray, names: Iterable[Hashable]) -> Hashable:
-    """The one dimension all ``names`` lie on, or a ValidationError."""
+    """The one dimension all ``names`` lie on, or a GroupbyError."""
     dims = {name: assembly[name].dims for name in names}
     distinct = set(dims.values())
     if len(distinct) != 1 or len(next(iter(distinct))) != 1:
-        raise ValidationError(
+        raise GroupbyError(
             subject="coordinates " + ", ".join(map(str, dims)),
             expected="coordinates of one and the same single dimension",
             found=", ".join(f"{name} on {coord_dims}" for name, coord_dims in dims.items()),
@@ -391,29 +489,6 @@ def _cell_values(
     if len(dims) == 1 and dims[0] in positions:
         return _simplify(values[positions[dims[0]]])
     return _simplify(np.asarray(values)) if not dims else values
-
-
-def _constant_coords(
-    metadata: Iterable[Metadata], partitions: Mapping[Hashable, _Partition]
-) -> dict[Hashable, Any]:
-    """Coordinates of the grouped dims constant within every group, one value per group."""
-    result: dict[Hashable, Any] = {}
-    for name, dims, values in metadata:
-        if not dims:
-            result[name] = ((), values)
-            continue
-        if len(dims) != 1 or dims[0] not in partitions:
-            continue
-        partition = partitions[dims[0]]
-        representatives = values[partition.firsts]
-        if _equal_or_both_missing(values, representatives[partition.codes]).all():
-            result[name] = (dims, representatives)
-    return result
-
-
-def _equal_or_both_missing(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    equal = np.asarray(left == right, dtype=bool)
-    return equal | (np.asarray(pd.isna(left)) & np.asarray(pd.isna(right)))
 
 
 # --- metadata -----------------------------------------------------------------------------------
@@ -468,22 +543,36 @@ def get_levels(assembly: xr.DataArray | xr.Dataset) -> list[Hashable]:
     )
 
 
-def coords_for_dim(
-    xr_data: xr.DataArray | xr.Dataset, dim: Hashable, exclude_indexes: bool = True
-) -> dict[Hashable, xr.Variable]:
-    """Coordinates whose only dimension is ``dim``, by name (indexes and levels excluded)."""
+def coords_for_dim(xr_data: xr.DataArray | xr.Dataset, dim: Hashable) -> dict[Hashable, np.ndarray]:
+    """The values of the coordinates whose only dimension is ``dim``, by name, as in BrainIO.
+
+    Indexes and MultiIndex levels are not among them.
+    """
+    return {name: variable.values for name, variable in _plain_coords(xr_data, dim).items()}
+
+
+def _plain_coords(xr_data: xr.DataArray | xr.Dataset, dim: Hashable) -> dict[Hashable, xr.Variable]:
+    """The coordinate variables of ``dim`` alone that are neither an index nor a level."""
     return {
         name: variable
         for name, variable in xr_data.coords.variables.items()
-        if variable.dims == (dim,) and not (exclude_indexes and name in xr_data.xindexes)
+        if variable.dims == (dim,) and name not in xr_data.xindexes
     }
 
 
-def gather_indexes(xr_data: XrData) -> XrData:
-    """A new object whose 1-D coordinates of each dimension form one MultiIndex of it.
+# BrainIO 1.1 chose between these two by the installed xarray; only the newer one applies here.
+get_metadata_after_2022_06 = get_metadata
+get_metadata_before_2022_06 = get_metadata
 
-    Existing index levels come first; a plain dimension coordinate named like its dimension
-    becomes the level ``f"{dim}_level_0"``. Dimensions without other coordinates are left alone.
+
+def gather_indexes(xr_data: XrData) -> XrData:
+    """A new object whose 1-D coordinates of each dimension index it, as in BrainIO.
+
+    Several coordinates of a dimension form one MultiIndex of it: existing index levels come
+    first, and a plain dimension coordinate becomes the level ``f"{dim}_level_0"``.  A single
+    coordinate of a dimension without an index becomes that dimension's plain index: its values
+    are ``assembly[dim].values``, and its own name is gone, as BrainIO's ``set_index`` left it.
+    Dimensions without other coordinates are left alone.
     """
     replaced: list[Hashable] = []
     new_coords: dict[Hashable, xr.Variable] = {}
@@ -501,10 +590,13 @@ def gather_indexes(xr_data: XrData) -> XrData:
 
 
 def _gathered_index(
-    xr_data: xr.DataArray | xr.Dataset, dim: Hashable
+    xr_data: xr.DataArray | xr.Dataset, dim: Hashable, single_level: bool = False
 ) -> tuple[list[Hashable], xr.Coordinates] | None:
-    """The variables to replace and the MultiIndex coordinates replacing them, if any."""
-    coords = coords_for_dim(xr_data, dim)
+    """The variables to replace and the index coordinates replacing them, if any.
+
+    ``single_level`` makes a lone coordinate a one-level MultiIndex instead of a plain index.
+    """
+    coords = _plain_coords(xr_data, dim)
     if not coords:
         return None
     levels: dict[Hashable, np.ndarray] = {}
@@ -521,6 +613,9 @@ def _gathered_index(
             logger.debug("not gathering coordinates of %s: it has a %s", dim, type(index).__name__)
             return None
         replaced.extend(variables)
+    if not levels and len(coords) == 1 and not single_level:
+        (name, variable), = coords.items()
+        return [name], xr.Coordinates({dim: xr.Variable((dim,), variable.values, variable.attrs)})
     levels.update((name, variable.values) for name, variable in coords.items())
     replaced.extend(coords)
     return replaced, xr.Coordinates.from_pandas_multiindex(_multi_index(levels), dim)
@@ -565,17 +660,17 @@ def array_is_element(arr: Sequence[Any], element: Any) -> bool:
 
 def _chunks_from_environment() -> dict[str, int] | None:
     """The ``BRAINIO_CHUNKS`` dict literal, or None when unset."""
-    raw = os.environ.get(CHUNKS_VARIABLE, "").strip()
+    raw = os.environ.get(BRAINIO_CHUNKS, "").strip()
     if not raw:
         return None
     expected = "a dict literal of dimension sizes, e.g. \"{'presentation': 1000}\""
-    source = f"environment variable {CHUNKS_VARIABLE}"
+    source = f"environment variable {BRAINIO_CHUNKS}"
     try:
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
-        raise ConfigurationError(CHUNKS_VARIABLE, raw, expected, source) from error
+        raise ConfigurationError(BRAINIO_CHUNKS, raw, expected, source) from error
     if not isinstance(value, dict):
-        raise ConfigurationError(CHUNKS_VARIABLE, raw, expected, source)
+        raise ConfigurationError(BRAINIO_CHUNKS, raw, expected, source)
     return value
 
 
@@ -593,7 +688,10 @@ class AssemblyLoader:
         stimulus_set_identifier: str | None = None,
         stimulus_set: pd.DataFrame | None = None,
         group: str | None = None,
+        **kwargs: Any,
     ) -> None:
+        if kwargs:
+            logger.debug("%s ignores the arguments %s, as BrainIO's loaders do", type(self).__name__, sorted(kwargs))
         self.assembly_class = cls
         self.file_path = file_path
         self.stimulus_set_identifier = stimulus_set_identifier
@@ -607,16 +705,13 @@ class AssemblyLoader:
     def _read(self) -> xr.DataArray:
         chunks = _chunks_from_environment()
         if chunks is not None and importlib.util.find_spec("dask") is None:
-            logger.debug("%s is set but dask is not installed: loading eagerly", CHUNKS_VARIABLE)
+            logger.debug("%s is set but dask is not installed: loading eagerly", BRAINIO_CHUNKS)
             chunks = None
         return read_data_array(self.file_path, group=self.group, chunks=chunks)
 
     def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
         """Metadata added to the plain DataArray before it becomes an assembly."""
-        data_array = _with_stimulus_id(data_array)
-        if self.stimulus_set_identifier is not None:
-            data_array.attrs["stimulus_set_identifier"] = self.stimulus_set_identifier
-        return data_array
+        return _with_stimulus_id(data_array)
 
 
 def _with_stimulus_id(data_array: xr.DataArray) -> xr.DataArray:
@@ -631,13 +726,30 @@ def _with_stimulus_id(data_array: xr.DataArray) -> xr.DataArray:
 
 
 class StimulusReferenceAssemblyLoader(AssemblyLoader):
-    """Loads an assembly and puts the stimulus set into ``attrs['stimulus_set']``."""
+    """Loads an assembly and sets ``attrs['stimulus_set']`` and ``attrs['stimulus_set_identifier']``
+    (both ``None`` when none was given, as in BrainIO)."""
 
     def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
         data_array = super()._prepare(data_array)
-        if self.stimulus_set is not None:
-            data_array.attrs["stimulus_set"] = self.stimulus_set
+        data_array.attrs["stimulus_set_identifier"] = self.stimulus_set_identifier
+        data_array.attrs["stimulus_set"] = self.stimulus_set
         return data_array
+
+
+def _presentation_levels(data_array: xr.DataArray) -> tuple[list[Hashable], pd.MultiIndex | None]:
+    """The presentation coordinates as one MultiIndex, and the variables it replaces.
+
+    Unlike :func:`gather_indexes`, a single coordinate (``stimulus_id`` alone) is a level too,
+    so that the stimulus set's columns can be merged in beside it.
+    """
+    index = data_array.indexes.get("presentation")
+    if isinstance(index, pd.MultiIndex) and not _plain_coords(data_array, "presentation"):
+        return ["presentation", *index.names], index
+    gathered = _gathered_index(data_array, "presentation", single_level=True)
+    if gathered is None:
+        return [], None
+    replaced, coords = gathered
+    return replaced, coords.to_index()
 
 
 class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
@@ -652,16 +764,15 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
         data_array = super()._prepare(data_array)
         if self.stimulus_set is None or "presentation" not in data_array.dims:
             return data_array
-        data_array = gather_indexes(data_array)
-        index = data_array.indexes.get("presentation")
-        if not isinstance(index, pd.MultiIndex) or "stimulus_id" not in index.names:
+        replaced, index = _presentation_levels(data_array)
+        if index is None or "stimulus_id" not in index.names:
             raise ValidationError(
                 self._subject(),
                 "a stimulus_id in the assembly and in the stimulus set",
                 "none in the assembly",
             )
         merged = self._merged_index(index)
-        return data_array.drop_vars(["presentation", *index.names]).assign_coords(
+        return data_array.drop_vars(replaced).assign_coords(
             xr.Coordinates.from_pandas_multiindex(merged, "presentation")
         )
 
@@ -682,6 +793,9 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
             )
         level = index.names.index("stimulus_id")
         rows_of_level = stimulus_ids.get_indexer(index.levels[level])
+        if (rows_of_level < 0).any() and stimulus_ids.inferred_type != index.levels[level].inferred_type:
+            # Integer ids in the netCDF against text ids of a CSV, or the reverse: as text.
+            rows_of_level = stimulus_ids.astype(str).get_indexer(index.levels[level].astype(str))
         codes = index.codes[level]
         rows = np.where(codes >= 0, rows_of_level[codes], -1)
         missing = rows < 0
@@ -698,7 +812,7 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
         """``index`` with one more level per new stimulus set column."""
         rows = self._stimulus_rows(index)
         names, levels, codes = list(index.names), list(index.levels), list(index.codes)
-        skipped = set(names) | {"filename", "stimulus_id", "presentation"}
+        skipped = set(names) | {"stimulus_id", "presentation"}
         for column in self.stimulus_set.columns:
             if column in skipped:
                 continue
@@ -721,6 +835,7 @@ class GroupAppendAssemblyLoader(StimulusReferenceAssemblyLoader):
                 cls=MetadataAssembly,
                 file_path=self.file_path,
                 stimulus_set_identifier=self.stimulus_set_identifier,
+                stimulus_set=self.stimulus_set,
                 group=group,
             )
             try:

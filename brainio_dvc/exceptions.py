@@ -15,6 +15,7 @@ __all__ = [
     "CatalogFormatError",
     "CatalogLookupError",
     "ConfigurationError",
+    "GroupbyError",
     "IdentifierError",
     "IdentifierLookupError",
     "IntegrityError",
@@ -114,6 +115,10 @@ class ValidationError(BrainioDvcError, ValueError):
 
 class IdentifierError(ValidationError):
     """An identifier breaks the naming convention or is unsafe as a path."""
+
+
+class GroupbyError(ValidationError):
+    """Coordinates to group on do not all lie on one and the same dimension (as in BrainIO)."""
 
 
 class UnknownClassError(ValidationError):

@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 #: keep their exact spelling.
 _TEXT_COLUMNS = ("stimulus_id", "image_id", "filename")
 
+#: Id columns that load as integers when every id is one (see :func:`_are_canonical_integers`).
+_ID_COLUMNS = ("stimulus_id", "image_id")
+_CANONICAL_INTEGER = r"-?[1-9][0-9]{0,17}|0"
+
 #: pandas' documented default NA spellings, applied to every other column.  Spelled out here
 #: because :func:`pandas.read_csv` can only switch the defaults off for all columns at once.
 _DEFAULT_NA_VALUES = (
@@ -222,7 +226,19 @@ def read_stimulus_csv(csv_path: str | os.PathLike[str]) -> pd.DataFrame:
         )
     if _AUTO_INDEX_COLUMN in frame.columns:
         frame = frame.drop(columns=_AUTO_INDEX_COLUMN)
+    for column in _ID_COLUMNS:
+        if column in frame.columns and _are_canonical_integers(frame[column]):
+            frame[column] = frame[column].astype("int64")
     return frame
+
+
+def _are_canonical_integers(values: pd.Series) -> bool:
+    """Whether every value is an integer in its one canonical spelling (``12``, not ``012``).
+
+    Such ids load as integers, as pandas' inference gave them to BrainIO, so that they match
+    the integer ids of the assemblies packaged with them; any other spelling stays text.
+    """
+    return len(values) > 0 and bool(values.str.fullmatch(_CANONICAL_INTEGER).all())
 
 
 def _read_csv(csv_path: str | os.PathLike[str], **kwargs: Any) -> pd.DataFrame:

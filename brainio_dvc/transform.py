@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .assemblies import get_metadata
+from .assemblies import get_metadata, take, walk_coords
 from .exceptions import ValidationError
 
-__all__ = ["subset"]
+__all__ = ["index_efficient", "subset", "walk_coords"]
 
 
 def subset(
@@ -43,7 +44,7 @@ def subset(
             positions = _repeating_positions(source_assembly, target_assembly, levels)
         else:
             positions = _matching_positions(source_assembly, target_assembly, levels)
-        source_assembly = source_assembly.isel({dim: positions})
+        source_assembly = take(source_assembly, {dim: positions})
         if dims_must_match and source_assembly.sizes[dim] != target_assembly.sizes[dim]:
             raise ValidationError(
                 subject=f"subset along {dim!r}",
@@ -114,3 +115,30 @@ def _repeating_positions(
 
 def _keys(assembly: xr.DataArray, levels: list[Hashable]) -> pd.MultiIndex:
     return pd.MultiIndex.from_arrays([assembly[level].values for level in levels], names=levels)
+
+
+def index_efficient(source_values: Sequence[Any], target_values: Sequence[Any]) -> list[int]:
+    """Positions in ``source_values`` of the values of ``target_values``, repeats included.
+
+    BrainIO's merge of the two sorted sequences: each target value takes the next equal
+    source value, and a run of equal source values is taken whole.  Used by ``subset`` with
+    ``repeat=True`` in BrainIO; kept for scripts that call it directly.
+    """
+    source_order, target_order = np.argsort(source_values, kind="stable"), np.argsort(target_values, kind="stable")
+    source, target = np.asarray(source_values)[source_order], np.asarray(target_values)[target_order]
+    positions: list[int] = []
+    at_source, at_target = 0, 0
+    while at_source < len(source) and at_target < len(target):
+        if source[at_source] < target[at_target]:
+            at_source += 1
+        elif source[at_source] > target[at_target]:
+            at_target += 1
+        else:
+            positions.append(int(source_order[at_source]))
+            target_repeats = at_target + 1 < len(target) and target[at_target + 1] == target[at_target]
+            source_moves_on = at_source + 1 < len(source) and source[at_source + 1] > target[at_target]
+            if target_repeats or source_moves_on:
+                at_target += 1
+            else:
+                at_source += 1
+    return positions

@@ -64,11 +64,18 @@ def test_coords_of_each_dim_are_gathered_into_one_multiindex():
     assert levels_of(assembly, "neuroid") == ["neuroid_id", "region"]
 
 
-def test_a_single_coord_still_becomes_a_multiindex():
+def test_a_single_coord_becomes_the_plain_index_of_its_dim_as_in_brainio():
     assembly = DataAssembly(
         [1, 2, 3], dims=["presentation"], coords={"stimulus_id": ("presentation", list("xyz"))}
     )
-    assert levels_of(assembly, "presentation") == ["stimulus_id"]
+    assert not isinstance(assembly.xindexes["presentation"], PandasMultiIndex)
+    assert list(assembly["presentation"].values) == ["x", "y", "z"]
+    assert get_levels(assembly) == []
+    assert "stimulus_id" not in assembly.coords  # BrainIO's set_index left only the dim's name
+    assert coords_for_dim(assembly, "presentation") == {}
+    reset = assembly.reset_index("presentation")
+    assert list(reset["presentation_"].values) == ["x", "y", "z"]
+    assert "presentation" not in reset.xindexes
 
 
 def test_plain_dim_coord_becomes_level_0_when_other_coords_exist():
@@ -241,36 +248,51 @@ def test_multi_groupby_refuses_coords_of_different_dims():
         make_assembly().multi_groupby(["stimulus_id", "region"])
 
 
-def test_multi_dim_apply_applies_per_combination_and_keeps_constant_coords():
-    assembly = make_assembly().assign_coords(
-        category=("presentation", ["x", "x", "y", "y", "y", "y"]),
-        hemisphere=("neuroid", ["L", "R", "L", "R"]),
+def test_multi_dim_apply_subtracts_group_means_keeping_shape_and_coords():
+    """BrainIO's own example: the function receives each whole group."""
+    d = DataAssembly(
+        [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]],
+        coords={"a": ["a", "b", "c", "d"], "aa": ("a", ["a", "a", "b", "b"]), "b": ["x", "y", "z"]},
+        dims=["a", "b"],
     )
-    assembly = NeuroidAssembly(xr.DataArray(assembly))
+    result = d.multi_dim_apply(["aa", "b"], lambda x, **_: x - x.mean())
+    assert result.equals(DataAssembly(
+        [[-1.5, -1.5, -1.5], [1.5, 1.5, 1.5], [-1.5, -1.5, -1.5], [1.5, 1.5, 1.5]],
+        coords={"a": ["a", "b", "c", "d"], "aa": ("a", ["a", "a", "b", "b"]), "b": ["x", "y", "z"]},
+        dims=["a", "b"],
+    ))
+
+
+def test_multi_dim_apply_with_unique_values_is_the_identity():
+    d = DataAssembly(
+        [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]],
+        coords={"a": ["a", "b", "c", "d"], "b": ["x", "y", "z"], "c": "remnant"}, dims=["a", "b"],
+    )
+    assert d.multi_dim_apply(["b", "a"], lambda x, **_: x).equals(d)
+
+
+def test_multi_dim_apply_passes_cells_and_coords_and_broadcasts_scalars():
+    assembly = make_assembly()
     seen = []
 
-    def apply(cells, stimulus_id, region, **coords):
-        seen.append((stimulus_id, region))
+    def apply(cells, stimulus_id, region, repetition, **_):
+        seen.append((np.shape(cells), list(stimulus_id), list(region), list(repetition)))
         return float(np.mean(cells))
 
     result = assembly.multi_dim_apply(["stimulus_id", "region"], apply)
-    assert type(result) is NeuroidAssembly
-    assert result.dims == ("presentation", "neuroid")
-    assert result.shape == (3, 2)
-    assert ("a", "IT") in seen and len(seen) == 6
-    np.testing.assert_allclose(result.values[0, 0], np.mean(assembly.values[:2, :2]))
-    assert list(result["category"].values) == ["x", "y", "y"]
-    assert "hemisphere" not in result.coords  # not constant within a region
-    assert "repetition" not in result.coords
+    assert type(result) is type(assembly)
+    assert result.shape == assembly.shape  # one value per position, as in BrainIO
+    assert levels_of(result, "presentation") == ["stimulus_id", "repetition"]
+    # Every coordinate at the cells' positions, the group coordinates too, as BrainIO passes them.
+    assert len(seen) == 6 and ((2, 2), ["a", "a"], ["IT", "IT"], [0, 1]) in seen
+    np.testing.assert_allclose(result.values[:2, :2], np.mean(assembly.values[:2, :2]))
 
 
-def test_multi_dim_apply_passes_scalars_for_single_cells():
+def test_multi_dim_apply_on_one_group_keeps_the_other_dim_whole():
     assembly = make_assembly()
-    result = assembly.multi_dim_apply(
-        ["stimulus_id", "neuroid_id"], lambda cells, **coords: cells.size
-    )
-    assert result.shape == (3, 4)
-    assert (result.values == 2).all()
+    result = assembly.multi_dim_apply(["stimulus_id"], lambda cells, **_: cells - cells.mean(axis=0))
+    assert result.shape == (6, 4)
+    np.testing.assert_allclose(result.values[:2], assembly.values[:2] - assembly.values[:2].mean(axis=0))
 
 
 def test_multisel_keeps_dims_and_levels_for_scalars_and_lists():
@@ -363,9 +385,9 @@ def test_coords_for_dim():
             "e": (("a", "b"), np.zeros((2, 2))),
         },
     )
-    assert list(coords_for_dim(data, "a")) == ["c"]
-    assert list(coords_for_dim(data, "a", exclude_indexes=False)) == ["a", "c"]
-    assert isinstance(coords_for_dim(data, "b")["d"], xr.Variable)
+    assert list(coords_for_dim(data, "a")) == ["c"]  # neither the index nor the 2-D coordinate
+    np.testing.assert_array_equal(coords_for_dim(data, "b")["d"], [5, 6])
+    assert isinstance(coords_for_dim(data, "b")["d"], np.ndarray)  # values, as in BrainIO
 
 
 def test_gather_indexes_returns_a_new_gathered_object():
@@ -419,7 +441,9 @@ def test_from_files_loads_values_levels_and_attrs(tmp_path):
     np.testing.assert_array_equal(loaded.values, make_assembly().values)
     assert levels_of(loaded, "presentation") == ["stimulus_id", "repetition"]
     assert loaded.attrs["identifier"] == "lab.Author2020"
-    assert loaded.attrs["stimulus_set_identifier"] == "lab.Author2020.stimuli"
+    # As in BrainIO, the loader's arguments say which stimulus set is attached: none here.
+    assert loaded.attrs["stimulus_set_identifier"] is None
+    assert loaded.attrs["stimulus_set"] is None
 
 
 def test_stimulus_merge_adds_columns_by_stimulus_id(tmp_path):
@@ -431,7 +455,7 @@ def test_stimulus_merge_adds_columns_by_stimulus_id(tmp_path):
     assert list(loaded["category"].values) == ["cat", "cat", "dog", "dog", "cat", "cat"]
     np.testing.assert_array_equal(loaded["size"].values, [3.5, 3.5, 2.5, 2.5, 1.5, 1.5])
     assert list(loaded["repetition"].values) == [0, 1, 0, 1, 0, 1]
-    assert "filename" not in loaded.coords
+    assert list(loaded["filename"].values) == ["a.png", "a.png", "b.png", "b.png", "c.png", "c.png"]
     assert {"category", "size"} <= set(levels_of(loaded, "presentation"))
     assert loaded.attrs["stimulus_set"] is stimuli
     assert loaded.attrs["stimulus_set_identifier"] == "other.Set"
@@ -457,7 +481,7 @@ def test_stimulus_reference_loader_attaches_without_merging(tmp_path):
 
 
 def test_legacy_image_id_is_copied_to_stimulus_id(tmp_path):
-    legacy = DataAssembly(
+    legacy = xr.DataArray(  # a file whose presentations have image_id only
         [[1.0], [2.0]], dims=["presentation", "neuroid"],
         coords={"image_id": ("presentation", ["i1", "i2"]), "neuroid_id": ("neuroid", ["n"])},
     )
@@ -512,8 +536,9 @@ def test_spike_times_assembly_loads_groups_as_metadata_assemblies(tmp_path):
     np.testing.assert_allclose(loaded.values, [0.1, 0.5, 0.7])
     group = loaded.attrs["neuroid_meta"]
     assert type(group) is MetadataAssembly
-    assert list(group["neuroid_id"].values) == ["n1", "n2"]
+    assert list(group["neuroid"].values) == ["n1", "n2"]  # a lone coordinate names its dim
     np.testing.assert_allclose(group.values, [3.0, 4.0])
+    assert group.attrs["stimulus_set_identifier"] == "lab.Set"
 
 
 def test_loader_rejects_files_with_several_data_variables(tmp_path):

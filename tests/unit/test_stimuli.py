@@ -275,7 +275,7 @@ def test_duplicate_ids_are_named(tmp_path: Path) -> None:
     with pytest.raises(ValidationError) as caught:
         StimulusSet.from_files(csv, tmp_path)
     assert str(csv) in str(caught.value)
-    assert "repeated ids 2: '1', '2'" in str(caught.value)
+    assert "repeated ids 2: 1, 2" in str(caught.value)
 
 
 def test_empty_ids_and_filenames_are_refused(tmp_path: Path) -> None:

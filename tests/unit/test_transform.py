@@ -15,9 +15,11 @@ def features(stimulus_ids: list[str]) -> NeuroidAssembly:
     return NeuroidAssembly(
         np.array([[float(i), float(i) + 0.5] for i in range(len(stimulus_ids))]),
         dims=["presentation", "neuroid"],
-        coords={
+        coords={  # as model activations: several coordinates per dimension
             "stimulus_id": ("presentation", stimulus_ids),
+            "object_name": ("presentation", ["obj"] * len(stimulus_ids)),
             "neuroid_id": ("neuroid", ["u1", "u2"]),
+            "layer": ("neuroid", ["conv1", "conv1"]),
         },
     )
 
@@ -30,6 +32,7 @@ def recordings(stimulus_ids: list[str]) -> NeuroidAssembly:
             "stimulus_id": ("presentation", stimulus_ids),
             "repetition": ("presentation", list(range(len(stimulus_ids)))),
             "neuroid_id": ("neuroid", ["n1", "n2", "n3"]),
+            "region": ("neuroid", ["IT"] * 3),
         },
     )
 
