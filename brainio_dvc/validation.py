@@ -5,6 +5,14 @@ Every check raises :class:`~brainio_dvc.exceptions.ValidationError` (or its subc
 identifier or CSV path), what was expected and what was found.  None of them uses ``assert``,
 so they keep working under ``python -O``.
 
+Two levels, as in BrainIO:
+
+* :func:`check_stimulus_paths` is what every packaging run needs: stimulus ids present,
+  unique and safe as file names, one existing file per row.  Any media type is accepted.
+* :func:`check_experiment_stimulus_set` adds BrainIO's submission rules (file names like
+  ``image_12.png``, one media type, readable images, sequential numbers).  BrainIO ran it for
+  the ``brainio.requested`` bucket only; packaging runs it there and when ``strict=True``.
+
 :func:`check_stimulus_csv_columns` is the one place where "required columns present, ids
 present and unique" is decided; the stimulus CSV loader and the submission checks both use it.
 """
@@ -12,7 +20,9 @@ present and unique" is decided; the stimulus CSV loader and the submission check
 from __future__ import annotations
 
 import logging
+import mimetypes
 import os
+import re
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,13 +34,14 @@ from .exceptions import IdentifierError, ValidationError
 from .identifiers import check_naming_convention, check_stimulus_id, relative_path_problem
 
 __all__ = [
-    "IMAGE_EXTENSIONS",
+    "BRAINIO_STIMULUS_FILE_NAME",
     "check_experiment_stimulus_set",
     "check_image_format",
     "check_naming_convention",
     "check_stimulus_csv_columns",
     "check_stimulus_naming_convention",
     "check_stimulus_numbers",
+    "check_stimulus_paths",
     "describe_stimulus_set",
     "metadata_attribute",
     "preview",
@@ -38,8 +49,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: File extensions (lower case) accepted for stimulus images.
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+#: BrainIO's stimulus file naming convention (matched at the start of the file name):
+#: ``<letters and digits>[_]<number>.<jpg|jpeg|png|mp4>`` or ``<number>.<ext>``, no leading 0.
+BRAINIO_STIMULUS_FILE_NAME = re.compile(
+    r"[a-zA-Z0-9]+_?(?!0)\d+\.(?:jpg|jpeg|png|mp4)|(?!0)\d+\.(?:jpg|jpeg|png|mp4)"
+)
+#: Image modes BrainIO accepts, with their number of channels.
+_IMAGE_CHANNELS = {"RGBA": 4, "RGB": 3, "LA": 2, "L": 1}
 
 #: How many offending values an error message lists before summarising the rest.
 _PREVIEW_LIMIT = 5
@@ -79,8 +95,15 @@ def describe_stimulus_set(stimulus_set: Any) -> str:
 
 
 def check_stimulus_naming_convention(name: object) -> str:
-    """Refuse a stimulus_id that is not alphanumeric (letters and digits only)."""
-    return check_stimulus_id(name)
+    """Refuse a stimulus file name that breaks BrainIO's convention, e.g. ``image_12.png``."""
+    if not isinstance(name, str) or not BRAINIO_STIMULUS_FILE_NAME.match(name):
+        raise IdentifierError(
+            "stimulus file name",
+            "<name>[_]<number>.<jpg|jpeg|png|mp4> or <number>.<ext>, the number without a leading 0 "
+            "(BrainIO's convention for submitted stimulus sets)",
+            repr(name),
+        )
+    return name
 
 
 def _missing_mask(values: pd.Series) -> np.ndarray:
@@ -164,16 +187,42 @@ def _check_filenames(filenames: pd.Series, subject: str) -> None:
         )
 
 
-def check_stimulus_numbers(stimulus_set: Any) -> None:
-    """Refuse a stimulus set whose ``stimulus_paths`` do not match its rows one to one.
 
-    Every row's ``stimulus_id`` must be unique and have an entry in ``stimulus_paths``, and
-    ``stimulus_paths`` must have no entry without a row.
+def _invalid_stimulus_ids(ids: Iterable[object]) -> list[object]:
+    """The ids that are unsafe as file names, in order."""
+    invalid = []
+    for stimulus_id in ids:
+        try:
+            check_stimulus_id(stimulus_id)
+        except IdentifierError:
+            invalid.append(stimulus_id)
+    return invalid
+
+
+def _missing_files(paths: Collection[str | os.PathLike[str]]) -> list[str]:
+    """The paths that are not regular files."""
+    return [os.fspath(path) for path in paths if not os.path.isfile(path)]
+
+
+def check_stimulus_paths(stimulus_set: Any) -> list[str]:
+    """What every packaged stimulus set needs; returns the stimulus files in row order.
+
+    In order: a ``stimulus_id`` column without gaps; ids unique and safe as file names
+    (strings or integers, see :func:`~brainio_dvc.identifiers.check_stimulus_id`); one
+    ``stimulus_paths`` entry per row and none without a row; every file exists.  Each failed
+    step raises one :class:`ValidationError` listing the first few offenders and their count.
     """
     subject = describe_stimulus_set(stimulus_set)
     check_stimulus_csv_columns(stimulus_set, subject)
-    paths = metadata_attribute(stimulus_set, "stimulus_paths") or {}
     ids = stimulus_set["stimulus_id"].tolist()
+    invalid = _invalid_stimulus_ids(ids)
+    if invalid:
+        raise ValidationError(
+            subject=subject,
+            expected="stimulus ids that are non-empty strings or integers, safe as file names",
+            found=f"invalid ids {preview(invalid)}",
+        )
+    paths = metadata_attribute(stimulus_set, "stimulus_paths") or {}
     without_path = [stimulus_id for stimulus_id in ids if stimulus_id not in paths]
     if without_path:
         raise ValidationError(
@@ -190,100 +239,126 @@ def check_stimulus_numbers(stimulus_set: Any) -> None:
             found=f"{len(paths)} entries; without a row: {preview(extra)}",
             hint="select rows before packaging with a matching stimulus_paths dict",
         )
-
-
-def check_image_format(image_file_name: str | os.PathLike[str]) -> Path:
-    """Refuse a file that is not a PNG, JPEG, BMP or TIFF image that Pillow can read.
-
-    Returns the path, for chaining.  Pillow is imported here, so only callers that check
-    images need it.
-    """
-    path = Path(image_file_name)
-    extension = path.suffix.lower()
-    if extension not in IMAGE_EXTENSIONS:
-        raise ValidationError(
-            subject=f"stimulus file {path}",
-            expected="one of the extensions " + ", ".join(sorted(IMAGE_EXTENSIONS)),
-            found=repr(path.suffix) if path.suffix else "no extension",
-        )
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            image.verify()
-    except FileNotFoundError as error:
-        raise ValidationError(
-            subject=f"stimulus file {path}", expected="an existing file", found="none"
-        ) from error
-    # Pillow's decoders raise many types on broken input (OSError, SyntaxError, ValueError,
-    # struct.error, EOFError, ...); every one of them means the same thing here.
-    except Exception as error:  # noqa: BLE001
-        raise ValidationError(
-            subject=f"stimulus file {path}",
-            expected=f"an image Pillow can read as {extension[1:].upper()}",
-            found=f"{type(error).__name__}: {error}",
-        ) from error
-    return path
-
-
-def _invalid_stimulus_ids(ids: Iterable[object]) -> list[object]:
-    """The ids that break the stimulus naming convention, in order."""
-    invalid = []
-    for stimulus_id in ids:
-        try:
-            check_stimulus_naming_convention(stimulus_id)
-        except IdentifierError:
-            invalid.append(stimulus_id)
-    return invalid
-
-
-def _missing_files(paths: Collection[str | os.PathLike[str]]) -> list[str]:
-    """The paths that are not regular files."""
-    return [os.fspath(path) for path in paths if not os.path.isfile(path)]
-
-
-def _unreadable_images(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """One message per image that fails :func:`check_image_format`."""
-    problems = []
-    for path in paths:
-        try:
-            check_image_format(path)
-        except ValidationError as error:
-            problems.append(str(error))
-    return problems
-
-
-def check_experiment_stimulus_set(stimulus_set: Any) -> None:
-    """The full check of a proto stimulus set before it is packaged.
-
-    In order: a ``stimulus_id`` column without gaps; every id alphanumeric; ids unique; one
-    ``stimulus_paths`` entry per row; every stimulus file exists; every file is an image in an
-    accepted format.  Each failed step raises one :class:`ValidationError` listing the first
-    few offenders and their count.
-    """
-    subject = describe_stimulus_set(stimulus_set)
-    check_stimulus_csv_columns(stimulus_set, subject)
-    invalid = _invalid_stimulus_ids(stimulus_set["stimulus_id"])
-    if invalid:
-        raise ValidationError(
-            subject=subject,
-            expected="alphanumeric stimulus ids (letters and digits only)",
-            found=f"invalid ids {preview(invalid)}",
-        )
-    check_stimulus_numbers(stimulus_set)
-    paths = [stimulus_set.stimulus_paths[i] for i in stimulus_set["stimulus_id"]]
-    missing = _missing_files(paths)
+    files = [os.fspath(paths[stimulus_id]) for stimulus_id in ids]
+    missing = _missing_files(files)
     if missing:
         raise ValidationError(
             subject=subject,
             expected="every stimulus file to exist",
             found=f"missing files {preview(missing)}",
         )
-    unreadable = _unreadable_images(paths)
-    if unreadable:
+    return files
+
+
+def _file_number(path: str) -> int | None:
+    """BrainIO's stimulus number: what lies between the last '_' and the last '.' of a path."""
+    name = os.path.basename(path)
+    stem = name[name.rfind("_") + 1:name.rfind(".")] if "." in name else ""
+    return int(stem) if stem.isdigit() else None
+
+
+def check_stimulus_numbers(stimulus_set: Any) -> None:
+    """Refuse stimulus files that are not numbered sequentially (BrainIO's rule).
+
+    The number of ``image_12.png`` is 12; sorted, the numbers must have no gaps or repeats.
+    """
+    subject = describe_stimulus_set(stimulus_set)
+    paths = [os.fspath(path) for path in (metadata_attribute(stimulus_set, "stimulus_paths") or {}).values()]
+    unnumbered = [path for path in paths if _file_number(path) is None]
+    if unnumbered:
         raise ValidationError(
             subject=subject,
-            expected="every stimulus to be a readable image",
-            found=f"problems {preview(unreadable)}",
+            expected="stimulus file names that end in _<number>.<extension>",
+            found=f"file names without a number {preview(unnumbered)}",
         )
-    logger.debug("%s passed the submission checks (%d stimuli)", subject, len(paths))
+    numbers = sorted(number for path in paths if (number := _file_number(path)) is not None)
+    gaps = [f"{a} then {b}" for a, b in zip(numbers, numbers[1:], strict=False) if b != a + 1]
+    if gaps:
+        raise ValidationError(
+            subject=subject,
+            expected="sequentially numbered stimulus files",
+            found=f"jumps {preview(gaps)}",
+        )
+
+
+def _image_problem(image: Any) -> str | None:
+    """Why an open Pillow image breaks BrainIO's format rules, or None."""
+    if image.mode not in _IMAGE_CHANNELS:
+        return f"image mode {image.mode!r}, not one of {', '.join(_IMAGE_CHANNELS)}"
+    shape = np.asarray(image).shape
+    channels = 1 if len(shape) == 2 else shape[-1]  # BrainIO wanted 3 dimensions even for 'L'
+    if len(shape) not in (2, 3) or channels != _IMAGE_CHANNELS[image.mode]:
+        return f"shape {shape} for mode {image.mode!r}"
+    return None
+
+
+def check_image_format(image: Any, identifier: str | None = None) -> Any:
+    """Refuse an image that Pillow cannot read or whose mode is not RGBA, RGB, LA or L.
+
+    ``image`` is a path (opened and verified here) or an open Pillow image, as in BrainIO;
+    ``identifier`` names it in the error.  Returns ``image`` (a path as a :class:`Path`).
+    """
+    from PIL import Image
+
+    if not isinstance(image, (str, os.PathLike)):
+        problem = _image_problem(image)
+        if problem:
+            raise ValidationError(subject=f"stimulus {identifier or image}", expected="an RGBA, RGB, LA or L image", found=problem)
+        return image
+    path = Path(image)
+    subject = f"stimulus file {identifier or path}"
+    try:
+        with Image.open(path) as opened:
+            opened.verify()
+        with Image.open(path) as opened:
+            problem = _image_problem(opened)
+    except FileNotFoundError as error:
+        raise ValidationError(subject=subject, expected="an existing file", found="none") from error
+    # Pillow's decoders raise many types on broken input (OSError, SyntaxError, ValueError,
+    # struct.error, EOFError, ...); every one of them means the same thing here.
+    except Exception as error:  # noqa: BLE001
+        raise ValidationError(
+            subject=subject, expected="an image Pillow can read", found=f"{type(error).__name__}: {error}"
+        ) from error
+    if problem:
+        raise ValidationError(subject=subject, expected="an RGBA, RGB, LA or L image", found=problem)
+    return path
+
+
+def _brainio_rule_problems(files: Sequence[str]) -> list[str]:
+    """One message per file that breaks BrainIO's naming, media type or image rules."""
+    problems = []
+    media_type = mimetypes.guess_type(files[0])[0] if files else None
+    for path in files:
+        try:
+            check_stimulus_naming_convention(os.path.basename(path))
+            if mimetypes.guess_type(path)[0] != media_type:
+                problems.append(f"{path}: a different media type than {files[0]} ({media_type})")
+            elif media_type and media_type.startswith("image"):
+                check_image_format(path)
+        except ValidationError as error:
+            problems.append(f"{path}: {error}")
+    return problems
+
+
+def check_experiment_stimulus_set(stimulus_set: Any) -> None:
+    """BrainIO's full check of a stimulus set submitted for review (``brainio.requested``).
+
+    :func:`check_stimulus_paths`, then BrainIO's rules: not empty; every file named by its
+    convention (:func:`check_stimulus_naming_convention`); all files of one media type; images
+    readable with an accepted mode (:func:`check_image_format`; unlike BrainIO, a grey-scale
+    'L' image passes); files numbered sequentially (:func:`check_stimulus_numbers`).
+    """
+    subject = describe_stimulus_set(stimulus_set)
+    files = check_stimulus_paths(stimulus_set)
+    if not files:
+        raise ValidationError(subject=subject, expected="at least one stimulus", found="an empty stimulus set")
+    problems = _brainio_rule_problems(files)
+    if problems:
+        raise ValidationError(
+            subject=subject,
+            expected="stimulus files that follow BrainIO's submission rules",
+            found=f"problems {preview(problems)}",
+        )
+    check_stimulus_numbers(stimulus_set)
+    logger.debug("%s passed the submission checks (%d stimuli)", subject, len(files))

@@ -19,6 +19,7 @@ from brainio_dvc.validation import (
     check_stimulus_csv_columns,
     check_stimulus_naming_convention,
     check_stimulus_numbers,
+    check_stimulus_paths,
     describe_stimulus_set,
     preview,
 )
@@ -35,7 +36,7 @@ def proto(tmp_path: Path) -> StimulusSet:
     ids = [f"s{i}" for i in range(8)]
     return StimulusSet(
         {"stimulus_id": ids, "label": list("abcdefgh")},
-        stimulus_paths={i: write_image(tmp_path / f"{i}.png") for i in ids},
+        stimulus_paths={i: write_image(tmp_path / f"image_{n + 1}.png") for n, i in enumerate(ids)},
     )
 
 
@@ -65,14 +66,14 @@ def test_naming_convention_is_the_identifiers_one() -> None:
         check_naming_convention("MajajHong2015")
 
 
-@pytest.mark.parametrize("name", ["abc", "0012", "ImageA7"])
-def test_stimulus_naming_convention_accepts_alphanumerics(name: str) -> None:
+@pytest.mark.parametrize("name", ["image_12.png", "12.png", "abc3.jpg", "clip_1.mp4", "Airplane_11.jpeg"])
+def test_stimulus_naming_convention_is_brainios(name: str) -> None:
     assert check_stimulus_naming_convention(name) == name
 
 
-@pytest.mark.parametrize("name", ["a_b", "a-b", "a.png", "", "ü1", 12, None])
+@pytest.mark.parametrize("name", ["a_b.png", "image_01.png", "x_1.gif", "", 12, None])
 def test_stimulus_naming_convention_refuses_others(name: object) -> None:
-    with pytest.raises(IdentifierError, match="alphanumeric"):
+    with pytest.raises(IdentifierError, match="BrainIO's convention"):
         check_stimulus_naming_convention(name)
 
 
@@ -89,18 +90,25 @@ def test_image_format_accepts_readable_images(tmp_path: Path, name: str, image_f
     assert check_image_format(str(path)) == path
 
 
-def test_image_format_refuses_other_extensions(tmp_path: Path) -> None:
-    path = write_image(tmp_path / "a.gif", "GIF")
-    with pytest.raises(ValidationError) as caught:
+def test_image_format_takes_an_open_image_as_brainio_does(tmp_path: Path) -> None:
+    with Image.open(write_image(tmp_path / "a.png")) as image:
+        assert check_image_format(image, "a") is image
+    grey = Image.fromarray(np.zeros((4, 4), dtype=np.uint8))
+    assert check_image_format(grey, "grey") is grey  # BrainIO refused 'L' by a shape slip; we do not
+
+
+def test_image_format_refuses_other_modes(tmp_path: Path) -> None:
+    path = tmp_path / "a.tif"
+    Image.fromarray(np.zeros((4, 4), dtype=np.float32)).save(path)  # mode 'F'
+    with pytest.raises(ValidationError, match="image mode 'F'") as caught:
         check_image_format(path)
     assert str(path) in str(caught.value)
-    assert "'.gif'" in str(caught.value)
 
 
 def test_image_format_refuses_unreadable_content(tmp_path: Path) -> None:
     path = tmp_path / "fake.png"
     path.write_text("not an image")
-    with pytest.raises(ValidationError, match="an image Pillow can read as PNG") as caught:
+    with pytest.raises(ValidationError, match="an image Pillow can read") as caught:
         check_image_format(path)
     assert str(path) in str(caught.value)
 
@@ -147,32 +155,71 @@ def test_csv_columns_refuse_duplicates_listing_them_once() -> None:
         check_stimulus_csv_columns(frame, "s.csv")
 
 
-# --- stimulus numbers -----------------------------------------------------------------------
+# --- stimulus paths (what every packaging run checks) ---------------------------------------
 
 
-def test_stimulus_numbers_accept_a_matching_set(proto: StimulusSet) -> None:
+def test_stimulus_paths_accept_a_matching_set(proto: StimulusSet) -> None:
+    assert len(check_stimulus_paths(proto)) == 8
+
+
+def test_stimulus_paths_accept_underscores_dots_and_integers(tmp_path: Path) -> None:
+    ids = ["Airplane_11_t1", "im-2.v1", 3]
+    stimuli = StimulusSet({"stimulus_id": ids}, stimulus_paths={i: write_image(tmp_path / f"{i}.png") for i in ids})
+    check_stimulus_paths(stimuli)
+
+
+def test_stimulus_paths_refuse_a_row_without_path(proto: StimulusSet) -> None:
+    del proto.stimulus_paths["s3"]
+    with pytest.raises(ValidationError, match="no path for the stimulus ids 1: 's3'"):
+        check_stimulus_paths(proto)
+
+
+def test_stimulus_paths_refuse_paths_without_rows(proto: StimulusSet) -> None:
+    selected = proto[proto["stimulus_id"] != "s5"]  # keeps the full stimulus_paths, as BrainIO
+    with pytest.raises(ValidationError, match="8 entries; without a row: 1: 's5'"):
+        check_stimulus_paths(selected)
+
+
+def test_stimulus_paths_refuse_duplicate_ids(proto: StimulusSet) -> None:
+    doubled = pd.concat([proto, proto.head(1)])
+    with pytest.raises(ValidationError, match="repeated ids 1: 's0'"):
+        check_stimulus_paths(doubled)
+
+
+def test_stimulus_paths_refuse_unsafe_ids(proto: StimulusSet) -> None:
+    proto["stimulus_id"] = ["s0", "a/b", "s2", "..", "s4", "s5", "s6", "s7"]
+    with pytest.raises(ValidationError, match="invalid ids 2: 'a/b', '..'"):
+        check_stimulus_paths(proto)
+
+
+def test_stimulus_paths_list_missing_files(proto: StimulusSet) -> None:
+    for stimulus_id in ["s1", "s2", "s3", "s4", "s5", "s6", "s7"]:
+        proto.get_stimulus(stimulus_id).unlink()
+    with pytest.raises(ValidationError) as caught:
+        check_stimulus_paths(proto)
+    found = caught.value.found
+    assert found.startswith("missing files 7: ")
+    assert "image_2.png" in found
+    assert "and 2 more" in found
+
+
+def test_any_media_type_is_packaged_without_strict_checks(tmp_path: Path) -> None:
+    clip = tmp_path / "clip_1.mp4"
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    check_stimulus_paths(StimulusSet({"stimulus_id": ["c1"]}, stimulus_paths={"c1": clip}))
+
+
+# --- BrainIO's submission checks (bucket brainio.requested, or strict=True) ------------------
+
+
+def test_stimulus_numbers_accept_sequential_files(proto: StimulusSet) -> None:
     check_stimulus_numbers(proto)
 
 
-def test_stimulus_numbers_refuse_a_row_without_path(proto: StimulusSet) -> None:
-    del proto.stimulus_paths["s3"]
-    with pytest.raises(ValidationError, match="no path for the stimulus ids 1: 's3'"):
+def test_stimulus_numbers_refuse_a_gap(proto: StimulusSet, tmp_path: Path) -> None:
+    proto.stimulus_paths["s3"] = write_image(tmp_path / "image_20.png")
+    with pytest.raises(ValidationError, match="sequentially numbered"):
         check_stimulus_numbers(proto)
-
-
-def test_stimulus_numbers_refuse_paths_without_rows(proto: StimulusSet) -> None:
-    selected = proto[proto["stimulus_id"] != "s5"]  # keeps the full stimulus_paths, as BrainIO
-    with pytest.raises(ValidationError, match="8 entries; without a row: 1: 's5'"):
-        check_stimulus_numbers(selected)
-
-
-def test_stimulus_numbers_refuse_duplicate_ids(proto: StimulusSet) -> None:
-    doubled = pd.concat([proto, proto.head(1)])
-    with pytest.raises(ValidationError, match="repeated ids 1: 's0'"):
-        check_stimulus_numbers(doubled)
-
-
-# --- the full submission check --------------------------------------------------------------
 
 
 def test_experiment_stimulus_set_accepts_a_good_set(proto: StimulusSet) -> None:
@@ -188,34 +235,23 @@ def test_experiment_stimulus_set_needs_a_stimulus_id_column(proto: StimulusSet) 
     assert "'stimulus_id'" in caught.value.found
 
 
-def test_experiment_stimulus_set_refuses_bad_ids(proto: StimulusSet) -> None:
-    proto["stimulus_id"] = ["s0", "s_1", "s2", "s-3", "s4", "s5", "s6", "s7"]
-    with pytest.raises(ValidationError, match="invalid ids 2: 's_1', 's-3'"):
+def test_experiment_stimulus_set_refuses_file_names_off_convention(proto: StimulusSet, tmp_path: Path) -> None:
+    proto.stimulus_paths["s2"] = write_image(tmp_path / "other" / "picture.png")
+    with pytest.raises(ValidationError, match="picture.png"):
         check_experiment_stimulus_set(proto)
 
 
-def test_experiment_stimulus_set_refuses_duplicate_ids(proto: StimulusSet) -> None:
-    proto["stimulus_id"] = ["s0", "s0", "s2", "s3", "s4", "s5", "s6", "s7"]
-    with pytest.raises(ValidationError, match="repeated ids"):
+def test_experiment_stimulus_set_refuses_mixed_media_types(proto: StimulusSet, tmp_path: Path) -> None:
+    proto.stimulus_paths["s2"] = write_image(tmp_path / "other" / "image_3.jpg", "JPEG")
+    with pytest.raises(ValidationError, match="different media type"):
         check_experiment_stimulus_set(proto)
-
-
-def test_experiment_stimulus_set_lists_missing_files(proto: StimulusSet) -> None:
-    for stimulus_id in ["s1", "s2", "s3", "s4", "s5", "s6", "s7"]:
-        proto.get_stimulus(stimulus_id).unlink()
-    with pytest.raises(ValidationError) as caught:
-        check_experiment_stimulus_set(proto)
-    found = caught.value.found
-    assert found.startswith("missing files 7: ")
-    assert "s1.png" in found
-    assert "and 2 more" in found
 
 
 def test_experiment_stimulus_set_refuses_unreadable_images(proto: StimulusSet) -> None:
     proto.get_stimulus("s6").write_bytes(b"garbage")
-    with pytest.raises(ValidationError, match="s6.png") as caught:
+    with pytest.raises(ValidationError, match="image_7.png") as caught:
         check_experiment_stimulus_set(proto)
-    assert "readable image" in str(caught.value)
+    assert "BrainIO's submission rules" in str(caught.value)
 
 
 def test_experiment_stimulus_set_refuses_mismatched_paths(proto: StimulusSet) -> None:
