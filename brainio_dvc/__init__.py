@@ -35,7 +35,8 @@ _WHERE = {
 
 #: Submodules reachable as attributes (``brainio_dvc.lookup``), imported on first use.
 _SUBMODULES = frozenset({
-    "assemblies", "catalogs", "config", "exceptions", "fetch", "lookup", "packaging", "stimuli", "transform",
+    "assemblies", "catalogs", "config", "exceptions", "fetch", "lookup", "packaging", "s3", "stimuli",
+    "transform",
 })
 
 if TYPE_CHECKING:

@@ -23,6 +23,7 @@ __all__ = [
     "RegistryError",
     "RemoteError",
     "RevisionNotFoundError",
+    "S3ObjectError",
     "StimulusSetLookupError",
     "UnknownClassError",
     "UnsafeArchiveError",
@@ -153,14 +154,17 @@ class CatalogFormatError(ValidationError):
 class IntegrityError(BrainioDvcError):
     """A file's hash is not the one recorded for it."""
 
-    def __init__(self, path: str, algorithm: str, expected: str, found: str) -> None:
+    def __init__(
+        self, path: str, algorithm: str, expected: str, found: str, hint: str | None = None
+    ) -> None:
         self.path = path
         self.algorithm = algorithm
         self.expected = expected
         self.found = found
+        self.hint = hint
         super().__init__(
             f"{algorithm} of {path} is {found}, expected {expected}; the file was not used "
-            "(it was corrupted or changed in transit; fetching again usually helps)"
+            f"({hint or 'it was corrupted or changed in transit; fetching again usually helps'})"
         )
 
 
@@ -201,6 +205,35 @@ class RemoteError(RegistryError):
         self.identifier = identifier
         what = f" while fetching {identifier!r}" if identifier else ""
         super().__init__(registry, f"remote {remote!r}{what}: {problem}")
+
+
+class S3ObjectError(RemoteError):
+    """An S3 object cannot be read or written: names the bucket, key, version id and endpoint.
+
+    ``version_id`` None means the latest version; ``endpoint`` None means AWS's default.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        problem: str,
+        endpoint: str | None = None,
+        identifier: str | None = None,
+    ) -> None:
+        self.bucket = bucket
+        self.key = key
+        self.version_id = version_id
+        self.endpoint = endpoint
+        self.registry = endpoint or "AWS S3"
+        self.remote = f"s3://{bucket}/{key}"
+        self.problem = problem
+        self.identifier = identifier
+        version = f"version {version_id}" if version_id else "latest version"
+        where = f", endpoint {endpoint}" if endpoint else ""
+        what = f" of {identifier!r}" if identifier else ""
+        BrainioDvcError.__init__(self, f"s3://{bucket}/{key} ({version}{where}){what}: {problem}")
 
 
 class PackagingError(BrainioDvcError):

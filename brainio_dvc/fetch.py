@@ -1,44 +1,103 @@
 """From a catalog row to local files (BrainIO API).
 
 Rows of registry catalogs (``location_type`` ``dvc``) are fetched by their MD5 from the
-registry's DVC remote; rows of classic BrainIO catalogs (``S3`` or ``http`` with a SHA-1) by
-their URL.  Either way the file lands in the shared content-addressed cache
+registry's DVC remote; rows of classic BrainIO catalogs by their SHA-1: ``S3`` locations
+through boto3 (:mod:`brainio_dvc.s3`: anonymous first, then signed, at boto3's endpoint, so
+``AWS_ENDPOINT_URL`` applies, and at a pinned ``version_id`` if one is given), ``http``
+locations by URL.  Either way the file lands in the shared content-addressed cache
 (:class:`brainio_dvc.cache.DataCache`) and is only downloaded when it is not there yet.
+
+BrainIO's other public names are here too: :class:`Fetcher`, :class:`BotoFetcher`,
+:func:`get_fetcher`, :func:`filename_from_link`, :func:`unzip`, :func:`fullname`, and
+``get_assembly``, ``get_stimulus_set``, ``StimulusSetLoader``, ``lookup_assembly``,
+``lookup_stimulus_set``, ``assemblies`` and ``stimuli``, imported on first use.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import logging
 import os
 import shutil
+import urllib.parse
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import config
-from .cache import DataCache, file_lock
+from .cache import DataCache, file_lock, temporary_path
 from .catalogs import LOCATION_TYPE_DVC
 from .exceptions import IntegrityError, RemoteError, UnknownClassError, ValidationError
-from .hashes import DIGEST_LENGTHS, check_digest, sha1_hash
+from .hashes import DIGEST_LENGTHS, check_digest, is_digest, sha1_hash
 
 if TYPE_CHECKING:
+    from . import assemblies, stimuli
     from .assemblies import DataAssembly
+    from .loading import get_assembly, get_stimulus_set
+    from .lookup import lookup_assembly, lookup_stimulus_set
     from .remotes import Remote
-    from .stimuli import StimulusSet
+    from .stimuli import StimulusSet, StimulusSetLoader
 
 __all__ = [
+    "BRAINIO_HOME",
+    "BotoFetcher",
+    "Fetcher",
+    "StimulusSetLoader",
+    "assemblies",
     "data_cache",
     "fetch_file",
     "fetch_row",
+    "filename_from_link",
+    "fullname",
+    "get_assembly",
+    "get_fetcher",
     "get_local_data_path",
+    "get_stimulus_set",
+    "lookup_assembly",
+    "lookup_stimulus_set",
     "resolve_assembly_class",
     "resolve_stimulus_set_class",
+    "sha1_hash",
+    "stimuli",
     "stimuli_directory",
     "stimuli_root",
     "unzip",
     "verify_sha1",
     "verify_stimuli_directory",
 ]
+
+#: BrainIO's name of the environment variable of the local data directory.
+BRAINIO_HOME = "BRAINIO_HOME"
+
+#: Names imported on first use, from the module that defines them: ``loading`` imports this
+#: module, and the data model is heavy.
+_LAZY = {
+    "get_assembly": ("loading", "get_assembly"),
+    "get_stimulus_set": ("loading", "get_stimulus_set"),
+    "StimulusSetLoader": ("stimuli", "StimulusSetLoader"),
+    "lookup_assembly": ("lookup", "lookup_assembly"),
+    "lookup_stimulus_set": ("lookup", "lookup_stimulus_set"),
+    "assemblies": ("assemblies", None),
+    "stimuli": ("stimuli", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module_name, attribute = _LAZY[name]
+        module = importlib.import_module(f".{module_name}", __package__)
+        value = module if attribute is None else getattr(module, attribute)
+        globals()[name] = value
+        return value
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +126,10 @@ def _remote(registry_spec: str, commit: str) -> Remote:
 
 
 def _download_url(url: str, destination: Path) -> None:
+    """An ``http`` location (not S3: those go through boto3)."""
     import urllib.error  # imported here: only legacy URL locations need them
-    import urllib.parse
     import urllib.request
 
-    if url.startswith("s3://"):
-        bucket, _, key = url.removeprefix("s3://").partition("/")
-        url = f"https://{bucket}.s3.amazonaws.com/{urllib.parse.quote(key)}"
     try:
         with urllib.request.urlopen(url, timeout=_URL_TIMEOUT_SECONDS) as response, open(destination, "wb") as out:
             shutil.copyfileobj(response, out, length=1 << 20)
@@ -85,6 +141,7 @@ def fetch_file(
     location_type: str,
     location: str,
     sha1: str | None = None,
+    version_id: str | None = None,
     *,
     md5: str | None = None,
     registry: str | None = None,
@@ -93,11 +150,23 @@ def fetch_file(
 ) -> Path:
     """The local path of a catalog entry's file, downloading it into the cache if needed.
 
-    Registry rows (``location_type='dvc'``) need ``md5``, ``registry`` and ``rev`` (the commit);
-    classic rows need ``sha1`` and an http(s) or s3 URL as ``location``.
+    As in BrainIO, ``fetch_file(location_type, location, sha1, version_id=None)``: ``S3``
+    locations (``s3://bucket/key``, virtual-hosted or path-style URLs) are read with boto3 at
+    the S3 object version ``version_id`` (None, ``""`` or ``"null"``: the latest); ``http``
+    locations by URL.  Both need the ``sha1``, which is checked before the file is kept.
+    Registry rows (``location_type='dvc'``) need ``md5``, ``registry`` and ``rev`` (the commit).
     """
+    from .s3 import fetch_s3_object, parse_s3_url, pinned_version
+
     cache = data_cache()
     description = f"{identifier} ({location})" if identifier else location
+    kind = str(location_type).lower()
+    version = pinned_version(version_id)
+    if version is not None and kind != "s3":
+        raise ValidationError(
+            f"catalog row of {description}", "a version_id only for location_type 'S3'",
+            f"version_id={version_id!r} with location_type {location_type!r}",
+        )
     if location_type == LOCATION_TYPE_DVC:
         if not (md5 and registry and rev):
             raise ValidationError(
@@ -110,13 +179,24 @@ def fetch_file(
             lambda destination: _remote(registry, rev).download(md5, destination, identifier),
             description=description,
         )
+    if kind == "s3":
+        obj = parse_s3_url(location)
+        if version is not None:
+            obj = type(obj)(obj.bucket, obj.key, version)
+        return fetch_s3_object(obj, sha1, identifier)
     if not sha1:
         raise ValidationError(f"catalog row of {description}", "a sha1", "none")
-    if location_type.lower() not in ("s3", "http", "https"):
+    if kind not in ("http", "https"):
         raise ValidationError(
-            f"catalog row of {description}", "location_type 'dvc', 'S3' or 'http'", repr(location_type)
+            f"catalog row of {description}",
+            "location_type 'dvc', 'S3' or 'http'",
+            repr(location_type),
         )
-    return cache.fetch("sha1", sha1, lambda destination: _download_url(location, destination), description)
+    if location.startswith("s3://"):
+        return fetch_s3_object(parse_s3_url(location), sha1, identifier)
+    return cache.fetch(
+        "sha1", sha1, lambda destination: _download_url(location, destination), description
+    )
 
 
 def fetch_row(row: Mapping[str, Any], identifier: str | None = None) -> Path:
@@ -130,6 +210,7 @@ def fetch_row(row: Mapping[str, Any], identifier: str | None = None) -> Path:
         str(row["location_type"]),
         str(row["location"]),
         value("sha1"),
+        value("version_id"),
         md5=value("md5"),
         registry=value("registry"),
         rev=value("rev"),
@@ -144,13 +225,85 @@ def verify_sha1(path: str | os.PathLike[str], sha1: str) -> None:
         raise IntegrityError(os.fspath(path), "sha1", sha1.lower(), found)
 
 
-def unzip(zip_path: str | os.PathLike[str], target_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Extract a ZIP safely and atomically; by default beside it, into a folder named after it."""
+def unzip(
+    zip_path: str | os.PathLike[str], target_dir: str | os.PathLike[str] | None = None
+) -> Path:
+    """Extract a ZIP safely and atomically, and return the directory that holds its files.
+
+    As in BrainIO, ``unzip(zip_path)`` extracts beside the ZIP, into the directory that holds
+    it, and returns that directory (members already there are not extracted again).  A ZIP of
+    the data cache (what :func:`fetch_file` returns) shares its directory with other objects,
+    so its files go to its own directory of extracted stimuli,
+    ``$BRAINIO_HOME/stimuli/<digest>``, the one :func:`get_stimulus_set` uses, which holds the
+    ZIP's files and nothing else.  With ``target_dir``, the files go there.
+
+    Entries that would escape the directory, and symlinks, are refused
+    (:class:`UnsafeArchiveError`); no file is ever seen half-written.
+    """
     from .archives import extract_zip
 
     zip_path = Path(zip_path)
-    target = Path(target_dir) if target_dir is not None else zip_path.with_name(zip_path.stem)
-    return extract_zip(zip_path, target)
+    if target_dir is not None:
+        return extract_zip(zip_path, target_dir)
+    digest = _cached_digest(zip_path)
+    if digest is not None:
+        return stimuli_directory(zip_path, digest)
+    return _extract_beside(zip_path)
+
+
+def _cached_digest(path: Path) -> str | None:
+    """The digest of a file of the data cache (``files/<algorithm>/<ab>/<rest>``), else None."""
+    files = data_cache().root / "files"
+    try:
+        algorithm, prefix, rest = path.absolute().relative_to(files.absolute()).parts
+    except ValueError:
+        return None
+    return (prefix + rest).lower() if is_digest(algorithm, prefix + rest) else None
+
+
+def _extract_beside(zip_path: Path) -> Path:
+    """BrainIO's ``unzip``: the ZIP's files into its own directory, each renamed into place.
+
+    The archive is extracted into a hidden temporary directory beside it first (checked, as
+    every extraction), then each file is renamed into the ZIP's directory.  A lock under
+    ``$BRAINIO_HOME/locks`` (not beside the ZIP: that directory is the caller's listing)
+    serializes processes extracting the same ZIP; what an interrupted one left is removed.
+    """
+    from .archives import extract_zip
+
+    directory = zip_path.absolute().parent
+    lock = config.home() / "locks" / hashlib.sha1(os.fsencode(zip_path.absolute())).hexdigest()
+    with file_lock(lock):
+        for stale in directory.glob(f".{zip_path.name}.*.unzip"):
+            shutil.rmtree(stale, ignore_errors=True)
+        names = _member_files(zip_path)
+        if names and all((directory / name).is_file() for name in names):
+            logger.debug("%s is already extracted in %s", zip_path, directory)
+            return directory
+        staging = directory / f".{zip_path.name}.{uuid.uuid4().hex[:8]}.unzip"
+        try:
+            extract_zip(zip_path, staging)
+            for root, _, files in os.walk(staging):
+                for name in files:
+                    source = Path(root) / name
+                    target = directory / source.relative_to(staging)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(source, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    logger.info("extracted %s into %s", zip_path, directory)
+    return directory
+
+
+def _member_files(zip_path: Path) -> list[str]:
+    """The file entries of a ZIP; none when it cannot be read (extraction then says why)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            return [info.filename for info in archive.infolist() if not info.is_dir()]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return []
 
 
 def stimuli_directory(zip_path: Path, digest: str) -> Path:
@@ -217,3 +370,96 @@ def resolve_stimulus_set_class(name: str) -> type[StimulusSet]:
     if name not in STIMULUS_SET_CLASSES:
         raise UnknownClassError(name, "stimulus set", sorted(STIMULUS_SET_CLASSES))
     return STIMULUS_SET_CLASSES[name]
+
+
+class Fetcher:
+    """BrainIO's base class of what obtains the file at ``location`` (see :class:`BotoFetcher`).
+
+    ``local_dir_path`` is ``$BRAINIO_HOME/<local_filename>``.
+    """
+
+    def __init__(self, location: str, local_filename: str | os.PathLike[str]) -> None:
+        self.location = location
+        self.local_filename = local_filename
+        self.local_dir_path = os.path.join(get_local_data_path(), os.fspath(local_filename))
+
+    def fetch(self) -> str:
+        """Fetch the resource and return its local path."""
+        msg = f"{fullname(self)} does not implement fetch(); use a subclass such as BotoFetcher"
+        raise NotImplementedError(msg)
+
+
+class BotoFetcher(Fetcher):
+    """BrainIO's S3 fetcher: the object at ``location`` into ``local_dir_path``, by its name.
+
+    ``location`` is ``s3://bucket/key``, a virtual-hosted URL (``https://bucket.s3.amazonaws.com/key``)
+    or a path-style one (``https://host/bucket/key``).  :meth:`fetch` downloads
+    ``output_filename`` (which callers may set) unless it exists, through boto3 (anonymous,
+    then signed; ``AWS_ENDPOINT_URL`` applies), to a temporary name renamed into place.  It
+    has no hash to check: :func:`fetch_file` does check one, and caches by it.
+    """
+
+    def __init__(
+        self, location: str, local_filename: str | os.PathLike[str], version_id: str | None = None
+    ) -> None:
+        from .s3 import parse_s3_url, pinned_version
+
+        super().__init__(location, local_filename)
+        parsed = parse_s3_url(location)
+        self.bucketname = parsed.bucket
+        self.relative_path = parsed.key
+        self.version_id = pinned_version(version_id) or parsed.version_id
+        self.extra_args = {"VersionId": self.version_id} if self.version_id else None
+        basename = os.path.basename(self.relative_path)
+        self.output_filename = os.path.join(self.local_dir_path, basename)
+        self._logger = logging.getLogger(fullname(self))
+
+    def fetch(self) -> str:
+        if not os.path.exists(self.output_filename):
+            self.download_boto()
+        return str(self.output_filename)
+
+    def download_boto(self) -> None:
+        """Download the object to ``output_filename`` (anonymously, then signed)."""
+        from .s3 import S3Object, download_s3_object
+
+        target = Path(self.output_filename)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = temporary_path(target)
+        try:
+            obj = S3Object(self.bucketname, self.relative_path, self.version_id)
+            download_s3_object(obj, temporary)
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
+        self._logger.debug("downloaded %s to %s", self.location, target)
+
+
+_FETCHER_TYPES: dict[str, type[Fetcher]] = {"S3": BotoFetcher}
+
+
+def get_fetcher(
+    type: str = "S3",  # noqa: A002 - BrainIO's keyword
+    location: str | None = None,
+    local_filename: str | os.PathLike[str] | None = None,
+    version_id: str | None = None,
+) -> Fetcher:
+    """BrainIO's fetcher of a location type (only ``S3``)."""
+    fetcher_class = _FETCHER_TYPES.get(type)
+    if fetcher_class is None:
+        raise ValidationError("fetcher type", "one of " + ", ".join(_FETCHER_TYPES), repr(type))
+    if location is None:
+        raise ValidationError("fetcher location", "an S3 URL", "none")
+    if local_filename is None:
+        local_filename = filename_from_link(location)
+    return fetcher_class(location, local_filename, version_id=version_id)
+
+
+def filename_from_link(location: str) -> str:
+    """The file name of a URL without its extension (BrainIO's local folder name)."""
+    return os.path.splitext(os.path.basename(urllib.parse.urlparse(location).path))[0]
+
+
+def fullname(obj: object) -> str:
+    """``module.ClassName`` of an object."""
+    return f"{type(obj).__module__}.{type(obj).__name__}"

@@ -21,6 +21,7 @@ from .exceptions import BrainioDvcError, PackagingError
 from .identifiers import check_naming_convention, check_safe_identifier
 from .layout import CATALOGS_DIR, assembly_path, stimulus_set_paths
 from .netcdf import validate_netcdf, write_netcdf
+from .s3 import get_user_info, upload_to_s3
 from .transaction import PackagingTransaction
 from .validation import (
     check_experiment_stimulus_set,
@@ -42,8 +43,10 @@ __all__ = [
     "check_stimulus_numbers",
     "create_stimulus_csv",
     "create_stimulus_zip",
+    "get_user_info",
     "package_data_assembly",
     "package_stimulus_set",
+    "upload_to_s3",
     "write_netcdf",
 ]
 
