@@ -4,6 +4,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# BrainIO 1.1.0 itself, on the libraries it was made for: the tests compare both libraries live.
+REFERENCE_VENV ?= .venv-brainio
+REFERENCE_PACKAGES := 'brainscore-brainio==1.1.0' 'numpy<2' 'pandas<2.2' 'xarray<2022.6' 'netCDF4<1.7'
 
 .PHONY: demo test benchmark
 $(VENV)/.installed: pyproject.toml
@@ -12,11 +15,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade --upgrade-strategy eager -e '.[test]'
 	touch $@
 
+$(REFERENCE_VENV)/.installed:
+	$(PYTHON) -m venv $(REFERENCE_VENV)
+	$(REFERENCE_VENV)/bin/python -m pip install --quiet $(REFERENCE_PACKAGES)
+	touch $@
+
 demo: $(VENV)/.installed
 	$(BIN)/brainio-dvc demo
 
-test: $(VENV)/.installed
-	$(BIN)/python -m pytest
+test: $(VENV)/.installed $(REFERENCE_VENV)/.installed
+	BRAINIO_REFERENCE_PYTHON=$(abspath $(REFERENCE_VENV))/bin/python $(BIN)/python -m pytest
 
 benchmark: $(VENV)/.installed
 	$(BIN)/python -m benchmarks

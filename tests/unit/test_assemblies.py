@@ -546,3 +546,72 @@ def test_loader_rejects_files_with_several_data_variables(tmp_path):
     xr.Dataset({"a": ("x", [1]), "b": ("x", [2])}).to_netcdf(path)
     with pytest.raises(ValidationError, match="exactly one data variable"):
         DataAssembly.from_files(path)
+
+
+# --- stimulus ids of any dtype -------------------------------------------------------------------
+
+
+def integer_id_assembly() -> NeuroidAssembly:
+    return NeuroidAssembly(
+        np.arange(8, dtype=float).reshape(4, 2), dims=["presentation", "neuroid"],
+        coords={
+            "stimulus_id": ("presentation", np.array([3, 1, 3, 1], dtype="int64")),
+            "repetition": ("presentation", [0, 0, 1, 1]),
+            "neuroid_id": ("neuroid", ["n1", "n2"]), "region": ("neuroid", ["IT", "V4"]),
+        },
+    )
+
+
+def test_integer_stimulus_ids_in_the_file_match_the_stimulus_set_csv(tmp_path):
+    """BrainIO loads these: pandas reads the CSV's ids as integers, as the netCDF holds them."""
+    from brainio_dvc.stimuli import StimulusSet
+
+    path = write_assembly(tmp_path / "a.nc", integer_id_assembly())
+    (tmp_path / "images").mkdir()
+    pd.DataFrame({"stimulus_id": [1, 3], "filename": ["1.png", "3.png"], "label": ["one", "three"]}).to_csv(
+        tmp_path / "stimuli.csv", index=False
+    )
+    stimuli = StimulusSet.from_files(tmp_path / "stimuli.csv", tmp_path / "images")
+    assert stimuli["stimulus_id"].dtype == np.int64
+    loaded = NeuroidAssembly.from_files(path, stimulus_set_identifier="lab.Ints", stimulus_set=stimuli)
+    assert list(loaded["label"].values) == ["three", "one", "three", "one"]
+    assert loaded.sel(stimulus_id=3).sizes["presentation"] == 2
+    assert stimuli.get_stimulus(3).name == "3.png"
+
+
+def test_text_ids_of_a_stimulus_set_match_integer_ids_of_the_assembly(tmp_path):
+    path = write_assembly(tmp_path / "a.nc", integer_id_assembly())
+    stimuli = pd.DataFrame({"stimulus_id": pd.Series(["1", "3"], dtype="str"), "label": ["one", "three"]})
+    loaded = NeuroidAssembly.from_files(path, stimulus_set_identifier="lab.Text", stimulus_set=stimuli)
+    assert list(loaded["label"].values) == ["three", "one", "three", "one"]
+
+
+def test_pandas_string_columns_merge_and_select(tmp_path):
+    path = write_assembly(tmp_path / "a.nc")
+    stimuli = stimulus_set().astype({"stimulus_id": "str", "filename": "str", "category": "str"})
+    loaded = NeuroidAssembly.from_files(path, stimulus_set_identifier="lab.Str", stimulus_set=stimuli)
+    assert loaded.sel(category="dog").sizes["presentation"] == 2
+    assert list(loaded.sel(category="dog")["filename"].values) == ["b.png", "b.png"]
+
+
+def test_a_presentation_dim_with_stimulus_id_alone_merges_the_stimulus_set(tmp_path):
+    lone = xr.DataArray(  # written by another tool: presentations carry stimulus_id only
+        np.zeros((3, 2)), dims=["presentation", "neuroid"],
+        coords={"stimulus_id": ("presentation", ["a", "b", "c"]), "neuroid_id": ("neuroid", ["n1", "n2"]),
+                "region": ("neuroid", ["IT", "IT"])},
+    )
+    loaded = NeuroidAssembly.from_files(write_assembly(tmp_path / "a.nc", lone), stimulus_set=stimulus_set())
+    assert list(loaded["stimulus_id"].values) == ["a", "b", "c"]
+    assert list(loaded["category"].values) == ["cat", "dog", "cat"]
+
+
+def test_sel_on_a_similarity_matrix_selects_both_axes():
+    ids, categories = ["s0", "s1", "s2"], ["x", "y", "x"]
+    matrix = DataAssembly(
+        np.arange(9.0).reshape(3, 3), dims=["presentation", "presentation"],
+        coords={"stimulus_id": ("presentation", ids), "category": ("presentation", categories)},
+    )
+    selected = matrix.sel(category="x")
+    np.testing.assert_array_equal(selected.values, [[0.0, 2.0], [6.0, 8.0]])
+    assert selected.dims == ("presentation", "presentation")
+    assert list(selected["presentation"].values) == ["s0", "s2"]
