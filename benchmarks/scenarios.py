@@ -102,7 +102,7 @@ def warm_loads(ctx: Context) -> None:
     run_probe("get_assembly", {"identifier": ASSEMBLY_ID, "registry": registry}, env)  # fills the caches
     home = Path(env["BRAINIO_HOME"])
     nc = _cache_path(home, lookup.lookup_assembly(ASSEMBLY_ID, registry=registry)["md5"])
-    csv = _cache_path(home, lookup.lookup_stimulus_set(STIMULUS_SET_ID, registry=registry).iloc[0]["md5"])
+    csv = _cache_path(home, lookup.lookup_stimulus_set(STIMULUS_SET_ID, registry=registry)[0]["md5"])
     assert nc.is_file() and csv.is_file(), (nc, csv)
 
     library, raw, stimuli, read_csv = [], [], [], []
@@ -200,7 +200,7 @@ def _cold_loads(ctx: Context, root: Path, bucket: str, server: Any, key: str, se
     import brainio_dvc.lookup as lookup
 
     rows = [lookup.lookup_assembly(ASSEMBLY_ID, registry=str(root)),
-            *(row for _, row in lookup.lookup_stimulus_set(STIMULUS_SET_ID, registry=str(root)).iterrows())]
+            *lookup.lookup_stimulus_set(STIMULUS_SET_ID, registry=str(root))]
     keys = [f"store/files/md5/{row['md5'][:2]}/{row['md5'][2:]}" for row in rows]
     cold, raw = [], []
     for number in range(ctx.scale.heavy_runs):

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cache import atomic_write_text
-from .catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET, render_catalog_csv
+from .catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET, parse_catalog_table, render_catalog_csv
 from .dvcmeta import parse_dvc_file
-from .exceptions import BrainioDvcError, ValidationError
+from .exceptions import BrainioDvcError, CatalogFormatError, ValidationError
 from .identifiers import check_naming_convention
 from .layout import CATALOG_FILE, CATALOGS_DIR, REGISTRY_DIR, catalog_csv_path
 
@@ -98,6 +98,7 @@ def find_problems(
     """Everything wrong with a registry's catalogs, one readable line per problem."""
     problems = list(scan.unreadable)
     problems += _sync_problems(generate_catalogs(scan.rows), scan.catalogs_on_disk)
+    problems += _format_problems(scan.catalogs_on_disk)
     problems += _identifier_problems(scan.rows)
     problems += _completeness_problems(scan.rows)
     problems += _class_problems(scan.rows, assembly_classes, stimulus_set_classes)
@@ -114,6 +115,20 @@ def _sync_problems(generated: Mapping[str, str], on_disk: Mapping[str, str]) -> 
             problems.append(f"{path} has no .dvc files behind it; run `brainio-dvc catalog build`")
         elif generated[name] != on_disk[name]:
             problems.append(f"{path} is out of sync with the .dvc files; run `brainio-dvc catalog build`")
+    return problems
+
+
+def _format_problems(on_disk: Mapping[str, str]) -> list[str]:
+    """What makes a catalog CSV unreadable, and each malformed row that lookups set aside."""
+    problems = []
+    for name, text in sorted(on_disk.items()):
+        path = catalog_csv_path(name).as_posix()
+        try:
+            table = parse_catalog_table(text, path, name)
+        except CatalogFormatError as error:
+            problems.append(f"unreadable catalog: {error}")
+            continue
+        problems += [f"malformed catalog row: {bad.format_error(path)}" for bad in table.bad_rows]
     return problems
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "BrainioDvcError",
     "CatalogFormatError",
     "CatalogLookupError",
+    "CatalogRowError",
     "ConfigurationError",
     "GroupbyError",
     "IdentifierError",
@@ -149,6 +150,19 @@ class CatalogFormatError(ValidationError):
         self.line = line
         subject = f"{path}, line {line}" if line is not None else str(path)
         super().__init__(subject=subject, expected=expected, found=found)
+
+
+class CatalogRowError(CatalogFormatError):
+    """An identifier's row in a catalog was set aside as malformed, so it cannot be used."""
+
+    def __init__(self, path: str, line: int, expected: str, found: str, identifier: str, kind: str) -> None:
+        self.identifier = identifier
+        self.kind = kind
+        super().__init__(path, expected, found, line=line)
+        self.args = (
+            f"{kind} {identifier!r} cannot be used: its catalog row at {path}, line {line} is malformed "
+            f"(expected {expected}, found {found}); fix or remove that line",
+        )
 
 
 class IntegrityError(BrainioDvcError):

@@ -9,25 +9,32 @@ Catalogs come from two kinds of source:
 
 An explicit ``registry`` or ``rev`` restricts the search to registries.  Identical rows from
 several catalogs count once; conflicting rows make a lookup of that identifier an error
-(listing still works, and `brainio-dvc catalog check` reports them for a registry).
+(listing still works, and `brainio-dvc catalog check` reports them for a registry).  A
+malformed catalog row is set aside with a warning: the catalog's other rows stay usable, and
+looking up that row's identifier raises :class:`~brainio_dvc.exceptions.CatalogRowError`
+naming the file and the line.
+
+The results are BrainIO 1.1's: :func:`lookup_assembly` gives one row as a pandas Series with
+``source_catalog``, :func:`lookup_stimulus_set` a tuple of two (the CSV's row, the ZIP's), and
+:func:`append` takes BrainIO's arguments and returns the updated catalog.
 """
 
 from __future__ import annotations
 
-import csv
 import difflib
 import functools
-import io
 import logging
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
+from os import PathLike
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
 
+from . import hashes
 from .cache import atomic_write_text
 from .catalogs import (
     BRAINIO_COLUMNS,
@@ -38,21 +45,28 @@ from .catalogs import (
     TYPE_STIMULUS_SET,
     Catalog,
     CatalogTable,
+    log_bad_rows,
+    read_catalog_text,
+    with_appended_row,
 )
 from .exceptions import (
     AssemblyLookupError,
+    CatalogFormatError,
     CatalogLookupError,
     IdentifierLookupError,
     StimulusSetLookupError,
     ValidationError,
 )
-from .hashes import sha1_hash
 from .registry import Registry, default_registry_specs, open_registry
 
 __all__ = [
     "ENTRYPOINT",
+    "SOURCE_CATALOG",
     "TYPE_ASSEMBLY",
     "TYPE_STIMULUS_SET",
+    "AssemblyLookupError",
+    "Catalog",
+    "StimulusSetLookupError",
     "append",
     "combined_catalog",
     "get_catalog",
@@ -66,6 +80,7 @@ __all__ = [
     "lookup_identifier",
     "lookup_stimulus_set",
     "refresh",
+    "s3_location",
     "sha1_hash",
 ]
 
@@ -74,9 +89,20 @@ logger = logging.getLogger(__name__)
 ENTRYPOINT = "brainio_lookups"
 
 
+class _Installed(NamedTuple):
+    """An installed package's catalog and its rows, checked as a CSV's are."""
+
+    catalog: Catalog
+    table: CatalogTable
+
+
 @functools.lru_cache(maxsize=1)
-def _entry_point_catalogs() -> dict[str, Catalog]:
-    """Catalogs of installed packages, discovered once; a broken one warns and is skipped."""
+def _entry_point_catalogs() -> dict[str, _Installed]:
+    """Catalogs of installed packages, discovered once; a broken one warns and is skipped.
+
+    A catalog's malformed rows are set aside (and logged once); a catalog without BrainIO's
+    columns warns and is skipped.
+    """
     catalogs = {}
     for entry_point in sorted(metadata.entry_points(group=ENTRYPOINT), key=lambda e: e.name):
         try:
@@ -99,14 +125,25 @@ def _entry_point_catalogs() -> dict[str, Catalog]:
             continue
         catalog = Catalog(catalog) if not isinstance(catalog, Catalog) else catalog
         catalog.identifier = entry_point.name
-        catalogs[entry_point.name] = catalog
+        try:
+            table = CatalogTable.from_catalog(entry_point.name, catalog)
+        except CatalogFormatError as error:
+            warnings.warn(
+                f"catalog entry point {entry_point.name!r} ({entry_point.value}) is skipped: {error}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            continue
+        # The loader logged the rows it set aside; log the ones only the frame's check found.
+        carried = catalog.attrs.get("bad_rows", ())
+        log_bad_rows(replace(table, bad_rows=tuple(bad for bad in table.bad_rows if bad not in carried)))
+        catalogs[entry_point.name] = _Installed(catalog, table)
     return catalogs
 
 
 def refresh() -> None:
     """Forget discovered entry points and combined catalogs (after installing a package)."""
     _entry_point_catalogs.cache_clear()
-    _installed_tables.clear()
     _combined_memo.clear()
 
 
@@ -117,39 +154,28 @@ class _Source:
     name: str
     registry: Registry | None = None
     commit: str | None = None
-    installed: Catalog | None = None
+    installed: _Installed | None = None
 
     @property
     def key(self) -> tuple[Any, ...]:
         # Registry catalogs are immutable per commit; installed ones per process.
         if self.registry is not None:
             return (self.name, self.registry.label, self.commit)
-        return (self.name, id(self.installed))
+        return (self.name, id(self.installed.catalog))
 
     @property
     def url(self) -> str | None:
-        return self.registry.label if self.registry is not None else getattr(self.installed, "url", None)
+        return self.registry.label if self.registry is not None else getattr(self.installed.catalog, "url", None)
 
     def catalog(self) -> Catalog:
         if self.registry is not None:
             return self.registry.catalogs(self.commit)[self.name]
-        return self.installed
+        return self.installed.catalog
 
     def table(self) -> CatalogTable:
         if self.registry is not None:
             return self.registry.catalog_tables(self.commit)[self.name]
-        return _installed_table(self.name, self.installed)
-
-
-_installed_tables: dict[tuple[str, int], CatalogTable] = {}
-
-
-def _installed_table(name: str, catalog: Catalog) -> CatalogTable:
-    """The rows of an installed package's catalog, converted once per process."""
-    key = (name, id(catalog))
-    if key not in _installed_tables:
-        _installed_tables[key] = CatalogTable.from_catalog(name, catalog)
-    return _installed_tables[key]
+        return self.installed.table
 
 
 def _sources(rev: str | None, registry: str | None) -> dict[str, _Source]:
@@ -160,7 +186,7 @@ def _sources(rev: str | None, registry: str | None) -> dict[str, _Source]:
         commit = source.resolve(rev)
         found.extend(_Source(name, registry=source, commit=commit) for name in source.catalog_tables(commit))
     if registry is None and rev is None:
-        found.extend(_Source(name, installed=catalog) for name, catalog in _entry_point_catalogs().items())
+        found.extend(_Source(name, installed=installed) for name, installed in _entry_point_catalogs().items())
     sources: dict[str, _Source] = {}
     for source in found:
         if source.name in sources:
@@ -219,6 +245,12 @@ class _Combined:
         self._entries: dict[tuple[str, str], list[_Entry]] = {}
 
     def entries(self, lookup_type: str, identifier: str) -> list[_Entry]:
+        """The rows of an identifier; CatalogRowError when a catalog set aside a row meant for it."""
+        for table in self.tables:
+            table.check_usable(lookup_type, identifier)
+        return self._gathered(lookup_type, identifier)
+
+    def _gathered(self, lookup_type: str, identifier: str) -> list[_Entry]:
         key = (lookup_type, identifier)
         if key not in self._entries:
             entries: list[_Entry] = []
@@ -240,11 +272,12 @@ class _Combined:
 
     @functools.cached_property
     def catalog(self) -> Catalog:
+        """Every good row (malformed ones were set aside and warned about)."""
         rows = [
-            record
+            entry.record()
             for lookup_type in LOOKUP_TYPES
             for identifier in sorted(self.identifiers(lookup_type))
-            for record in self.records(lookup_type, identifier)
+            for entry in self._gathered(lookup_type, identifier)
         ]
         combined = Catalog(pd.DataFrame(rows, columns=_combined_columns(rows), dtype=object))
         combined.identifier = "combined"
@@ -355,8 +388,20 @@ def find_stimulus_set_rows(
 
 
 def lookup_assembly(identifier: str, rev: str | None = None, registry: str | None = None) -> pd.Series:
-    """The catalog row of an assembly."""
-    row = find_assembly_row(identifier, rev=rev, registry=registry)
+    """The catalog row of an assembly, with ``source_catalog`` (as BrainIO's)."""
+    return _series(find_assembly_row(identifier, rev=rev, registry=registry))
+
+
+def lookup_stimulus_set(
+    identifier: str, rev: str | None = None, registry: str | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """The two catalog rows of a stimulus set, with ``source_catalog`` (as BrainIO's): its CSV's
+    (``class`` set), then its ZIP's."""
+    csv_row, zip_row = find_stimulus_set_rows(identifier, rev=rev, registry=registry)
+    return _series(csv_row), _series(zip_row)
+
+
+def _series(row: dict[str, Any]) -> pd.Series:
     return pd.Series(list(row.values()), index=_series_index(tuple(row)), dtype=object)
 
 
@@ -366,9 +411,9 @@ def _series_index(columns: tuple[str, ...]) -> pd.Index:
     return pd.Index(columns, dtype=object)
 
 
-def lookup_stimulus_set(identifier: str, rev: str | None = None, registry: str | None = None) -> pd.DataFrame:
-    """The two catalog rows of a stimulus set: its CSV (``class`` set) first, then its ZIP."""
-    return pd.DataFrame(list(find_stimulus_set_rows(identifier, rev=rev, registry=registry)))
+def s3_location(bucket_name: str, s3_key: str) -> str:
+    """The URL BrainIO's catalogs record for an object in an S3 bucket."""
+    return f"https://{bucket_name}.s3.amazonaws.com/{s3_key}"
 
 
 def append(
@@ -376,17 +421,42 @@ def append(
     object_identifier: str,
     cls: str | None,
     lookup_type: str,
-    location_type: str,
-    location: str,
+    bucket_name: str,
     sha1: str,
+    s3_key: str,
     stimulus_set_identifier: str | None = None,
-) -> None:
-    """Add a row to a catalog's CSV file (an installed package's catalog, not a registry's,
-    whose catalogs are generated: package into a registry with :mod:`brainio_dvc.packaging`).
+) -> Catalog:
+    """Add the row of an object in S3 to a catalog's CSV file, as BrainIO's ``append`` does, and
+    return the updated catalog.
 
-    Refuses a duplicate, except the second half (CSV or ZIP) of a stimulus set.
+    For an installed package's catalog (a registry's catalogs are generated: package into a
+    registry with :mod:`brainio_dvc.packaging`).  The row gets ``location_type`` ``S3`` and
+    ``location`` ``https://{bucket_name}.s3.amazonaws.com/{s3_key}``.  It is checked as every
+    catalog row is, before the file is replaced atomically: a row the catalog would set aside is
+    refused (CatalogFormatError), as is a duplicate (ValidationError), except the second half
+    (CSV or ZIP) of a stimulus set.
     """
     catalog = get_catalog(catalog_identifier)
+    path = _appendable_csv(catalog_identifier, catalog)
+    row = {
+        "identifier": object_identifier,
+        "lookup_type": lookup_type,
+        "class": cls,
+        "location_type": "S3",
+        "location": s3_location(bucket_name, s3_key),
+        "sha1": sha1,
+        "stimulus_set_identifier": stimulus_set_identifier,
+    }
+    table, text = with_appended_row(read_catalog_text(path), str(path), row)
+    _check_not_duplicate(catalog_identifier, table, lookup_type, object_identifier, bool(cls))
+    atomic_write_text(path, text)
+    logger.info("added %s %r to catalog %r (%s)", lookup_type, object_identifier, catalog_identifier, path)
+    refresh()
+    return get_catalog(catalog_identifier)
+
+
+def _appendable_csv(catalog_identifier: str, catalog: Catalog) -> Path:
+    """The CSV file behind an installed package's catalog; ValidationError for any other."""
     source = catalog.attrs.get("source_path")
     if "registry" in catalog.columns or not source or not Path(source).is_file():
         raise ValidationError(
@@ -395,32 +465,23 @@ def append(
             "a generated registry catalog" if "registry" in catalog.columns else "no CSV file behind it",
             hint="registries are changed with package_stimulus_set / package_data_assembly",
         )
-    role = bool(cls)
-    clashes = catalog[(catalog["identifier"] == object_identifier) & (catalog["lookup_type"] == lookup_type)]
-    if any(bool(existing) == role for existing in clashes["class"].fillna("")) or (
-        lookup_type == TYPE_ASSEMBLY and len(clashes)
-    ):
+    return Path(source)
+
+
+def _check_not_duplicate(
+    catalog_identifier: str, table: CatalogTable, lookup_type: str, identifier: str, has_class: bool
+) -> None:
+    """Refuse a second row of one role: an assembly's, or a stimulus set's CSV (class) or ZIP."""
+    table.check_usable(lookup_type, identifier)
+    class_at = table.position("class")
+    clashes = table.rows_of(lookup_type, identifier)
+    if (lookup_type == TYPE_ASSEMBLY and clashes) or any(bool(row[class_at]) == has_class for row in clashes):
         raise ValidationError(
-            f"catalog {catalog_identifier!r}", f"no {lookup_type} {object_identifier!r} yet", "one already"
+            f"catalog {catalog_identifier!r}", f"no {lookup_type} {identifier!r} yet", "one already"
         )
-    row = {
-        "identifier": object_identifier,
-        "lookup_type": lookup_type,
-        "class": cls or "",
-        "location_type": location_type,
-        "location": location,
-        "sha1": sha1,
-        "stimulus_set_identifier": stimulus_set_identifier or "",
-    }
-    text = Path(source).read_text(encoding="utf-8")
-    header = next(csv.reader([text.splitlines()[0]]))
-    line = _csv_line([row.get(column, "") for column in header])
-    separator = "" if text.endswith("\n") else "\n"
-    atomic_write_text(Path(source), text + separator + line)
-    refresh()
 
 
-def _csv_line(values: list[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
-    return buffer.getvalue()
+def sha1_hash(path: str | PathLike[str], buffer_size: int = 64 * 2**10) -> str:
+    """SHA-1 of a file, as BrainIO catalogs record it (``buffer_size`` is accepted for BrainIO's
+    signature; files are read in 1 MiB chunks)."""
+    return hashes.sha1_hash(path)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from . import config
 from .cache import atomic_write_text, file_lock, remove_stale_temporaries, temporary_path
-from .catalogs import Catalog, CatalogTable, parse_catalog_table, tables_from_json, tables_to_json
+from .catalogs import Catalog, CatalogTable, log_bad_rows, parse_catalog_table, tables_from_json, tables_to_json
 from .exceptions import CatalogFormatError, RegistryError, RevisionNotFoundError
 from .gitrefs import resolve_branch_ref
 from .layout import CATALOG_FILE, CATALOGS_DIR
@@ -49,11 +49,12 @@ _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 _FETCH_STAMP = "brainio-dvc-fetched"
 #: Validated catalog rows by commit, shared by all registries: a commit fixes its tree, so
-#: entries never go stale.  Version 4 holds {"catalogs": {name: {"columns": [...], "rows":
-#: [[...], ...], "index": {lookup_type: {identifier: [row numbers]}}}}}: each catalog's CSV,
-#: indexed so that a lookup reads one entry rather than every row.
+#: entries never go stale.  Version 5 holds {"catalogs": {name: {"columns": [...], "rows":
+#: [[...], ...], "index": {lookup_type: {identifier: [row numbers]}}, "bad_rows": [{"line",
+#: "expected", "found", "cells"}, ...]}}}: each catalog's CSV, indexed so that a lookup reads
+#: one entry rather than every row, and its malformed rows, set aside.
 _CATALOG_CACHE_DIR = "catalog-cache"
-_CATALOG_CACHE_VERSION = 4  # bump whenever parsing or validation of catalogs changes
+_CATALOG_CACHE_VERSION = 5  # bump whenever parsing or validation of catalogs changes
 #: Columns a registry adds to each catalog row: where the row came from.
 PROVENANCE_COLUMNS = ("catalog", "registry", "rev")
 
@@ -282,6 +283,8 @@ class Registry:
             memo[commit] = {
                 name: self._with_provenance(table, commit) for name, table in self._parsed_tables(commit).items()
             }
+            for table in memo[commit].values():
+                log_bad_rows(table)  # once per commit and process, whether parsed or cached
         return memo[commit]
 
     def catalogs(self, commit: str) -> dict[str, Catalog]:

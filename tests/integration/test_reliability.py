@@ -85,7 +85,7 @@ def md5_of(path: Path) -> str:
 
 def artifacts(registry: Registry) -> dict[str, str]:
     """The md5 of each file that loading the assembly fetches, by its role."""
-    csv_row, zip_row = (row for _, row in lookup_stimulus_set(STIMULI, registry=str(registry.root)).iterrows())
+    csv_row, zip_row = lookup_stimulus_set(STIMULI, registry=str(registry.root))
     return {
         "assembly": lookup_assembly(ASSEMBLY, registry=str(registry.root))["md5"],
         "csv": csv_row["md5"],

@@ -21,8 +21,9 @@ from brainio_dvc.catalogs import (
     render_catalog_csv,
     tables_from_json,
     tables_to_json,
+    with_appended_row,
 )
-from brainio_dvc.exceptions import BrainioDvcError, CatalogFormatError
+from brainio_dvc.exceptions import BrainioDvcError, CatalogFormatError, CatalogRowError
 
 SOURCE = "catalogs/demo/lookup.csv"
 HEADER = ",".join(CATALOG_COLUMNS)
@@ -62,9 +63,13 @@ def csv_text(rows: list[dict[str, str]], columns: tuple[str, ...] = CATALOG_COLU
 
 
 def format_error(text: str) -> CatalogFormatError:
-    with pytest.raises(CatalogFormatError) as caught:
-        parse_catalog_csv(text, source=SOURCE)
-    return caught.value
+    """The error of the whole file, or else of its one malformed row (set aside, not raised)."""
+    try:
+        table = parse_catalog_table(text, SOURCE)
+    except CatalogFormatError as error:
+        return error
+    assert len(table.bad_rows) == 1, table.bad_rows
+    return table.bad_rows[0].format_error(SOURCE)
 
 
 # --- parse_catalog_csv: valid input ---------------------------------------------------------
@@ -114,7 +119,7 @@ def test_parse_accepts_crlf_line_ends_and_quoted_commas() -> None:
     assert parse_catalog_csv(text, source=SOURCE).iloc[0]["location"] == "https://example.org/a,b.nc"
 
 
-# --- parse_catalog_csv: errors name the source and the 1-based line -------------------------
+# --- parse_catalog_csv: errors (of the file or of a row) name the source and the 1-based line
 
 
 @pytest.mark.parametrize("text", ["", "\n", "  ,  \n", "\n\n"])
@@ -288,7 +293,10 @@ def test_from_files_keeps_identifier_url_and_source_path(tmp_path: Path) -> None
 def test_from_files_errors_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "lookup.csv"
     path.write_text(csv_text([{**ASSEMBLY, "lookup_type": "model"}]), encoding="utf-8")
-    with pytest.raises(CatalogFormatError, match=f"{path}, line 2"):
+    (bad,) = Catalog.from_files("dicarlo", path).attrs["bad_rows"]
+    assert f"{path}, line 2" in str(bad.format_error(str(path)))
+    path.write_text(HEADER.replace("lookup_type", "kind") + "\n", encoding="utf-8")
+    with pytest.raises(CatalogFormatError, match=f"{path}, line 1"):
         Catalog.from_files("dicarlo", path)
 
 
@@ -364,3 +372,58 @@ def test_json_that_is_not_a_table_is_refused(damage) -> None:  # noqa: ANN001 - 
     table = parse_catalog_table(csv_text([ASSEMBLY]), SOURCE, name="demo")
     assert tables_from_json(damage(tables_to_json({"demo": table}))) is None
 
+
+
+# --- malformed rows are set aside, with their line and reason -------------------------------
+
+
+def test_parse_keeps_the_good_rows_and_sets_aside_each_bad_one_with_its_line() -> None:
+    text = csv_text([ASSEMBLY, {**ASSEMBLY, "identifier": "dicarlo.Bad2000", "size": "big"}, STIMULUS_CSV,
+                     {**STIMULUS_ZIP, "lookup_type": "images"}])
+    table = parse_catalog_table(text, SOURCE, name="demo")
+    assert [row[0] for row in table.rows] == [ASSEMBLY["identifier"], STIMULUS_CSV["identifier"]]
+    assert [(bad.line, bad.identifier, bad.lookup_type) for bad in table.bad_rows] == [
+        (3, "dicarlo.Bad2000", "assembly"), (5, "dicarlo.hvm", "images"),
+    ]
+    assert table.bad_rows[0].reason == "expected size as a whole number of bytes, found 'big'"
+    assert sorted(table.identifiers("assembly")) == [ASSEMBLY["identifier"]]
+    catalog = parse_catalog_csv(text, source=SOURCE)
+    assert len(catalog) == 2 and catalog.attrs["bad_rows"] == table.bad_rows
+
+
+def test_a_table_says_which_identifiers_a_bad_row_blocks() -> None:
+    table = parse_catalog_table(csv_text([ASSEMBLY, {**STIMULUS_CSV, "lookup_type": "images"}]), SOURCE)
+    table.check_usable("assembly", ASSEMBLY["identifier"])
+    for lookup_type in ("assembly", "stimulus_set"):  # a row without a valid lookup_type blocks both
+        with pytest.raises(CatalogRowError, match=f"{SOURCE}, line 3"):
+            table.check_usable(lookup_type, "dicarlo.hvm")
+
+
+def test_header_problems_still_refuse_the_file_even_with_good_rows() -> None:
+    text = csv_text([ASSEMBLY], tuple(c for c in CATALOG_COLUMNS if c != "location"))
+    with pytest.raises(CatalogFormatError, match="line 1.*no location"):
+        parse_catalog_table(text, SOURCE)
+    assert parse_catalog_table(csv_text([{**ASSEMBLY, "location": ""}]), SOURCE).rows == []
+
+
+def test_bad_rows_round_trip_through_json() -> None:
+    import json
+
+    table = parse_catalog_table(csv_text([ASSEMBLY, {**ASSEMBLY, "identifier": "x", "md5": "zz"}]), SOURCE, "demo")
+    restored = tables_from_json(json.loads(json.dumps(tables_to_json({"demo": table}))))["demo"]
+    assert restored.bad_rows == table.bad_rows and len(restored.bad_rows) == 1
+    with pytest.raises(CatalogRowError, match="line 3.*md5"):
+        restored.with_constants(SOURCE, {}).check_usable("assembly", "x")
+    data = tables_to_json({"demo": table})
+    for damaged in ({**data["demo"], "bad_rows": None}, {**data["demo"], "bad_rows": [{"line": "3"}]}):
+        assert tables_from_json({"demo": damaged}) is None
+    assert tables_from_json({"demo": {k: v for k, v in data["demo"].items() if k != "bad_rows"}}) is None
+
+
+def test_with_appended_row_checks_the_row_as_the_parser_does() -> None:
+    text = csv_text([ASSEMBLY])
+    table, appended = with_appended_row(text, SOURCE, {**ASSEMBLY, "identifier": "dicarlo.New2001", "md5": None})
+    assert table.rows == parse_catalog_table(text, SOURCE).rows
+    assert appended.startswith(text) and len(parse_catalog_table(appended, SOURCE).rows) == 2
+    with pytest.raises(CatalogFormatError, match=f"{SOURCE}, line 3.*size"):
+        with_appended_row(text, SOURCE, {**ASSEMBLY, "size": "-1"})

@@ -7,6 +7,7 @@ Each test installs a real distribution on ``sys.path``: ``fakepkg/`` with its ca
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import sys
 from collections.abc import Callable, Iterator
@@ -19,7 +20,9 @@ from brainio_dvc import lookup
 from brainio_dvc.catalogs import CATALOG_COLUMNS, SOURCE_CATALOG, Catalog
 from brainio_dvc.exceptions import (
     AssemblyLookupError,
+    CatalogFormatError,
     CatalogLookupError,
+    CatalogRowError,
     StimulusSetLookupError,
     ValidationError,
 )
@@ -182,9 +185,9 @@ def test_lookup_assembly_returns_its_row(fake: Path) -> None:
 
 def test_lookup_stimulus_set_returns_the_csv_row_then_the_zip_row(fake: Path) -> None:
     rows = lookup.lookup_stimulus_set("dicarlo.hvm")
-    assert isinstance(rows, pd.DataFrame)
-    assert list(rows["location"]) == [STIMULUS_CSV["location"], STIMULUS_ZIP["location"]]
-    assert list(rows["class"]) == ["StimulusSet", ""]
+    assert isinstance(rows, tuple) and all(isinstance(row, pd.Series) for row in rows)
+    assert [row["location"] for row in rows] == [STIMULUS_CSV["location"], STIMULUS_ZIP["location"]]
+    assert [row["class"] for row in rows] == ["StimulusSet", ""]
 
 
 def test_unknown_assembly_is_a_key_error_suggesting_the_close_match(fake: Path) -> None:
@@ -283,9 +286,9 @@ def test_append_adds_a_row_to_the_catalog_csv(fake: Path) -> None:
         "dicarlo.Rajalingham2018",
         "BehavioralAssembly",
         "assembly",
-        "http",
-        "https://example.org/R.nc",
+        "brainio-example",
         SHA1,
+        "R.nc",
         stimulus_set_identifier="dicarlo.hvm",
     )
     after = fake.read_text(encoding="utf-8")
@@ -294,8 +297,9 @@ def test_append_adds_a_row_to_the_catalog_csv(fake: Path) -> None:
     assert added["identifier"] == "dicarlo.Rajalingham2018"
     assert added["class"] == "BehavioralAssembly"
     assert added["md5"] == "" and added["size"] == ""
+    assert added["location_type"] == "S3"
     # append refreshes: the new row is found without an explicit refresh
-    assert lookup.lookup_assembly("dicarlo.Rajalingham2018")["location"] == "https://example.org/R.nc"
+    assert lookup.lookup_assembly("dicarlo.Rajalingham2018")["location"] == "https://brainio-example.s3.amazonaws.com/R.nc"
     assert Catalog.from_files("fake", fake).shape[0] == 4
 
 
@@ -303,29 +307,30 @@ def test_append_to_a_file_without_a_final_newline(install: Install) -> None:
     path = install({"fake": [ASSEMBLY]}) / "fake.csv"
     path.write_text(path.read_text(encoding="utf-8").rstrip("\n"), encoding="utf-8")
     lookup.refresh()
-    lookup.append("fake", "dicarlo.hvm", "StimulusSet", "stimulus_set", "http", "https://e/x.csv", SHA1)
+    lookup.append("fake", "dicarlo.hvm", "StimulusSet", "stimulus_set", "bucket", SHA1, "x.csv")
     assert len(Catalog.from_files("fake", path)) == 2
 
 
 def test_append_refuses_a_duplicate_assembly(fake: Path) -> None:
     before = fake.read_text(encoding="utf-8")
     with pytest.raises(ValidationError, match="no assembly 'dicarlo.MajajHong2015' yet"):
-        lookup.append("fake", "dicarlo.MajajHong2015", "OtherClass", "assembly", "http", "https://e/x.nc", SHA1)
+        lookup.append("fake", "dicarlo.MajajHong2015", "OtherClass", "assembly", "bucket", SHA1, "x.nc")
     assert fake.read_text(encoding="utf-8") == before
 
 
 def test_append_refuses_a_second_stimulus_csv_but_accepts_the_missing_zip(install: Install) -> None:
     path = install({"fake": [STIMULUS_CSV]}) / "fake.csv"
     with pytest.raises(ValidationError, match="one already"):
-        lookup.append("fake", "dicarlo.hvm", "StimulusSet", "stimulus_set", "http", "https://e/v2.csv", SHA1)
-    lookup.append("fake", "dicarlo.hvm", None, "stimulus_set", "http", "https://e/hvm.zip", SHA1)
+        lookup.append("fake", "dicarlo.hvm", "StimulusSet", "stimulus_set", "e", SHA1, "v2.csv")
+    lookup.append("fake", "dicarlo.hvm", None, "stimulus_set", "e", SHA1, "hvm.zip")
     assert list(Catalog.from_files("fake", path)["class"]) == ["StimulusSet", ""]
-    assert list(lookup.lookup_stimulus_set("dicarlo.hvm")["location"]) == [STIMULUS_CSV["location"], "https://e/hvm.zip"]
+    csv_row, zip_row = lookup.lookup_stimulus_set("dicarlo.hvm")
+    assert [csv_row["location"], zip_row["location"]] == [STIMULUS_CSV["location"], "https://e.s3.amazonaws.com/hvm.zip"]
 
 
 def test_append_to_an_unknown_catalog_is_a_lookup_error(fake: Path) -> None:
     with pytest.raises(CatalogLookupError):
-        lookup.append("nope", "dicarlo.X2000", "C", "assembly", "http", "u", SHA1)
+        lookup.append("nope", "dicarlo.X2000", "C", "assembly", "bucket", SHA1, "x.nc")
 
 
 def test_append_refuses_a_catalog_without_a_csv_file(install: Install) -> None:
@@ -333,4 +338,155 @@ def test_append_refuses_a_catalog_without_a_csv_file(install: Install) -> None:
     catalog = lookup.get_catalog("fake")
     Path(catalog.attrs["source_path"]).unlink()
     with pytest.raises(ValidationError, match="no CSV file behind it"):
-        lookup.append("fake", "dicarlo.X2000", "C", "assembly", "http", "u", SHA1)
+        lookup.append("fake", "dicarlo.X2000", "C", "assembly", "bucket", SHA1, "x.nc")
+
+
+# --- BrainIO 1.1's results: lookups, append -------------------------------------------------
+
+
+def test_lookup_stimulus_set_is_a_tuple_of_two_series_with_their_source_catalog(fake: Path) -> None:
+    csv_row, zip_row = lookup.lookup_stimulus_set("dicarlo.hvm")
+    assert isinstance(csv_row, pd.Series) and isinstance(zip_row, pd.Series)
+    assert {k: csv_row[k] for k in STIMULUS_CSV} == STIMULUS_CSV
+    assert {k: zip_row[k] for k in STIMULUS_ZIP} == STIMULUS_ZIP
+    assert csv_row[SOURCE_CATALOG] == zip_row[SOURCE_CATALOG] == "fake"
+
+
+def test_append_takes_brainios_arguments_and_returns_the_updated_catalog(fake: Path) -> None:
+    updated = lookup.append(
+        "fake", "dicarlo.Rajalingham2018", "BehavioralAssembly", "assembly",
+        "brainio-brainscore", SHA1, "assy_dicarlo_Rajalingham2018.nc", "dicarlo.hvm",
+    )
+    assert isinstance(updated, Catalog)
+    assert updated.identifier == "fake" and updated.attrs["source_path"] == str(fake)
+    added = updated[updated["identifier"] == "dicarlo.Rajalingham2018"].squeeze()
+    assert added["location_type"] == "S3"
+    assert added["location"] == "https://brainio-brainscore.s3.amazonaws.com/assy_dicarlo_Rajalingham2018.nc"
+    assert added["sha1"] == SHA1 and added["stimulus_set_identifier"] == "dicarlo.hvm"
+    # The catalog stays loadable: nothing of it is skipped.
+    assert lookup.list_assemblies() == ["dicarlo.MajajHong2015", "dicarlo.Rajalingham2018"]
+    assert lookup.lookup_assembly("dicarlo.Rajalingham2018")["class"] == "BehavioralAssembly"
+
+
+def test_append_of_both_halves_of_a_stimulus_set(install: Install) -> None:
+    path = install({"fake": [ASSEMBLY]}) / "fake.csv"
+    lookup.append("fake", "dicarlo.hvm", "StimulusSet", "stimulus_set", "bucket", SHA1, "image_hvm.csv")
+    lookup.append("fake", "dicarlo.hvm", None, "stimulus_set", "bucket", "a" * 40, "image_hvm.zip")
+    csv_row, zip_row = lookup.lookup_stimulus_set("dicarlo.hvm")
+    assert csv_row["location"] == "https://bucket.s3.amazonaws.com/image_hvm.csv"
+    assert (zip_row["class"], zip_row["sha1"]) == ("", "a" * 40)
+    assert len(Catalog.from_files("fake", path)) == 3
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        # The old argument order: location_type and location where bucket and sha1 go.
+        (("dicarlo.X2000", "C", "assembly", "http", "https://e/x.nc", SHA1), "sha1 as 40 hex digits"),
+        (("dicarlo.X2000", "C", "model", "bucket", SHA1, "x.nc"), "lookup_type 'assembly' or 'stimulus_set'"),
+        (("", "C", "assembly", "bucket", SHA1, "x.nc"), "empty identifier"),
+    ],
+)
+def test_append_refuses_a_row_the_catalog_would_set_aside(fake: Path, arguments: tuple, message: str) -> None:
+    before = fake.read_text(encoding="utf-8")
+    with pytest.raises(CatalogFormatError, match=message) as caught:
+        lookup.append("fake", *arguments)
+    assert isinstance(caught.value, ValueError)  # as BrainIO's refusals
+    assert caught.value.path == str(fake) and caught.value.line == 5
+    assert fake.read_text(encoding="utf-8") == before
+    assert lookup.list_assemblies() == ["dicarlo.MajajHong2015"]
+
+
+def test_append_refuses_a_file_whose_last_line_would_swallow_the_row(install: Install) -> None:
+    path = install({"fake": [ASSEMBLY]}) / "fake.csv"
+    path.write_text(path.read_text(encoding="utf-8") + 'dicarlo.Open2000,assembly,"unterminated', encoding="utf-8")
+    before = path.read_text(encoding="utf-8")
+    with pytest.raises(CatalogFormatError):
+        lookup.append("fake", "dicarlo.X2000", "C", "assembly", "bucket", SHA1, "x.nc")
+    assert path.read_text(encoding="utf-8") == before
+
+
+def test_sha1_hash_takes_brainios_buffer_size(tmp_path: Path) -> None:
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"brainio")
+    assert lookup.sha1_hash(path, buffer_size=4) == lookup.sha1_hash(str(path)) == hashlib.sha1(b"brainio").hexdigest()
+
+
+# --- a catalog with a malformed row keeps its other rows ------------------------------------
+
+
+BAD_ASSEMBLY = {**OTHER_ASSEMBLY, "sha1": "not-a-digest"}
+
+
+def test_a_malformed_row_leaves_the_other_rows_of_the_catalog_usable(
+    install: Install, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = install({"fake": [ASSEMBLY, BAD_ASSEMBLY, STIMULUS_CSV, STIMULUS_ZIP]}) / "fake.csv"
+    with caplog.at_level("WARNING", logger="brainio_dvc"):
+        assert lookup.list_catalogs() == ["fake"]
+        assert lookup.list_assemblies() == ["dicarlo.MajajHong2015"]
+        assert lookup.list_stimulus_sets() == ["dicarlo.hvm"]
+        assert lookup.lookup_assembly("dicarlo.MajajHong2015")["location"] == ASSEMBLY["location"]
+        assert len(lookup.combined_catalog()) == 3
+    warned = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warned) == 1, warned
+    assert str(path) in warned[0] and "line 3" in warned[0] and "'not-a-digest'" in warned[0]
+    (bad,) = lookup.get_catalog("fake").attrs["bad_rows"]
+    assert (bad.line, bad.identifier) == (3, "dicarlo.Rajalingham2018")
+
+
+def test_looking_up_a_malformed_row_names_the_file_the_line_and_the_problem(install: Install) -> None:
+    path = install({"fake": [ASSEMBLY, BAD_ASSEMBLY]}) / "fake.csv"
+    with pytest.raises(CatalogRowError) as caught:
+        lookup.lookup_assembly("dicarlo.Rajalingham2018")
+    error = caught.value
+    assert (error.path, error.line, error.identifier) == (str(path), 3, "dicarlo.Rajalingham2018")
+    message = str(error)
+    assert f"{path}, line 3" in message and "sha1 as 40 hex digits" in message and "'not-a-digest'" in message
+    with pytest.raises(CatalogRowError):
+        lookup.lookup_identifier("dicarlo.Rajalingham2018")
+
+
+def test_a_row_with_a_bad_lookup_type_or_field_count_blocks_only_its_identifier(install: Install) -> None:
+    path = install({"fake": [ASSEMBLY, STIMULUS_CSV, STIMULUS_ZIP]}) / "fake.csv"
+    with path.open("a", encoding="utf-8") as stream:
+        stream.write("dicarlo.Typo2020,asembly,C,S3,https://e/t.nc,,,,\n")
+        stream.write("dicarlo.Short2020,assembly\n")
+    lookup.refresh()
+    assert lookup.list_assemblies() == ["dicarlo.MajajHong2015"]
+    with pytest.raises(CatalogRowError, match="line 5.*'asembly'"):
+        lookup.lookup_stimulus_set("dicarlo.Typo2020")
+    with pytest.raises(CatalogRowError, match=r"line 6.*2 fields"):
+        lookup.lookup_assembly("dicarlo.Short2020")
+    assert lookup.lookup_stimulus_set("dicarlo.hvm")[0]["class"] == "StimulusSet"
+
+
+def test_a_malformed_half_of_a_stimulus_set_is_named_rather_than_a_missing_half(install: Install) -> None:
+    install({"fake": [STIMULUS_CSV, {**STIMULUS_ZIP, "location_type": ""}]})
+    with pytest.raises(CatalogRowError, match="stimulus set 'dicarlo.hvm'.*line 3.*empty location_type"):
+        lookup.lookup_stimulus_set("dicarlo.hvm")
+
+
+def test_append_refuses_an_identifier_whose_row_is_malformed(install: Install) -> None:
+    install({"fake": [ASSEMBLY, BAD_ASSEMBLY]})
+    with pytest.raises(CatalogRowError, match="line 3"):
+        lookup.append("fake", "dicarlo.Rajalingham2018", "C", "assembly", "bucket", SHA1, "R.nc")
+
+
+def test_a_catalog_without_brainio_columns_is_skipped_but_one_with_a_bad_row_is_not(install: Install) -> None:
+    package = install(
+        {"fake": [ASSEMBLY, BAD_ASSEMBLY], "second": [OTHER_ASSEMBLY]},
+        {"fake": "fakepkg:catalog", "second": "fakepkg:catalog_second"},
+    )
+    second = package / "second.csv"
+    second.write_text(second.read_text(encoding="utf-8").replace("lookup_type", "kind"), encoding="utf-8")
+    with pytest.warns(RuntimeWarning, match="'second'.*failed to load.*line 1"):
+        assert lookup.list_catalogs() == ["fake"]
+    assert lookup.list_assemblies() == ["dicarlo.MajajHong2015"]
+
+
+def test_a_frame_catalog_from_another_loader_has_its_rows_checked_too(install: Install) -> None:
+    install({"fake": [ASSEMBLY, {**OTHER_ASSEMBLY, "md5": "../../etc/passwd"}]}, {"bare": "fakepkg:bare_catalog"})
+    assert lookup.list_assemblies() == ["dicarlo.MajajHong2015"]
+    with pytest.raises(CatalogRowError, match="md5 as 32 hex digits"):
+        lookup.lookup_assembly("dicarlo.Rajalingham2018")
