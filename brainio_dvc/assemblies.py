@@ -824,7 +824,11 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
 
 
 class GroupAppendAssemblyLoader(StimulusReferenceAssemblyLoader):
-    """Loads an assembly and each netCDF group of its file as a MetadataAssembly attr."""
+    """Loads an assembly and each netCDF group of its file as a MetadataAssembly attr.
+
+    A group that cannot be read is an error naming the file and the group.  (BrainIO logged a
+    warning and returned the assembly without it, which loses data silently.)
+    """
 
     def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
         data_array = super()._prepare(data_array)
@@ -841,8 +845,9 @@ class GroupAppendAssemblyLoader(StimulusReferenceAssemblyLoader):
             try:
                 data_array.attrs[group] = loader.load()
             except (OSError, ValueError) as error:
-                logger.warning(
-                    "group %r of %s is not loadable as a MetadataAssembly: %s",
-                    group, self.file_path, error,
-                )
+                raise ValidationError(
+                    f"netCDF group {group!r} of {os.fspath(self.file_path)}",
+                    "a group loadable as a MetadataAssembly (one data variable)",
+                    f"{type(error).__name__}: {error}",
+                ) from error
         return data_array

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import netCDF4
 import numpy as np
 import pandas as pd
 import pytest
@@ -615,3 +616,19 @@ def test_sel_on_a_similarity_matrix_selects_both_axes():
     np.testing.assert_array_equal(selected.values, [[0.0, 2.0], [6.0, 8.0]])
     assert selected.dims == ("presentation", "presentation")
     assert list(selected["presentation"].values) == ["s0", "s2"]
+
+
+def test_a_group_that_cannot_be_read_is_an_error_naming_file_and_group(tmp_path):
+    spikes = SpikeTimesAssembly(
+        [0.1, 0.5], dims=["event"],
+        coords={"neuroid_id": ("event", ["n1", "n2"]), "stimulus_id": ("event", ["a", "b"])},
+    )
+    path = write_assembly(tmp_path / "spikes.nc", spikes)
+    with netCDF4.Dataset(path, "a") as root:  # a group with two data variables is no assembly
+        group = root.createGroup("broken")
+        group.createDimension("x", 1)
+        group.createVariable("a", "f8", ("x",))[:] = [1.0]
+        group.createVariable("b", "f8", ("x",))[:] = [2.0]
+    with pytest.raises(ValidationError) as raised:
+        SpikeTimesAssembly.from_files(path)
+    assert "'broken'" in str(raised.value) and "spikes.nc" in str(raised.value)
