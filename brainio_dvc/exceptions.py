@@ -20,6 +20,7 @@ __all__ = [
     "IdentifierError",
     "IdentifierLookupError",
     "IntegrityError",
+    "JournalError",
     "PackagingError",
     "RegistryError",
     "RemoteError",
@@ -251,7 +252,7 @@ class S3ObjectError(RemoteError):
 
 
 class PackagingError(BrainioDvcError):
-    """A packaging step failed; the registry was restored to its state before the call."""
+    """A packaging step failed; no branch was created or moved (pushed objects stay: gc removes them)."""
 
     def __init__(self, identifier: str, step: str, cause: BaseException | str) -> None:
         self.identifier = identifier
@@ -259,5 +260,18 @@ class PackagingError(BrainioDvcError):
         self.cause = cause
         super().__init__(
             f"packaging {identifier!r} failed at step {step!r}: {cause}; "
-            "the registry was left as it was before"
+            "the registry's branches and working tree were left as they were before"
+        )
+
+
+class JournalError(BrainioDvcError):
+    """The packaging journal cannot be read; it is never taken as empty."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(
+            f"the packaging journal {path} cannot be read ({problem}); it lists the remote objects of "
+            "packaging runs in progress. Check that no packaging run is active on this registry, then "
+            "delete the file; `brainio-dvc gc --remote` finds any objects it listed"
         )

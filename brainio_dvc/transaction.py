@@ -1,15 +1,25 @@
 """One packaging run against a registry, all or nothing.
 
 The work happens in a detached ``git worktree`` of the registry, so the user's working tree,
-index and current branch are never touched.  The branch appears only after the commit
-succeeded; until then a failure (or a crash) leaves no branch behind.  Objects pushed to the
-remote during a run that then fails are deleted again if they were not there before.  Runs on
-the same registry wait for each other.
+index and current branch are never touched.  The branch appears (or moves) only after the
+commit succeeded; until then a failure (or a crash) leaves every branch as it was.  Runs on the
+same registry wait for each other.
 
-A run killed outright (SIGKILL, power loss) cannot clean up after itself, so the next run does
-it first, under the same lock: it removes the worktrees that earlier runs left behind, and the
-remote objects that a journal (``.git/brainio-dvc-package.journal``, written before pushing and
-removed once the branch exists) records as pushed by a run that never created its branch.
+**Branches.**  A run commits on its branch (``package/<stimulus set identifier>`` by default,
+see :mod:`brainio_dvc.packaging`).  If that branch exists and is still pending review (it has
+changes that the base does not), the run starts from the branch's tip and adds a commit on top,
+so a stimulus set and its assemblies end up on one branch, for one pull request.  If the branch
+was merged already (its tip is in the base, or the base holds all of its ``registry/`` changes,
+as after a squash merge), the run starts from the base and moves the branch.
+
+**Remote objects are never deleted.**  The remote is content-addressed and shared: an object
+that a failed run pushed may also belong to another branch, so it stays.  Unreferenced objects
+are removed by ``brainio-dvc gc --remote`` (:mod:`brainio_dvc.gc`).  A journal
+(``.git/brainio-dvc-package.journal``, written before pushing and cleared when the run ends)
+lists the objects of a run in progress, which gc keeps; a run killed outright leaves its entry,
+which the next run reports and clears, and its worktree, which the next run removes.  A journal
+that cannot be read is refused (:class:`~brainio_dvc.exceptions.JournalError`), never taken as
+empty.
 """
 
 from __future__ import annotations
@@ -29,16 +39,20 @@ from . import config
 from .cache import atomic_write_text, file_lock
 from .catalog_build import write_catalogs
 from .dvcmeta import parse_dvc_file, with_meta
-from .exceptions import BrainioDvcError, PackagingError
+from .exceptions import BrainioDvcError, JournalError, PackagingError
+from .layout import REGISTRY_DIR
 from .remotes import bound_retries, describe_remote_failure
 
-__all__ = ["PackagingTransaction", "quiet_dvc"]
+__all__ = ["JOURNAL", "LOCK", "PackagingTransaction", "journal_objects", "quiet_dvc"]
 
 logger = logging.getLogger(__name__)
 
 #: Prefix of the temporary directory that holds each run's worktree (in ``tree/``).
 _TEMPORARY_PREFIX = "brainio-dvc-package-"
-_JOURNAL = "brainio-dvc-package.journal"
+#: The journal and the lock, relative to the registry's ``.git`` directory.
+JOURNAL = "brainio-dvc-package.journal"
+LOCK = "brainio-dvc-package"
+_NO_COMMIT = "0" * 40
 
 
 class _ErrorCollector(logging.Handler):
@@ -89,6 +103,30 @@ def _git(cwd: Path, *args: str) -> str:
     return completed.stdout
 
 
+def _git_succeeds(cwd: Path, *args: str) -> bool:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False).returncode == 0
+
+
+def _branch_tip(root: Path, branch: str) -> str | None:
+    if not _git_succeeds(root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
+        return None
+    return _git(root, "rev-parse", f"refs/heads/{branch}").strip()
+
+
+def _is_merged(root: Path, tip: str, base: str) -> bool:
+    """Whether the base already holds everything the branch at ``tip`` changed in ``registry/``."""
+    if _git_succeeds(root, "merge-base", "--is-ancestor", tip, base):
+        return True
+    fork = _git(root, "merge-base", tip, base).strip()
+    changed = _git(root, "diff", "--name-only", fork, tip, "--", REGISTRY_DIR).split()
+    return not changed or _git_succeeds(root, "diff", "--quiet", tip, base, "--", *changed)
+
+
+def _checked_out(root: Path, branch: str) -> bool:
+    listing = _git(root, "worktree", "list", "--porcelain")
+    return f"branch refs/heads/{branch}" in listing.splitlines()
+
+
 class PackagingTransaction:
     """Stage files into a registry's layout, track them with DVC, push, commit on a branch."""
 
@@ -99,14 +137,23 @@ class PackagingTransaction:
         branch: str,
         base: str | None = None,
         push: bool = True,
+        remote: str | None = None,
     ) -> None:
         self.registry_root = Path(registry_root).resolve()
         self.identifier = identifier
         self.branch = branch
         self.base = base or "HEAD"
         self.push_enabled = push
+        #: The DVC remote asked for (BrainIO's ``bucket_name``); used if the registry has it.
+        self.requested_remote = remote
+        #: The DVC remote pushed to, known after prepare.
+        self.remote: str | None = None
         self.tree: Path = Path()
         self.current_step = "prepare"
+        self.base_commit = ""
+        #: The tip of the pending review branch this run builds on, or None.
+        self.pending_tip: str | None = None
+        self._old_tip: str | None = None
         self._pushed: list[str] = []
         self._committed_storage: str | None = None
 
@@ -114,7 +161,7 @@ class PackagingTransaction:
     @contextlib.contextmanager
     def run(self) -> Iterator[PackagingTransaction]:
         """Open the transaction; on any error roll back and raise :class:`PackagingError`."""
-        with file_lock(self.registry_root / ".git" / "brainio-dvc-package"):
+        with file_lock(self.registry_root / ".git" / LOCK):
             parent = Path(tempfile.mkdtemp(prefix=_TEMPORARY_PREFIX))
             self.tree = parent / "tree"
             try:
@@ -141,20 +188,40 @@ class PackagingTransaction:
 
     @property
     def _journal(self) -> Path:
-        return self.registry_root / ".git" / _JOURNAL
+        return self.registry_root / ".git" / JOURNAL
 
     def _prepare(self) -> None:
         if not (self.registry_root / ".dvc").is_dir():
             raise BrainioDvcError(f"{self.registry_root} is not a DVC registry (no .dvc/ directory)")
         _remove_stale_worktrees(self.registry_root)
-        _recover_journal(self.registry_root, self._journal)
-        existing = _git(self.registry_root, "branch", "--list", self.branch).strip()
-        if existing:
+        _recover_journal(self._journal)
+        if not _git_succeeds(self.registry_root, "rev-parse", "--verify", "--quiet", f"{self.base}^{{commit}}"):
             raise BrainioDvcError(
-                f"branch {self.branch!r} already exists; delete it (`git branch -D {self.branch}`) or choose another"
+                f"base revision {self.base!r} does not exist in {self.registry_root}"
+                + ("; the repository has no commit yet: commit once (`git commit --allow-empty -m 'Empty registry'`)"
+                   if self.base == "HEAD" else "")
             )
-        _git(self.registry_root, "worktree", "add", "--quiet", "--detach", str(self.tree), self.base)
+        self.base_commit = _git(self.registry_root, "rev-parse", f"{self.base}^{{commit}}").strip()
+        start = self._choose_start()
+        _git(self.registry_root, "worktree", "add", "--quiet", "--detach", str(self.tree), start)
         self._configure_dvc()
+
+    def _choose_start(self) -> str:
+        """Build on the branch if it is pending review, else on the base (the branch will move)."""
+        self._old_tip = _branch_tip(self.registry_root, self.branch)
+        if self._old_tip is None:
+            return self.base_commit
+        if _checked_out(self.registry_root, self.branch):
+            raise BrainioDvcError(
+                f"branch {self.branch!r} is checked out in a working tree; switch to another branch "
+                f"(`git switch main`) so that packaging can add commits to it"
+            )
+        if _is_merged(self.registry_root, self._old_tip, self.base_commit):
+            logger.info("branch %s was merged into %s; starting it again from there", self.branch, self.base)
+            return self.base_commit
+        logger.info("branch %s is pending review; adding to it", self.branch)
+        self.pending_tip = self._old_tip
+        return self._old_tip
 
     def _configure_dvc(self) -> None:
         """Give the worktree the registry's DVC cache, local config (credentials) and remote.
@@ -169,22 +236,29 @@ class PackagingTransaction:
         if main_local.exists():
             shutil.copyfile(main_local, self.tree / ".dvc" / "config.local")
         with Repo(str(self.registry_root)) as main:
-            remote = main.cloud.get_remote(None)
-            local_path = Path(remote.path) if remote.fs.protocol in ("local", "file") else None
-            remote_name = remote.name
+            names = list(main.config.get("remote", {}))
+            if self.requested_remote and self.requested_remote in names:
+                self.remote = self.requested_remote
+            else:
+                if self.requested_remote:
+                    logger.info("the registry has no DVC remote %r; using its default remote", self.requested_remote)
+                self.remote = main.config["core"].get("remote")
+            if not self.push_enabled and not self.remote:
+                local_path = None
+            else:
+                remote = main.cloud.get_remote(self.remote)
+                local_path = Path(remote.path) if remote.fs.protocol in ("local", "file") else None
+                self.remote = remote.name
         with Repo(str(self.tree)) as repo, repo.config.edit("local") as local:
             local.setdefault("cache", {})["dir"] = str(self.registry_root / ".dvc" / "cache")
             if local_path is None:
                 return
             if local_path.is_relative_to(self.registry_root):
                 relative = local_path.relative_to(self.registry_root).as_posix()
-                ignored = subprocess.run(
-                    ["git", "check-ignore", "-q", relative], cwd=self.registry_root, check=False
-                ).returncode == 0
-                if not ignored:
+                if not _git_succeeds(self.registry_root, "check-ignore", "-q", relative):
                     self._committed_storage = relative
                     return
-            local.setdefault("remote", {}).setdefault(remote_name, {})["url"] = str(local_path)
+            local.setdefault("remote", {}).setdefault(self.remote, {})["url"] = str(local_path)
 
     # -- steps ---------------------------------------------------------------------------
     def path(self, relative: PurePosixPath | str) -> Path:
@@ -192,6 +266,11 @@ class PackagingTransaction:
         return self.tree / str(relative)
 
     def exists_at_base(self, relative: PurePosixPath | str) -> bool:
+        """Whether ``relative`` is tracked at the base revision (not just on the pending branch)."""
+        return _git_succeeds(self.registry_root, "cat-file", "-e", f"{self.base_commit}:{relative}.dvc")
+
+    def exists_in_tree(self, relative: PurePosixPath | str) -> bool:
+        """Whether ``relative`` is tracked where this run starts (the base or the pending branch)."""
         return Path(f"{self.path(relative)}.dvc").exists()
 
     def track(self, files: Mapping[PurePosixPath, Mapping[str, str]]) -> dict[PurePosixPath, dict[str, Any]]:
@@ -212,13 +291,13 @@ class PackagingTransaction:
         write_catalogs(self.tree)
 
     def push(self, relatives: Sequence[PurePosixPath], md5s: Sequence[str]) -> None:
-        """Push the tracked files to the registry's default remote."""
+        """Push the tracked files to the chosen DVC remote (the default one unless asked)."""
         if not self.push_enabled:
             return
         from dvc.repo import Repo
 
         with Repo(str(self.tree)) as repo:
-            odb = repo.cloud.get_remote_odb()
+            odb = repo.cloud.get_remote_odb(self.remote)
             bound_retries(odb.fs)  # for the checks; DVC's push makes its own filesystem
             self._pushed = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
             if self._committed_storage is None:
@@ -226,35 +305,46 @@ class PackagingTransaction:
             jobs = config.jobs() or None
             with quiet_dvc(), _collect_dvc_errors() as collector:
                 try:
-                    repo.push(targets=[f"{self.path(r)}.dvc" for r in relatives], jobs=jobs)
+                    repo.push(targets=[f"{self.path(r)}.dvc" for r in relatives], jobs=jobs, remote=self.remote)
                 except Exception as error:
                     cause = collector.errors[0] if collector.errors else error
-                    remote = repo.config["core"].get("remote")
                     raise BrainioDvcError(
-                        f"push to DVC remote {remote!r} failed: {describe_remote_failure(cause)}"
+                        f"push to DVC remote {self.remote!r} failed: {describe_remote_failure(cause)}"
                     ) from error
             missing = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
         if missing:
             raise BrainioDvcError(f"the remote does not have {missing} after the push")
 
     def commit(self, message: str, paths: Sequence[PurePosixPath | str]) -> str:
-        """Commit ``paths`` (and committed remote storage), then create the branch."""
+        """Commit ``paths`` (and committed remote storage), then create or move the branch.
+
+        On a pending branch that already holds exactly these files (a script run again), no
+        commit is made and the branch's tip is returned.
+        """
         to_add = [str(p) for p in paths]
         if self._committed_storage and self.push_enabled:
             to_add.append(self._committed_storage)
         _git(self.tree, "add", "--", *to_add)
         if not _git(self.tree, "diff", "--cached", "--name-only").strip():
+            if self.pending_tip:
+                logger.info("branch %s already holds %s unchanged", self.branch, self.identifier)
+                return self.pending_tip
             raise BrainioDvcError("nothing changed: the registry already holds exactly these files")
         _git(self.tree, "commit", "--quiet", "-m", message)
         commit = _git(self.tree, "rev-parse", "HEAD").strip()
-        _git(self.tree, "branch", self.branch, commit)
+        # Compare and swap: fails if someone moved the branch meanwhile.
+        _git(self.registry_root, "update-ref", "-m", f"brainio-dvc: {message}",
+             f"refs/heads/{self.branch}", commit, self._old_tip or _NO_COMMIT)
         return commit
 
     # -- rollback ------------------------------------------------------------------------
     def _rollback(self) -> None:
-        if self._pushed and self._committed_storage is None and not _remove_remote_objects(self.tree, self._pushed):
-            return  # the journal keeps them, for the next run to try again
-        _drop_journal_entry(self._journal, self.branch)
+        if self._pushed and self._committed_storage is None:
+            logger.warning(
+                "packaging %s failed after pushing %d objects; they stay on the remote (objects may be shared); "
+                "`brainio-dvc gc --remote` removes them once no branch refers to them", self.identifier, len(self._pushed))
+        with contextlib.suppress(JournalError):
+            _drop_journal_entry(self._journal, self.branch)
 
     def _remove_worktree(self) -> None:
         if self.tree and self.tree.exists():
@@ -264,49 +354,27 @@ class PackagingTransaction:
             _git(self.registry_root, "worktree", "prune")
 
 
-# -- recovery from runs that were killed ---------------------------------------------------
-
-
-def _remove_remote_objects(repo_dir: Path, md5s: Sequence[str]) -> bool:
-    """Delete objects from the default remote of the DVC repository at ``repo_dir``.
-
-    Best effort: False (with a warning) when the remote could not be cleaned.
-    """
-    try:
-        from dvc.repo import Repo
-
-        with Repo(str(repo_dir)) as repo:
-            odb = repo.cloud.get_remote_odb()
-            bound_retries(odb.fs)
-            for md5 in md5s:
-                object_path = odb.oid_to_path(md5)
-                if odb.fs.exists(object_path):
-                    odb.fs.rm(object_path)
-                if odb.fs.protocol == "local":
-                    # A local remote also gets a prefix directory per object.
-                    with contextlib.suppress(OSError):
-                        os.rmdir(os.path.dirname(object_path))
-                logger.info("removed %s from the remote again", md5)
-    except Exception:  # noqa: BLE001 - best effort; the objects are unreferenced anyway
-        logger.warning("could not remove pushed objects %s from the remote", list(md5s), exc_info=True)
-        return False
-    return True
-
-
-# The journal lists, per run that pushed, its branch and the objects it added to the remote.
-# Entries are removed once their branch exists or their objects are gone again; an entry whose
-# objects could not be removed (the remote was down) stays for the next run to retry.
+# -- the journal ---------------------------------------------------------------------------
+# It lists, per run that pushed, its branch and the objects it added to the remote.  An entry
+# is removed when its run ends; one left by a killed run is reported and removed by the next.
 
 
 def _journal_entries(journal: Path) -> list[dict[str, Any]]:
     try:
-        entries = json.loads(journal.read_text(encoding="utf-8"))["runs"]
-        return [{"branch": str(e["branch"]), "pushed": [str(md5) for md5 in e["pushed"]]} for e in entries]
+        text = journal.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
-    except (ValueError, KeyError, TypeError):
-        logger.warning("ignoring the unreadable packaging journal %s", journal)
-        return []
+    try:
+        entries = json.loads(text)["runs"]
+        return [{"branch": str(e["branch"]), "pushed": [str(md5) for md5 in e["pushed"]]} for e in entries]
+    except (ValueError, KeyError, TypeError) as error:
+        raise JournalError(str(journal), f"{type(error).__name__}: {error}") from error
+
+
+def journal_objects(registry_root: Path) -> set[str]:
+    """The md5 of every object that a packaging run in progress (or killed) has pushed."""
+    entries = _journal_entries(Path(registry_root) / ".git" / JOURNAL)
+    return {md5 for entry in entries for md5 in entry["pushed"]}
 
 
 def _save_journal(journal: Path, entries: list[dict[str, Any]]) -> None:
@@ -327,20 +395,17 @@ def _drop_journal_entry(journal: Path, branch: str) -> None:
         _save_journal(journal, [entry for entry in _journal_entries(journal) if entry["branch"] != branch])
 
 
-def _recover_journal(registry_root: Path, journal: Path) -> None:
-    """Undo the pushes of runs that were killed before they created their branch."""
-    kept = []
+def _recover_journal(journal: Path) -> None:
+    """Report the pushes of runs that were killed, then forget them (gc finds their objects)."""
     for entry in _journal_entries(journal):
-        branch, pushed = entry["branch"], entry["pushed"]
-        if _git(registry_root, "branch", "--list", branch).strip():
-            logger.info("the interrupted run of %s had created its branch; keeping its objects", branch)
-            continue
-        if not pushed:
-            continue
-        logger.warning("removing %d objects that an interrupted packaging run pushed for %s", len(pushed), branch)
-        if not _remove_remote_objects(registry_root, pushed):
-            kept.append(entry)
-    _save_journal(journal, kept)
+        if entry["pushed"]:
+            logger.warning(
+                "an interrupted packaging run for %s had pushed %d objects; they stay on the remote until "
+                "`brainio-dvc gc --remote` finds them unreferenced", entry["branch"], len(entry["pushed"]))
+    _save_journal(journal, [])
+
+
+# -- recovery from runs that were killed ---------------------------------------------------
 
 
 def _stale_worktrees(registry_root: Path) -> list[Path]:
