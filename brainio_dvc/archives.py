@@ -117,8 +117,8 @@ def stimulus_zip_member_names(proto_stimulus_set: Any) -> list[str]:
     ids = proto_stimulus_set["stimulus_id"].tolist()
     if PATH_WITHIN_STORE in proto_stimulus_set.columns:
         stems = proto_stimulus_set[PATH_WITHIN_STORE].tolist()
-    else:
-        stems = ids
+    else:  # integer ids (BrainIO accepted them) are stored under their decimal form
+        stems = [str(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in ids]
     names = []
     for stimulus_id, stem in zip(ids, stems, strict=True):
         if not isinstance(stem, str) or not stem:

@@ -1,9 +1,24 @@
 """Packaging stimulus sets and assemblies into a registry (BrainIO API).
 
-Each ``package_*`` call validates its input, writes the files into the registry layout, tracks
-them with DVC (with the catalog row in the ``.dvc`` file's ``meta``), regenerates the catalog,
-pushes to the registry's default remote and commits on a new branch ``package/<identifier>``,
-ready for a pull request.  It is all or nothing: see :mod:`brainio_dvc.transaction`.
+``package_stimulus_set`` and ``package_data_assembly`` take BrainIO's arguments in BrainIO's
+order; this project's options (``registry``, ``new_version``, ...) are keyword-only.  Each call
+validates its input, writes the files into the registry layout, tracks them with DVC (with the
+catalog row in the ``.dvc`` file's ``meta``), regenerates the catalog, pushes to the registry's
+DVC remote and commits on a review branch.  It is all or nothing: see
+:mod:`brainio_dvc.transaction`.
+
+**One branch per dataset.**  Both calls commit on ``package/<stimulus_set_identifier>``: a
+script that packages a stimulus set and then its assemblies leaves one branch, for one pull
+request.  An assembly whose stimulus set is only on that pending branch goes on top of it.
+
+**BrainIO's arguments.**  ``bucket_name`` selects the registry's DVC remote of that name if
+there is one, else the default remote is used (and the name logged).  ``bucket_name=
+"brainio.requested"`` (or ``strict=True``) runs BrainIO's submission checks
+(:func:`check_experiment_stimulus_set`).  ``catalog_name=None`` puts the artifact into the
+catalog named by the identifier's part before its first dot (``dicarlo.hvm-public`` ->
+``dicarlo``), or ``brainscore`` when it has no dot (:func:`~brainio_dvc.identifiers.default_catalog`).
+The returned dicts hold BrainIO's keys; the ``*version_id`` values are the files' md5, which
+identify their version in the content-addressed remote.
 """
 
 from __future__ import annotations
@@ -17,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 from .archives import create_stimulus_csv, create_stimulus_zip
 from .catalog_build import scan_registry
 from .catalogs import LOCATION_TYPE_DVC, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
-from .exceptions import BrainioDvcError, PackagingError
-from .identifiers import check_naming_convention, check_safe_identifier
+from .exceptions import BrainioDvcError, PackagingError, ValidationError
+from .identifiers import check_naming_convention, check_safe_identifier, default_catalog, naming_problem
 from .layout import CATALOGS_DIR, assembly_path, stimulus_set_paths
 from .netcdf import validate_netcdf, write_netcdf
 from .s3 import get_user_info, upload_to_s3
@@ -28,6 +43,7 @@ from .validation import (
     check_image_format,
     check_stimulus_naming_convention,
     check_stimulus_numbers,
+    check_stimulus_paths,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +52,7 @@ if TYPE_CHECKING:
     from .stimuli import StimulusSet
 
 __all__ = [
+    "REQUESTED_BUCKET",
     "check_experiment_stimulus_set",
     "check_image_format",
     "check_naming_convention",
@@ -46,11 +63,23 @@ __all__ = [
     "get_user_info",
     "package_data_assembly",
     "package_stimulus_set",
+    "review_branch",
     "upload_to_s3",
     "write_netcdf",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: BrainIO's bucket for submissions, for which it ran its full stimulus set checks.
+REQUESTED_BUCKET = "brainio.requested"
+_DEFAULT_BUCKET = "brainio-temp"
+
+Registry = str | os.PathLike[str]
+
+
+def review_branch(stimulus_set_identifier: str) -> str:
+    """The branch that a stimulus set and its assemblies are packaged on."""
+    return f"package/{stimulus_set_identifier}"
 
 
 def _validated(identifier: str, check: Any, *args: Any) -> Any:
@@ -61,18 +90,33 @@ def _validated(identifier: str, check: Any, *args: Any) -> Any:
         raise PackagingError(identifier, "validate", error) from error
 
 
+def _check_names(identifier: str, catalog: str | None) -> str:
+    """Refuse unsafe names, advise on the convention; return the catalog to use."""
+    check_safe_identifier(identifier)
+    catalog = default_catalog(identifier) if catalog is None else catalog
+    check_safe_identifier(catalog, "catalog identifier")
+    advice = naming_problem(identifier)
+    if advice:
+        logger.warning("naming convention (advice): %s", advice)
+    return catalog
+
+
 def _check_new_version(transaction: PackagingTransaction, paths: list[PurePosixPath], new_version: bool) -> None:
-    exists = any(transaction.exists_at_base(path) for path in paths)
-    if exists and not new_version:
+    if any(transaction.exists_at_base(path) for path in paths) and not new_version:
         raise BrainioDvcError(
-            f"{transaction.identifier!r} already exists in the registry; pass new_version=True "
-            "(CLI: --new-version) to replace it in a new commit"
+            f"{transaction.identifier!r} already exists in the registry at {transaction.base}; pass "
+            "new_version=True (CLI: --new-version) to replace it in a new commit"
         )
 
 
 def _commit_message(lookup_type: str, identifier: str, transaction: PackagingTransaction, paths: list[PurePosixPath]) -> str:
     kind = "assembly" if lookup_type == TYPE_ASSEMBLY else "stimulus set"
-    verb = "New version of" if any(transaction.exists_at_base(p) for p in paths) else "Add"
+    if any(transaction.exists_at_base(p) for p in paths):
+        verb = "New version of"
+    elif any(transaction.exists_in_tree(p) for p in paths):
+        verb = "Update"
+    else:
+        verb = "Add"
     return f"{verb} {kind} {identifier}"
 
 
@@ -104,43 +148,55 @@ def _stimulus_set_class_name(proto_stimulus_set: Any) -> str:
     return name if name in STIMULUS_SET_CLASSES else "StimulusSet"
 
 
+def _check_stimuli(proto_stimulus_set: Any, strict: bool) -> None:
+    if strict:
+        check_experiment_stimulus_set(proto_stimulus_set)
+    else:
+        check_stimulus_paths(proto_stimulus_set)
+
+
 def package_stimulus_set(
-    catalog_name: str,
+    catalog_name: str | None,
     proto_stimulus_set: StimulusSet,
     stimulus_set_identifier: str,
-    registry: str | os.PathLike[str] = ".",
+    bucket_name: str = _DEFAULT_BUCKET,
     *,
+    registry: Registry = ".",
     new_version: bool = False,
     push: bool = True,
+    strict: bool = False,
     base: str | None = None,
     branch: str | None = None,
 ) -> dict[str, Any]:
     """Package a stimulus set (its CSV and the ZIP of its stimuli) into a registry.
 
-    :param catalog_name: the catalog it belongs to, e.g. ``"dicarlo"``.
+    :param catalog_name: the catalog it belongs to, e.g. ``"dicarlo"``; None: by the
+        identifier (see the module's documentation).
     :param proto_stimulus_set: a StimulusSet with ``stimulus_id`` and ``stimulus_paths``.
     :param stimulus_set_identifier: e.g. ``"dicarlo.MajajHong2015"``.
+    :param bucket_name: the registry's DVC remote of that name, if it has one.
     :param registry: the registry's working tree.
-    :param new_version: allow replacing an existing identifier (in a new commit).
-    :param push: push to the registry's default remote.
+    :param new_version: allow replacing an identifier that the base already has.
+    :param push: push to the DVC remote.
+    :param strict: run BrainIO's submission checks (as for ``bucket_name="brainio.requested"``).
     :param base: the revision to branch from (default HEAD).
-    :param branch: the branch to create (default ``package/<identifier>``).
-    :return: BrainIO's description plus md5, path, branch and commit.
+    :param branch: the branch to commit on (default ``package/<stimulus_set_identifier>``).
+    :return: BrainIO's description (identifier, bucket, csv_sha1, zip_sha1, csv_version_id,
+        zip_version_id) plus catalog, md5, paths, remote, branch and commit.
     """
     identifier = stimulus_set_identifier
-    _validated(identifier, check_naming_convention, identifier)
-    _validated(identifier, check_safe_identifier, catalog_name, "catalog identifier")
-    _validated(identifier, check_experiment_stimulus_set, proto_stimulus_set)
+    catalog = _validated(identifier, _check_names, identifier, catalog_name)
+    _validated(identifier, _check_stimuli, proto_stimulus_set, strict or bucket_name == REQUESTED_BUCKET)
     class_name = _stimulus_set_class_name(proto_stimulus_set)
-    csv_path, zip_path = stimulus_set_paths(catalog_name, identifier)
-    transaction = PackagingTransaction(Path(registry), identifier, branch or f"package/{identifier}", base, push)
+    csv_path, zip_path = stimulus_set_paths(catalog, identifier)
+    transaction = PackagingTransaction(Path(registry), identifier, branch or review_branch(identifier), base, push, bucket_name)
     with transaction.run():
         _check_new_version(transaction, [csv_path, zip_path], new_version)
         with transaction.step("write"):
             transaction.path(csv_path).parent.mkdir(parents=True, exist_ok=True)
             zip_sha1, zip_filenames = create_stimulus_zip(proto_stimulus_set, transaction.path(zip_path))
             csv_sha1 = create_stimulus_csv(proto_stimulus_set, transaction.path(csv_path), zip_filenames=zip_filenames)
-        common = {"identifier": identifier, "lookup_type": TYPE_STIMULUS_SET, "stimulus_set_identifier": "", "catalog": catalog_name}
+        common = {"identifier": identifier, "lookup_type": TYPE_STIMULUS_SET, "stimulus_set_identifier": "", "catalog": catalog}
         files = {
             csv_path: {**common, "class": class_name, "sha1": csv_sha1},
             zip_path: {**common, "class": "", "sha1": zip_sha1},
@@ -148,18 +204,22 @@ def package_stimulus_set(
         rows, commit = _finish(transaction, TYPE_STIMULUS_SET, identifier, files)
     return {
         "identifier": identifier,
-        "lookup_type": TYPE_STIMULUS_SET,
-        "class": class_name,
-        "catalog": catalog_name,
-        "location_type": LOCATION_TYPE_DVC,
+        "bucket": bucket_name,
         "csv_sha1": csv_sha1,
         "zip_sha1": zip_sha1,
+        "csv_version_id": rows[csv_path]["md5"],
+        "zip_version_id": rows[zip_path]["md5"],
+        "lookup_type": TYPE_STIMULUS_SET,
+        "class": class_name,
+        "catalog": catalog,
+        "location_type": LOCATION_TYPE_DVC,
         "sha1": csv_sha1,
         "md5": rows[csv_path]["md5"],
         "zip_md5": rows[zip_path]["md5"],
         "path": str(csv_path),
         "zip_path": str(zip_path),
         "stimuli": len(proto_stimulus_set),
+        "remote": transaction.remote,
         "branch": transaction.branch,
         "commit": commit,
     }
@@ -170,9 +230,16 @@ def _prepare_assembly(
     assembly_identifier: str,
     stimulus_set_identifier: str,
     assembly_class_name: str,
+    extras: Mapping[str, Any] | None,
 ) -> xr.DataArray:
+    import xarray as xr
+
     from .fetch import resolve_assembly_class
 
+    check_safe_identifier(stimulus_set_identifier, "stimulus set identifier")
+    not_arrays = [name for name, extra in (extras or {}).items() if not isinstance(extra, xr.DataArray)]
+    if not_arrays:
+        raise ValidationError("extras", "a DataArray for every group", f"other values for {not_arrays}")
     cls = resolve_assembly_class(assembly_class_name)
     assembly = cls(proto_data_assembly)
     assembly.validate()
@@ -181,7 +248,7 @@ def _prepare_assembly(
     return assembly
 
 
-def _registry_has_stimulus_set(tree: Path, stimulus_set_identifier: str) -> bool:
+def _tree_has_stimulus_set(tree: Path, stimulus_set_identifier: str) -> bool:
     return any(
         row["identifier"] == stimulus_set_identifier and row["lookup_type"] == TYPE_STIMULUS_SET
         for row in scan_registry(tree).rows
@@ -189,39 +256,46 @@ def _registry_has_stimulus_set(tree: Path, stimulus_set_identifier: str) -> bool
 
 
 def package_data_assembly(
-    catalog_identifier: str,
+    catalog_identifier: str | None,
     proto_data_assembly: xr.DataArray,
     assembly_identifier: str,
     stimulus_set_identifier: str,
     assembly_class_name: str = "NeuronRecordingAssembly",
-    registry: str | os.PathLike[str] = ".",
+    bucket_name: str = _DEFAULT_BUCKET,
     extras: Mapping[str, xr.DataArray] | None = None,
     *,
+    registry: Registry = ".",
     new_version: bool = False,
     push: bool = True,
     base: str | None = None,
     branch: str | None = None,
     compression_level: int = 1,
 ) -> dict[str, Any]:
-    """Package an assembly (one netCDF file, extras as groups) into a registry.
+    """Package an assembly (one netCDF file, ``extras`` as groups) into a registry.
 
-    The stimulus set must already be in the registry at ``base``.  Other parameters as in
-    :func:`package_stimulus_set`; ``compression_level`` is the zlib level (1 is fast and
-    nearly as small as 9 on neural data).
+    The stimulus set must be in the registry at ``base``, or on its pending review branch
+    ``package/<stimulus_set_identifier>``; the assembly is committed on that branch.  Other
+    parameters as in :func:`package_stimulus_set`; ``compression_level`` is the zlib level
+    (1 is fast and nearly as small as 9 on neural data).
+
+    :return: BrainIO's description (identifier, version_id, sha1, bucket, cls) plus catalog,
+        md5, size, path, remote, branch and commit.
     """
     identifier = assembly_identifier
-    _validated(identifier, check_naming_convention, identifier)
-    _validated(identifier, check_safe_identifier, catalog_identifier, "catalog identifier")
+    catalog = _validated(identifier, _check_names, identifier, catalog_identifier)
     assembly = _validated(
-        identifier, _prepare_assembly, proto_data_assembly, identifier, stimulus_set_identifier, assembly_class_name
+        identifier, _prepare_assembly, proto_data_assembly, identifier, stimulus_set_identifier, assembly_class_name, extras
     )
-    relative = assembly_path(catalog_identifier, identifier)
-    transaction = PackagingTransaction(Path(registry), identifier, branch or f"package/{identifier}", base, push)
+    relative = assembly_path(catalog, identifier)
+    branch = branch or review_branch(stimulus_set_identifier)
+    transaction = PackagingTransaction(Path(registry), identifier, branch, base, push, bucket_name)
     with transaction.run():
         with transaction.step("validate"):
-            if not _registry_has_stimulus_set(transaction.tree, stimulus_set_identifier):
+            if not _tree_has_stimulus_set(transaction.tree, stimulus_set_identifier):
                 raise BrainioDvcError(
-                    f"stimulus set {stimulus_set_identifier!r} is not in the registry; package it first"
+                    f"stimulus set {stimulus_set_identifier!r} is neither in the registry at {transaction.base} nor on "
+                    f"branch {branch!r}; package it first (its assemblies then go on its branch "
+                    f"{review_branch(stimulus_set_identifier)!r})"
                 )
             _check_new_version(transaction, [relative], new_version)
         with transaction.step("write"):
@@ -237,16 +311,23 @@ def package_data_assembly(
             "class": assembly_class_name,
             "sha1": sha1,
             "stimulus_set_identifier": stimulus_set_identifier,
-            "catalog": catalog_identifier,
+            "catalog": catalog,
         }
         rows, commit = _finish(transaction, TYPE_ASSEMBLY, identifier, {relative: meta})
+    md5 = rows[relative]["md5"]
     return {
+        "identifier": identifier,
+        "version_id": md5,
+        "sha1": sha1,
+        "bucket": bucket_name,
+        "cls": assembly_class_name,
         **meta,
         "location_type": LOCATION_TYPE_DVC,
         "location": str(relative),
         "path": str(relative),
-        "md5": rows[relative]["md5"],
+        "md5": md5,
         "size": rows[relative]["size"],
+        "remote": transaction.remote,
         "branch": transaction.branch,
         "commit": commit,
     }
