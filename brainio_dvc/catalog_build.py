@@ -1,12 +1,18 @@
 """Generate a registry's lookup CSVs from its ``.dvc`` files, and find what is wrong with them.
 
-:func:`scan_registry` and :func:`write_catalogs` do the I/O; :func:`generate_catalogs` and
-:func:`find_problems` are pure.
+:func:`scan_registry`, :func:`write_catalogs` and :func:`identifiers_at` do the I/O;
+:func:`generate_catalogs`, :func:`find_problems` and :func:`naming_advice` are pure.
+
+A catalog on disk is in sync when it has the generated header and rows, in any order: two
+review branches that add different datasets each add their own lines, and the registry's
+``.gitattributes`` (``catalogs/*/lookup.csv merge=union``) lets a plain ``git merge`` keep
+both sides' lines.  ``catalog build`` writes the canonical order again.
 """
 
 from __future__ import annotations
 
 import logging
+import subprocess
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,13 +22,16 @@ from .cache import atomic_write_text
 from .catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET, parse_catalog_table, render_catalog_csv
 from .dvcmeta import parse_dvc_file
 from .exceptions import BrainioDvcError, CatalogFormatError, ValidationError
-from .identifiers import check_naming_convention
+from .identifiers import naming_problem
 from .layout import CATALOG_FILE, CATALOGS_DIR, REGISTRY_DIR, catalog_csv_path
 
 __all__ = [
     "RegistryScan",
     "find_problems",
     "generate_catalogs",
+    "identifiers_at",
+    "naming_advice",
+    "same_catalog",
     "scan_registry",
     "write_catalogs",
 ]
@@ -105,6 +114,12 @@ def find_problems(
     return problems
 
 
+def same_catalog(generated: str, on_disk: str) -> bool:
+    """Whether two catalog CSV texts have the same header and the same rows, in any order."""
+    first, second = generated.splitlines(), on_disk.splitlines()
+    return first[:1] == second[:1] and sorted(first[1:]) == sorted(second[1:])
+
+
 def _sync_problems(generated: Mapping[str, str], on_disk: Mapping[str, str]) -> list[str]:
     problems = []
     for name in sorted(generated.keys() | on_disk.keys()):
@@ -113,7 +128,7 @@ def _sync_problems(generated: Mapping[str, str], on_disk: Mapping[str, str]) -> 
             problems.append(f"{path} is missing; run `brainio-dvc catalog build`")
         elif name not in generated:
             problems.append(f"{path} has no .dvc files behind it; run `brainio-dvc catalog build`")
-        elif generated[name] != on_disk[name]:
+        elif not same_catalog(generated[name], on_disk[name]):
             problems.append(f"{path} is out of sync with the .dvc files; run `brainio-dvc catalog build`")
     return problems
 
@@ -145,18 +160,33 @@ def _identifier_problems(rows: Sequence[Row]) -> list[str]:
         if count > 1:
             locations = sorted(str(r["location"]) for r in rows if (r["identifier"], _role(r)) == (identifier, role))
             problems.append(f"duplicate identifier {identifier!r}: {count} {role} files ({', '.join(locations)})")
-    types = defaultdict(set)
-    for row in rows:
-        types[row["identifier"]].add(row["lookup_type"])
-    for identifier, lookup_types in sorted(types.items()):
-        if len(lookup_types) > 1:
-            problems.append(f"identifier {identifier!r} is used both for an assembly and a stimulus set")
-    for identifier in sorted({str(row["identifier"]) for row in rows}):
-        try:
-            check_naming_convention(identifier)
-        except ValidationError as error:
-            problems.append(f"malformed identifier: {error}")
     return problems
+
+
+def naming_advice(rows: Iterable[Row]) -> dict[str, str]:
+    """Identifier -> how it breaks the naming convention, for the identifiers that do.
+
+    Advice, not a problem: BrainIO never refused such names, and one identifier may name both
+    an assembly and its stimulus set, as in BrainIO's catalogs.
+    """
+    advice = {}
+    for identifier in sorted({str(row["identifier"]) for row in rows}):
+        problem = naming_problem(identifier)
+        if problem:
+            advice[identifier] = problem
+    return advice
+
+
+def identifiers_at(root: Path, rev: str) -> set[str]:
+    """The identifiers that the registry at ``root`` holds at ``rev``, from its layout's paths."""
+    listed = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", rev, "--", REGISTRY_DIR],
+        cwd=root, capture_output=True, text=True, check=False,
+    )
+    if listed.returncode != 0:
+        raise BrainioDvcError(f"cannot list {REGISTRY_DIR}/ at {rev!r} in {root}: {listed.stderr.strip()}")
+    # registry/<catalog>/<kind>/<identifier>/<file>.dvc
+    return {parts[3] for line in listed.stdout.splitlines() if len(parts := line.split("/")) == 5 and line.endswith(".dvc")}
 
 
 def _completeness_problems(rows: Sequence[Row]) -> list[str]:

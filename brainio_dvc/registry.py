@@ -65,11 +65,14 @@ def is_git_url(spec: str) -> bool:
 
 
 def find_registry_root(start: Path) -> Path | None:
-    """The git working tree containing ``start`` if it is a registry (has .dvc/ and catalogs/)."""
+    """The git working tree containing ``start`` if it is a registry (has .dvc/).
+
+    A repository made by ``git init`` and ``dvc init`` is an empty registry (git does not keep
+    the empty ``catalogs/`` directory).
+    """
     for directory in (start, *start.parents):
         if (directory / ".git").exists():
-            is_registry = (directory / ".dvc").is_dir() and (directory / CATALOGS_DIR).is_dir()
-            return directory if is_registry else None
+            return directory if (directory / ".dvc").is_dir() else None
     return None
 
 
@@ -109,7 +112,7 @@ class Registry:
             root = find_registry_root(path) if path.exists() else None
             if root is None:
                 raise RegistryError(
-                    str(path), "not a registry (expected a git working tree with .dvc/ and catalogs/)"
+                    str(path), "not a registry (expected a git working tree with .dvc/; `brainio-dvc init` makes one)"
                 )
             self.label = str(root)
             self.root = root
