@@ -129,7 +129,7 @@ def test_package_commands(registry: Registry, tmp_path: Path) -> None:
     write_netcdf(assembly, netcdf_path)
     result = json.loads(run("--registry", str(registry.root), "--json", "package", "assembly", str(netcdf_path),
                             "--identifier", "lab.Tester2024.cli", "--stimulus-set", STIMULI, "--catalog", CATALOG))
-    assert result["branch"] == "package/lab.Tester2024.cli"
+    assert result["branch"] == "package/lab.Tester2024"  # its stimulus set's branch
     # An existing identifier without --new-version fails with exit 1 and the step named.
     output = run("--registry", str(registry.root), "package", "assembly", str(netcdf_path), "--identifier", ASSEMBLY,
                  "--stimulus-set", STIMULI, "--catalog", CATALOG, expect=1)

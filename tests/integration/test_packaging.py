@@ -34,7 +34,7 @@ def snapshot(registry: Registry) -> dict[str, object]:
 
 def test_package_assembly_returns_description_and_commits_on_a_branch(registry: Registry) -> None:
     result = package_data_assembly(CATALOG, make_assembly(3), "lab.Tester2024.more", STIMULI, registry=registry.root)
-    assert result["branch"] == "package/lab.Tester2024.more"
+    assert result["branch"] == "package/lab.Tester2024"  # its stimulus set's branch
     assert git(registry.root, "rev-parse", result["branch"]) == result["commit"]
     assert result["path"] == "registry/lab/assemblies/lab.Tester2024.more/lab.Tester2024.more.nc"
     assert len(result["md5"]) == 32 and len(result["sha1"]) == 40
@@ -88,7 +88,7 @@ def test_identical_new_version_is_refused(registry: Registry) -> None:
     ("identifier", "stimulus_set", "class_name", "step"),
     [
         ("lab/../../escape2024", STIMULI, "NeuronRecordingAssembly", "validate"),
-        ("Lab.bad", STIMULI, "NeuronRecordingAssembly", "validate"),
+        ("lab.Tester2024.", STIMULI, "NeuronRecordingAssembly", "validate"),
         ("lab.Tester2024.x", STIMULI, "os.system", "validate"),
         ("lab.Tester2024.x", "lab.Missing2024", "NeuronRecordingAssembly", "validate"),
     ],
@@ -121,7 +121,8 @@ def test_remote_that_refuses_changes_nothing(registry: Registry) -> None:
     assert snapshot(registry) == before
 
 
-def test_commit_that_fails_changes_nothing_and_removes_pushed_objects(registry: Registry) -> None:
+def test_commit_that_fails_changes_nothing_but_keeps_pushed_objects(registry: Registry) -> None:
+    """The remote is shared and content-addressed: a failed run never deletes from it (gc does)."""
     hook = registry.root / ".git" / "hooks" / "pre-commit"
     hook.write_text("#!/bin/sh\necho 'refused by hook' >&2\nexit 1\n")
     hook.chmod(0o755)
@@ -129,7 +130,9 @@ def test_commit_that_fails_changes_nothing_and_removes_pushed_objects(registry: 
     with pytest.raises(PackagingError, match="refused by hook") as raised:
         package_data_assembly(CATALOG, make_assembly(7), "lab.Tester2024.hooked", STIMULI, registry=registry.root)
     assert raised.value.step == "commit"
-    assert snapshot(registry) == before
+    after = snapshot(registry)
+    assert set(after["remote"]) > set(before["remote"])
+    assert {**after, "remote": None} == {**before, "remote": None}
 
 
 def test_user_changes_in_the_working_tree_are_untouched(registry: Registry) -> None:
