@@ -204,6 +204,16 @@ def create_stimulus_zip(
     return sha1, names
 
 
+#: Columns that only tell packaging where a stimulus comes from and goes: never in the CSV.
+PACKAGING_COLUMNS = ("stimulus_current_local_file_path", PATH_WITHIN_STORE)
+
+
+def extract_specific(proto_stimulus_set: Any) -> list[str]:
+    """The columns of a proto stimulus set that describe its stimuli, in order (BrainIO's name):
+    all but :data:`PACKAGING_COLUMNS`."""
+    return [column for column in proto_stimulus_set.columns if column not in PACKAGING_COLUMNS]
+
+
 def create_stimulus_csv(
     proto_stimulus_set: Any,
     target_path: str | os.PathLike[str],
@@ -211,11 +221,12 @@ def create_stimulus_csv(
 ) -> str:
     """Write the stimulus metadata CSV (no index, UTF-8, ``\\n`` line ends); return its SHA-1.
 
-    With ``zip_filenames`` (as :func:`create_stimulus_zip` returns them), the ``filename``
-    column is set to them, replacing any existing one; ``proto_stimulus_set`` is not modified.
+    The CSV has the :func:`extract_specific` columns, as BrainIO's.  With ``zip_filenames`` (as
+    :func:`create_stimulus_zip` returns them), the ``filename`` column is set to them, replacing
+    any existing one; ``proto_stimulus_set`` is not modified.
     """
     target = Path(target_path)
-    frame = proto_stimulus_set
+    frame = proto_stimulus_set[extract_specific(proto_stimulus_set)]
     if zip_filenames is not None:
         if len(zip_filenames) != len(frame):
             raise ValidationError(

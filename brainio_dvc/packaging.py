@@ -29,10 +29,11 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .archives import create_stimulus_csv, create_stimulus_zip
+from .archives import create_stimulus_csv, create_stimulus_zip, extract_specific
 from .catalog_build import scan_registry
 from .catalogs import LOCATION_TYPE_DVC, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .exceptions import BrainioDvcError, PackagingError, ValidationError
+from .hashes import sha1_hash
 from .identifiers import check_naming_convention, check_safe_identifier, default_catalog, naming_problem
 from .layout import CATALOGS_DIR, assembly_path, stimulus_set_paths
 from .netcdf import validate_netcdf, write_netcdf
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REQUESTED_BUCKET",
+    "TYPE_ASSEMBLY",
+    "TYPE_STIMULUS_SET",
     "check_experiment_stimulus_set",
     "check_image_format",
     "check_naming_convention",
@@ -60,15 +63,38 @@ __all__ = [
     "check_stimulus_numbers",
     "create_stimulus_csv",
     "create_stimulus_zip",
+    "extract_specific",
     "get_user_info",
     "package_data_assembly",
     "package_stimulus_set",
     "review_branch",
+    "sha1_hash",
     "upload_to_s3",
     "write_netcdf",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Names BrainIO's packaging module re-exported, imported on first use (they need the lookup
+#: and registry machinery, which packaging itself does not).
+_LAZY = {
+    "fetch": (".fetch", None),
+    "lookup": (".lookup", None),
+    "list_stimulus_sets": (".lookup", "list_stimulus_sets"),
+    "resolve_assembly_class": (".fetch", "resolve_assembly_class"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    import importlib
+
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name, __package__)
+    return module if attribute is None else getattr(module, attribute)
+
 
 #: BrainIO's bucket for submissions, for which it ran its full stimulus set checks.
 REQUESTED_BUCKET = "brainio.requested"

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 library, directory = sys.argv[1], Path(sys.argv[2])
 registry = sys.argv[3] if len(sys.argv) > 3 else None
@@ -52,7 +53,10 @@ def describe(assembly):
         "levels": sorted(str(level) for level in get_levels(assembly)),
         "coords": {str(name): [[str(d) for d in dims], plain(values)]
                    for name, dims, values in walk_coords(assembly) if dims},
-        "dim_values": {str(dim): plain(assembly[dim].values) for dim in set(assembly.dims) if dim in assembly.coords},
+        # A MultiIndex's tuples follow its level order, which follows the CSV's column order:
+        # BrainIO's packaging wrote the columns in no fixed order.  Its levels are in "coords".
+        "dim_values": {str(dim): plain(assembly[dim].values) for dim in set(assembly.dims)
+                       if dim in assembly.coords and not isinstance(assembly.indexes.get(dim), pd.MultiIndex)},
     }
 
 

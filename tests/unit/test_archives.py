@@ -96,6 +96,16 @@ def test_zip_overwrites_atomically_and_keeps_umask_permissions(
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
 
 
+def test_the_csv_leaves_out_the_packaging_columns_as_brainio_does(proto: StimulusSet, tmp_path: Path) -> None:
+    proto["stimulus_path_within_store"] = ["cars/one", "dogs/two", "cats/three"]
+    proto["stimulus_current_local_file_path"] = ["/a", "/b", "/c"]
+    _, names = create_stimulus_zip(proto, tmp_path / "s.zip")
+    create_stimulus_csv(proto, tmp_path / "s.csv", zip_filenames=names)
+    columns = (tmp_path / "s.csv").read_text().splitlines()[0].split(",")
+    assert "stimulus_path_within_store" not in columns and "stimulus_current_local_file_path" not in columns
+    assert columns[-1] == "filename" and "stimulus_id" in columns
+
+
 def test_stimulus_path_within_store_names_the_members(proto: StimulusSet, tmp_path: Path) -> None:
     proto["stimulus_path_within_store"] = ["cars/one", "dogs/two", "cats/three"]
     _, names = create_stimulus_zip(proto, tmp_path / "s.zip")
