@@ -183,6 +183,9 @@ def _sources(rev: str | None, registry: str | None) -> dict[str, _Source]:
     found = []
     for spec in [registry] if registry else default_registry_specs():
         source = open_registry(spec)
+        if rev is None and source.is_unborn():
+            logger.info("registry %s has no commit yet: an empty registry", source.label)
+            continue
         commit = source.resolve(rev)
         found.extend(_Source(name, registry=source, commit=commit) for name in source.catalog_tables(commit))
     if registry is None and rev is None:

@@ -221,6 +221,13 @@ class Registry:
         self._known_commits.add(commit)
         return commit
 
+    def is_unborn(self) -> bool:
+        """Whether this is a local repository without a single commit yet (``git init`` +
+        ``dvc init``): an empty registry, which has no catalogs to read."""
+        return self.is_local and self._local_commit("HEAD") is None and not any(
+            (self.git_dir / "refs" / "heads").rglob("*")
+        )
+
     def _is_moving(self, rev: str) -> bool:
         """Branches and HEAD move; commits and tags do not."""
         if rev == "HEAD" or resolve_branch_ref(self.git_dir, rev) is not None:

@@ -335,6 +335,8 @@ def test_a_plain_git_and_dvc_repository_is_an_empty_registry(tmp_path: Path) -> 
     git(root, "init", "--quiet")
     dvc(root, "init", "--quiet")
     assert check(root)["exit_code"] == 0  # no catalogs/ (git keeps no empty directory), no commit yet
+    code, output = run_cli("--registry", str(root), "--json", "list")
+    assert code == 0 and json.loads(output) == [], output
     git(root, "commit", "--quiet", "-m", "Initialize DVC")  # as DVC's documentation does next
     code, output = run_cli("--registry", str(root), "--json", "list")
     assert code == 0 and json.loads(output) == [], output
