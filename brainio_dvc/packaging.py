@@ -267,11 +267,27 @@ def _prepare_assembly(
     if not_arrays:
         raise ValidationError("extras", "a DataArray for every group", f"other values for {not_arrays}")
     cls = resolve_assembly_class(assembly_class_name)
-    assembly = cls(proto_data_assembly)
-    assembly.validate()
+    cls(proto_data_assembly).validate()
+    # Written as given, not as the class gathers it: a lone coordinate of a dimension keeps its
+    # name in the file (the class would index the dimension by it under the dimension's name).
+    assembly = xr.DataArray(proto_data_assembly).copy(deep=False)
+    _check_presentations_have_stimulus_ids(assembly, cls)
     assembly.attrs["identifier"] = assembly_identifier
     assembly.attrs["stimulus_set_identifier"] = stimulus_set_identifier
     return assembly
+
+
+def _check_presentations_have_stimulus_ids(assembly: xr.DataArray, cls: type) -> None:
+    """Presentations are matched to the stimulus set by ``stimulus_id`` (or legacy ``image_id``)."""
+    if "presentation" not in assembly.dims or {"stimulus_id", "image_id"} & set(map(str, assembly.coords)):
+        return
+    raise ValidationError(
+        f"{cls.__name__} to package",
+        "a stimulus_id coordinate on the presentation dimension",
+        "presentation coordinates " + (", ".join(map(str, assembly.coords)) or "none"),
+        hint="a DataAssembly whose presentations have stimulus_id alone indexes them by it under the name "
+        "'presentation', as BrainIO did; pass a plain xarray.DataArray or add another presentation coordinate",
+    )
 
 
 def _tree_has_stimulus_set(tree: Path, stimulus_set_identifier: str) -> bool:

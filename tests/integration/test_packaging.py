@@ -50,6 +50,30 @@ def test_package_assembly_returns_description_and_commits_on_a_branch(registry: 
     np.testing.assert_allclose(loaded.values, make_assembly(3).values)
 
 
+def test_a_lone_stimulus_id_of_a_plain_data_array_is_packaged_under_its_name(registry: Registry) -> None:
+    import xarray as xr
+
+    behavior = xr.DataArray(  # presentations with stimulus_id alone
+        np.arange(12.0), dims=["presentation"], coords={"stimulus_id": ("presentation", [f"s{n % 6}" for n in range(12)])},
+    )
+    result = package_data_assembly(CATALOG, behavior, "lab.Tester2024.choices", STIMULI, "BehavioralAssembly",
+                                   registry=registry.root)
+    loaded = brainio_dvc.get_assembly("lab.Tester2024.choices", rev=result["branch"], registry=str(registry.root))
+    assert list(loaded["stimulus_id"].values[:6]) == [f"s{n}" for n in range(6)]
+    assert set(loaded["category"].values) == {"a", "b"}  # merged from the stimulus set
+
+
+def test_an_assembly_whose_presentations_lost_their_stimulus_id_is_refused(registry: Registry) -> None:
+    from brainio_dvc.assemblies import BehavioralAssembly
+
+    behavior = BehavioralAssembly(  # the class indexes presentations by stimulus_id, as BrainIO did
+        np.arange(6.0), dims=["presentation"], coords={"stimulus_id": ("presentation", [f"s{n}" for n in range(6)])},
+    )
+    with pytest.raises(PackagingError, match="stimulus_id coordinate on the presentation dimension"):
+        package_data_assembly(CATALOG, behavior, "lab.Tester2024.lost", STIMULI, "BehavioralAssembly",
+                              registry=registry.root)
+
+
 def test_package_stimulus_set_description(registry: Registry, tmp_path: Path) -> None:
     stimuli = make_stimulus_set(tmp_path / "other", count=4)
     result = package_stimulus_set(CATALOG, stimuli, "lab.Other2023", registry=registry.root)
