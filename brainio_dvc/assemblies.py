@@ -12,6 +12,7 @@ import importlib.util
 import itertools
 import logging
 import os
+import warnings
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from os import PathLike
 from typing import Any, ClassVar, TypeVar
@@ -105,7 +106,11 @@ class DataAssembly(xr.DataArray):
             # xarray's internal construction from existing variables and indexes: already gathered.
             super().__init__(*args, **kwargs)
             return
-        gathered = gather_indexes(_as_data_array(*args, **kwargs))
+        with warnings.catch_warnings():
+            # A stimulus x stimulus similarity matrix repeats its dimension, as Brain-Score's
+            # RDMs do; xarray warns that it does not support that, and sel/subset here do.
+            warnings.filterwarnings("ignore", message="Duplicate dimension names", category=UserWarning)
+            gathered = gather_indexes(_as_data_array(*args, **kwargs))
         super().__init__(
             gathered.variable,
             coords=dict(gathered.coords.variables),
