@@ -154,7 +154,7 @@ def _rows_of(identifier: str, options: Options) -> list[dict[str, Any]]:
 
 
 def _import_command(row: Mapping[str, Any]) -> str | None:
-    if not row.get("registry"):
+    if not row.get("registry") or not row.get("md5"):  # a reference (migrate --reference) is not on the remote
         return None
     return f"dvc import {row['registry']} {row['location']} --rev {row['rev']}"
 
@@ -366,18 +366,23 @@ def catalog_build(options: Options) -> None:
 def _remote_problems(root: Path, rows: Iterable[Mapping[str, Any]]) -> list[str]:
     from dvc.repo import Repo
 
+    from .references import source_problems
     from .remotes import bound_retries, describe_remote_failure
 
     rows = list(rows)
+    references = source_problems(rows)  # their bytes are at their source, not on the remote
+    rows = [row for row in rows if row.get("md5")]
+    if not rows:
+        return references
     try:
         with Repo(str(root)) as repo:
             odb = repo.cloud.get_remote_odb()
             bound_retries(odb.fs)
             present = odb.oids_exist({str(row["md5"]) for row in rows})
     except Exception as error:  # noqa: BLE001 - any remote failure is a problem to report
-        return [f"cannot check the remote: {describe_remote_failure(error)}"]
-    return [f"{row['location']} (md5 {row['md5']}) is not on the remote; run `dvc push`"
-            for row in rows if str(row["md5"]) not in present]
+        return [*references, f"cannot check the remote: {describe_remote_failure(error)}"]
+    return references + [f"{row['location']} (md5 {row['md5']}) is not on the remote; run `dvc push`"
+                         for row in rows if str(row["md5"]) not in present]
 
 
 def _default_base(root: Path) -> str:
@@ -443,6 +448,7 @@ def demo(options: Options) -> None:
 
 
 from . import cli_contribute  # noqa: E402,F401 - registers package, init and gc on the group
+from . import cli_migrate  # noqa: E402,F401 - registers migrate on the group
 
 
 def main() -> None:

@@ -90,8 +90,17 @@ def _meta(document: Mapping[str, Any], source: str) -> dict[str, str]:
 
 
 def parse_dvc_file(text: str, dvc_path: str) -> dict[str, object]:
-    """The catalog row described by a ``.dvc`` file at ``dvc_path`` (relative to the registry)."""
+    """The catalog row described by a ``.dvc`` file at ``dvc_path`` (relative to the registry).
+
+    A reference to an S3 object (a ``.dvc`` file with ``deps``, written by ``migrate
+    --reference``) gives a row of ``location_type`` ``s3-reference``: see
+    :mod:`brainio_dvc.references`.
+    """
     document = _load(text, dvc_path)
+    from .references import is_reference, parse_reference  # noqa: PLC0415 - references import this module
+
+    if is_reference(document):
+        return parse_reference(document, dvc_path, _meta(document, dvc_path))
     out = _single_out(document, dvc_path)
     meta = _meta(document, dvc_path)
     location = PurePosixPath(dvc_path).parent / out["path"]

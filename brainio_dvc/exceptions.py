@@ -21,11 +21,13 @@ __all__ = [
     "IdentifierLookupError",
     "IntegrityError",
     "JournalError",
+    "MigrationError",
     "PackagingError",
     "RegistryError",
     "RemoteError",
     "RevisionNotFoundError",
     "S3ObjectError",
+    "SourceChangedError",
     "StimulusSetLookupError",
     "UnknownClassError",
     "UnsafeArchiveError",
@@ -236,7 +238,10 @@ class S3ObjectError(RemoteError):
         problem: str,
         endpoint: str | None = None,
         identifier: str | None = None,
+        reason: str | None = None,
     ) -> None:
+        #: ``"missing"`` (no such bucket, key or version), ``"denied"`` (401/403), or None.
+        self.reason = reason
         self.bucket = bucket
         self.key = key
         self.version_id = version_id
@@ -249,6 +254,44 @@ class S3ObjectError(RemoteError):
         where = f", endpoint {endpoint}" if endpoint else ""
         what = f" of {identifier!r}" if identifier else ""
         BrainioDvcError.__init__(self, f"s3://{bucket}/{key} ({version}{where}){what}: {problem}")
+
+
+class SourceChangedError(IntegrityError):
+    """The S3 object that a registry references is no longer what was recorded for it.
+
+    Raised at load for a reference (``brainio-dvc migrate --reference``) whose source differs
+    from its ``.dvc`` file in ``field`` (``etag``, ``size`` or ``sha1``); nothing is loaded.
+    """
+
+    def __init__(self, url: str, version_id: str | None, field: str, expected: str, found: str,
+                 identifier: str | None = None) -> None:
+        self.url = url
+        self.version_id = version_id
+        self.field = field
+        self.identifier = identifier
+        what = f" of {identifier!r}" if identifier else ""
+        version = f"version {version_id}" if version_id else "no version id: the latest version"
+        hint = (
+            "the object was overwritten after it was recorded and its source is not versioned, so the recorded "
+            "bytes are gone from there; migrate it again with --copy from a copy that has the recorded SHA-1, or "
+            "record the new content (and check that it is what the identifier should mean)"
+            if not version_id else "the recorded version no longer has the recorded content; check the source"
+        )
+        BrainioDvcError.__init__(
+            self,
+            f"the source {url} ({version}){what} changed since it was recorded: {field} is {found}, "
+            f"expected {expected}; it was not loaded ({hint})",
+        )
+        self.path, self.algorithm, self.expected, self.found, self.hint = url, field, expected, found, hint
+
+
+class MigrationError(BrainioDvcError):
+    """A migration cannot start: its input cannot be read, or its options do not fit."""
+
+    def __init__(self, source: str, problem: str) -> None:
+        self.source = source
+        self.problem = problem
+        super().__init__(f"migration from {source}: {problem}")
 
 
 class PackagingError(BrainioDvcError):

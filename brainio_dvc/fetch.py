@@ -31,6 +31,7 @@ from .cache import DataCache, file_lock, temporary_path
 from .catalogs import LOCATION_TYPE_DVC
 from .exceptions import IntegrityError, RemoteError, UnknownClassError, ValidationError
 from .hashes import DIGEST_LENGTHS, check_digest, is_digest, sha1_hash
+from .references import LOCATION_TYPE_REFERENCE
 
 if TYPE_CHECKING:
     from . import assemblies, stimuli
@@ -154,7 +155,9 @@ def fetch_file(
     locations (``s3://bucket/key``, virtual-hosted or path-style URLs) are read with boto3 at
     the S3 object version ``version_id`` (None, ``""`` or ``"null"``: the latest); ``http``
     locations by URL.  Both need the ``sha1``, which is checked before the file is kept.
-    Registry rows (``location_type='dvc'``) need ``md5``, ``registry`` and ``rev`` (the commit).
+    Registry rows (``location_type='dvc'``) need ``md5``, ``registry`` and ``rev`` (the commit);
+    references to S3 objects (``'s3-reference'``, see :mod:`brainio_dvc.references`) need
+    ``sha1``, ``registry`` and ``rev``.
     """
     from .s3 import fetch_s3_object, parse_s3_url, pinned_version
 
@@ -167,6 +170,10 @@ def fetch_file(
             f"catalog row of {description}", "a version_id only for location_type 'S3'",
             f"version_id={version_id!r} with location_type {location_type!r}",
         )
+    if location_type == LOCATION_TYPE_REFERENCE:
+        from .references import fetch_reference
+
+        return fetch_reference(location, sha1, registry, rev, identifier)
     if location_type == LOCATION_TYPE_DVC:
         if not (md5 and registry and rev):
             raise ValidationError(

@@ -38,7 +38,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .exceptions import IntegrityError, S3ObjectError, ValidationError
 from .hashes import check_digest
@@ -48,10 +48,12 @@ if TYPE_CHECKING:
     from .stimuli import StimulusSet
 
 __all__ = [
+    "S3Head",
     "S3Object",
     "download_s3_object",
     "fetch_s3_object",
     "get_user_info",
+    "head_s3_object",
     "load_assembly_from_s3",
     "load_stimulus_set_from_s3",
     "object_key",
@@ -63,6 +65,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: Version ids that mean "the latest version" in Brain-Score's plugins.
 UNPINNED_VERSION_IDS = frozenset({"", "null"})
@@ -232,16 +235,32 @@ def _stream_to(client: Any, obj: S3Object, destination: Path, description: str) 
             advance(len(chunk))
 
 
-def download_s3_object(obj: S3Object, destination: Path, identifier: str | None = None) -> None:
-    """Write ``obj`` to ``destination``: anonymously, then signed if that is refused.
+def _reason(error: Exception) -> str | None:
+    """``"missing"`` or ``"denied"`` when S3's answer says so, else None."""
+    response = getattr(error, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = _status(error)
+    if code in ("NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404", "NotFound") or status == 404:
+        return "missing"
+    if code == "InvalidArgument" and "version" in str(error).lower():
+        return "missing"
+    if status in _RETRY_SIGNED:
+        return "denied"
+    return None
+
+
+def _anonymous_then_signed(obj: S3Object, identifier: str | None, action: Callable[[Any], _T]) -> _T:
+    """``action(client)`` with an anonymous client, then a signed one if that is refused.
 
     Raises :class:`S3ObjectError` naming the bucket, key, version id and endpoint, with what
-    each attempt was told.  An unreachable endpoint is not tried twice.
+    each attempt was told (and ``reason`` ``"missing"`` or ``"denied"`` when S3 said so).  An
+    unreachable endpoint is not tried twice.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
     attempts: list[str] = []
     endpoint = None
+    reason = None
     for signed in (False, True):
         if signed and not _has_credentials():
             attempts.append(
@@ -252,11 +271,11 @@ def download_s3_object(obj: S3Object, destination: Path, identifier: str | None 
         endpoint = client.meta.endpoint_url
         mode = "signed" if signed else "anonymous"
         try:
-            logger.debug("GET %s from %s (%s)", obj, endpoint, mode)
-            _stream_to(client, obj, destination, f"{obj.url}")
-            return
+            logger.debug("%s at %s (%s)", obj, endpoint, mode)
+            return action(client)
         except ClientError as error:
             attempts.append(f"{mode}: {_describe(error, obj)}")
+            reason = _reason(error)
             if _status(error) not in _RETRY_SIGNED:
                 break
         except (BotoCoreError, OSError) as error:
@@ -268,8 +287,46 @@ def download_s3_object(obj: S3Object, destination: Path, identifier: str | None 
                 obj.bucket, obj.key, obj.version_id, problem, endpoint, identifier
             ) from error
     raise S3ObjectError(
-        obj.bucket, obj.key, obj.version_id, "; ".join(attempts), endpoint, identifier
+        obj.bucket, obj.key, obj.version_id, "; ".join(attempts), endpoint, identifier, reason
     )
+
+
+def download_s3_object(obj: S3Object, destination: Path, identifier: str | None = None) -> None:
+    """Write ``obj`` to ``destination``: anonymously, then signed if that is refused.
+
+    Raises :class:`S3ObjectError` naming the bucket, key, version id and endpoint, with what
+    each attempt was told.  An unreachable endpoint is not tried twice.
+    """
+    _anonymous_then_signed(obj, identifier, lambda client: _stream_to(client, obj, destination, obj.url))
+
+
+@dataclass(frozen=True)
+class S3Head:
+    """What a HEAD request says about an object: its size, ETag (unquoted) and version id."""
+
+    size: int
+    etag: str
+    version_id: str | None
+
+
+def head_s3_object(obj: S3Object, identifier: str | None = None) -> S3Head:
+    """HEAD ``obj`` (at its version), anonymously then signed; :class:`S3ObjectError` if refused.
+
+    ``version_id`` is None when the object has none (an unversioned bucket says ``"null"``).
+    """
+
+    def head(client: Any) -> S3Head:
+        arguments = {"Bucket": obj.bucket, "Key": obj.key}
+        if obj.version_id:
+            arguments["VersionId"] = obj.version_id
+        response = client.head_object(**arguments)
+        return S3Head(
+            int(response.get("ContentLength") or 0),
+            str(response.get("ETag") or "").strip('"'),
+            pinned_version(response.get("VersionId")),
+        )
+
+    return _anonymous_then_signed(obj, identifier, head)
 
 
 def fetch_s3_object(obj: S3Object, sha1: str | None, identifier: str | None = None) -> Path:
