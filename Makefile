@@ -23,7 +23,12 @@ $(REFERENCE_VENV)/.installed:
 demo: $(VENV)/.installed
 	$(BIN)/brainio-dvc demo
 
+# The catalog site's browser tests drive the system's Chromium (Debian's package).
+CHROMIUM ?= chromium
+
 test: $(VENV)/.installed $(REFERENCE_VENV)/.installed
+	command -v $(CHROMIUM) >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 	BRAINIO_REFERENCE_PYTHON=$(abspath $(REFERENCE_VENV))/bin/python $(BIN)/python -m pytest
 
 benchmark: $(VENV)/.installed

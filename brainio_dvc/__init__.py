@@ -15,16 +15,20 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BrainioDvcError",
+    "cite",
     "get_assembly",
     "get_catalog",
     "get_stimulus_set",
     "list_assemblies",
     "list_catalogs",
     "list_stimulus_sets",
+    "search",
 ]
 
 _WHERE = {
     "BrainioDvcError": "exceptions",
+    "cite": "citations",
+    "search": "catalog_search",
     "get_assembly": "loading",
     "get_stimulus_set": "loading",
     "get_catalog": "lookup",
@@ -35,11 +39,13 @@ _WHERE = {
 
 #: Submodules reachable as attributes (``brainio_dvc.lookup``), imported on first use.
 _SUBMODULES = frozenset({
-    "assemblies", "catalogs", "config", "exceptions", "fetch", "lookup", "packaging", "s3", "stimuli",
+    "assemblies", "cards", "catalogs", "config", "exceptions", "fetch", "lookup", "packaging", "s3", "stimuli",
     "transform",
 })
 
 if TYPE_CHECKING:
+    from .catalog_search import search
+    from .citations import cite
     from .exceptions import BrainioDvcError
     from .loading import get_assembly, get_stimulus_set
     from .lookup import get_catalog, list_assemblies, list_catalogs, list_stimulus_sets

@@ -160,19 +160,12 @@ def _import_command(row: Mapping[str, Any]) -> str | None:
 
 
 def _history(row: Mapping[str, Any]) -> list[dict[str, str]]:
-    from .dvcmeta import parse_dvc_file
+    from .history import file_history
     from .registry import open_registry
 
     if not row.get("registry"):
         return []
-    registry = open_registry(row["registry"])
-    dvc_path = f"{row['location']}.dvc"
-    history = []
-    for commit in registry.log(dvc_path, rev=row["rev"]):
-        data = registry.read_bytes(commit.sha, dvc_path)
-        md5 = parse_dvc_file(data.decode(), dvc_path)["md5"] if data else "(removed)"
-        history.append({"commit": commit.sha, "date": commit.date, "author": commit.author, "md5": md5, "subject": commit.subject})
-    return history
+    return file_history(open_registry(row["registry"]), str(row["location"]), rev=row["rev"])
 
 
 def _describe_file(row: Mapping[str, Any], identifier: str) -> dict[str, Any]:
@@ -412,6 +405,7 @@ def catalog_check(options: Options, remote: bool, strict: bool, base: str | None
       brainio-dvc catalog check --strict --base origin/main
     """
     from .assemblies import ASSEMBLY_CLASSES
+    from .cards import check_cards
     from .catalog_build import find_problems, identifiers_at, naming_advice, scan_registry
     from .stimuli import STIMULUS_SET_CLASSES
 
@@ -426,6 +420,9 @@ def catalog_check(options: Options, remote: bool, strict: bool, base: str | None
     if remote:
         problems += _remote_problems(root, scan.rows)
     warnings = [f"naming convention (advice): {text}" for text in advice.values()]
+    card_problems, card_warnings = check_cards(root, scan.rows)
+    problems += card_problems
+    warnings += card_warnings
     _emit(options, {"registry": str(root), "artifacts": len(scan.rows), "problems": problems, "warnings": warnings},
           lambda: "\n".join([*(f"warning: {w}" for w in warnings), *(f"problem: {p}" for p in problems)]
                             + ([] if problems else [f"ok: {len(scan.rows)} artifacts in {root}"])))
@@ -448,6 +445,7 @@ def demo(options: Options) -> None:
 
 
 from . import cli_contribute  # noqa: E402,F401 - registers package, init and gc on the group
+from . import cli_browse  # noqa: E402,F401 - registers cite, search and site on the group
 from . import cli_migrate  # noqa: E402,F401 - registers migrate on the group
 
 

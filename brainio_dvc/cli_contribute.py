@@ -28,6 +28,9 @@ _package_options = [
     click.option("--remote", "remote_name", default="brainio-temp", help="DVC remote to push to, if the registry "
                  "has one of this name (BrainIO's bucket_name); else the default remote."),
     click.option("--branch", help="Branch to commit on (default package/<stimulus set identifier>)."),
+    click.option("--card", "card_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="Dataset card (JSON: title, bibtex, license, species, regions, ...; see "
+                 "brainio_dvc/card.schema.json); without it, the card already there is kept."),
 ]
 
 
@@ -51,12 +54,12 @@ def _report_packaged(options: Options, result: Mapping[str, Any]) -> None:
 @click.option("--strict", is_flag=True, help="Run BrainIO's submission checks (file names, image formats, numbering).")
 def package_stimulus_set_command(options: Options, csv_path: Path, stimuli_dir: Path, identifier: str,
                                  catalog_name: str | None, new_version: bool, no_push: bool, remote_name: str,
-                                 branch: str | None, strict: bool) -> None:
+                                 branch: str | None, card_file: Path | None, strict: bool) -> None:
     """Package a stimulus set: CSV with stimulus_id and filename (relative to STIMULI_DIR).
 
     \b
     Example:
-      brainio-dvc package stimulus-set stimuli.csv images/ --identifier dicarlo.Sanghavi2020
+      brainio-dvc package stimulus-set stimuli.csv images/ --identifier dicarlo.Sanghavi2020 --card card.json
     """
     from .packaging import package_stimulus_set
     from .stimuli import StimulusSet
@@ -64,7 +67,8 @@ def package_stimulus_set_command(options: Options, csv_path: Path, stimuli_dir: 
     proto = StimulusSet.from_files(csv_path, stimuli_dir)
     proto.identifier = identifier
     result = package_stimulus_set(catalog_name, proto, identifier, remote_name, registry=_local_registry(options),
-                                  new_version=new_version, push=not no_push, branch=branch, strict=strict)
+                                  new_version=new_version, push=not no_push, branch=branch, strict=strict,
+                                  card=card_file)
     _report_packaged(options, result)
 
 
@@ -77,7 +81,7 @@ def package_stimulus_set_command(options: Options, csv_path: Path, stimuli_dir: 
 @click.pass_obj
 def package_assembly_command(options: Options, netcdf_path: Path, identifier: str, catalog_name: str | None,
                              new_version: bool, no_push: bool, remote_name: str, branch: str | None,
-                             stimulus_set_identifier: str, class_name: str) -> None:
+                             card_file: Path | None, stimulus_set_identifier: str, class_name: str) -> None:
     """Package an assembly from a netCDF file holding one data variable.
 
     It goes on its stimulus set's branch, package/<stimulus set identifier>.
@@ -93,7 +97,7 @@ def package_assembly_command(options: Options, netcdf_path: Path, identifier: st
     proto = read_data_array(netcdf_path)
     result = package_data_assembly(catalog_name, proto, identifier, stimulus_set_identifier, class_name, remote_name,
                                    registry=_local_registry(options), new_version=new_version, push=not no_push,
-                                   branch=branch)
+                                   branch=branch, card=card_file)
     _report_packaged(options, result)
 
 

@@ -2,7 +2,8 @@
 
 Lists the catalog, loads the demo stimulus set and an assembly, then shows versioning: it
 clones the registry into a throwaway directory, packages a second version of one assembly
-there, and loads the identifier at both commits.  Output goes through ``echo`` (the CLI's).
+there, and loads the identifier at both commits.  Then it prints a citation and builds the
+catalog site into ``build/site``.  Output goes through ``echo`` (the CLI's).
 """
 
 from __future__ import annotations
@@ -77,9 +78,27 @@ def _show_versions(root: Path, data: ModuleType, echo: Echo) -> None:
             echo(f"   {label}: mean {float(assembly.mean()):+.4f}  from {_origin(assembly.attrs)}")
 
 
+def _show_citation(root: Path, data: ModuleType, echo: Echo) -> None:
+    from .citations import citation
+
+    found = citation(data.NEURAL_IDENTIFIER, registry=str(root))
+    echo(f"\n== How to cite {data.NEURAL_IDENTIFIER} (`brainio-dvc cite`), from its card and the commit")
+    echo(found.format("text").rstrip())
+
+
+def _show_site(root: Path, echo: Echo) -> None:
+    from .site import build_site
+
+    report = build_site(root / "build" / "site", registry=str(root))
+    echo(f"\n== Catalog site (`brainio-dvc site`): {len(report.pages)} pages, {report.thumbnails} thumbnails")
+    echo(f"   open {report.index.as_uri()}")
+
+
 def run_demo(root: Path, echo: Echo) -> None:
     """Run the demo on the registry at ``root`` (a clone of brainio-dvc)."""
     data = _demo_data(root)
     _show_catalog(root, echo)
     _show_loading(root, data, echo)
     _show_versions(root, data, echo)
+    _show_citation(root, data, echo)
+    _show_site(root, echo)

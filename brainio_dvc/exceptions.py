@@ -12,6 +12,7 @@ from collections.abc import Sequence
 __all__ = [
     "AssemblyLookupError",
     "BrainioDvcError",
+    "CardError",
     "CatalogFormatError",
     "CatalogLookupError",
     "CatalogRowError",
@@ -116,6 +117,16 @@ class ValidationError(BrainioDvcError, ValueError):
         if hint:
             message += f" ({hint})"
         super().__init__(message)
+
+
+class CardError(ValidationError):
+    """A dataset card breaks its schema: names the card, the field (dotted path) and the value."""
+
+    def __init__(self, source: str, field: str, expected: str, found: str) -> None:
+        self.source = source
+        self.field = field
+        where = f"{source}: card field {field!r}" if field else f"{source}: card"
+        super().__init__(where, expected, found, hint="see brainio_dvc/card.schema.json")
 
 
 class IdentifierError(ValidationError):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .catalogs import TYPE_ASSEMBLY
 
-__all__ = ["Change", "diff_rows", "role_of"]
+if TYPE_CHECKING:
+    from .registry import Registry
+
+__all__ = ["Change", "diff_rows", "file_history", "role_of", "tags_by_commit"]
 
 
 def role_of(row: Mapping[str, Any]) -> str:
@@ -50,3 +53,30 @@ def diff_rows(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str, 
             continue
         changes.append(Change(status, identifier, lookup_type, role, old.get(key, ""), new.get(key, "")))
     return changes
+
+
+def file_history(registry: Registry, location: str, rev: str | None = None) -> list[dict[str, str]]:
+    """Every commit up to ``rev`` that changed the ``.dvc`` file of ``location``, newest first,
+    with the file's md5 there (``(removed)`` where the commit deleted it)."""
+    from .dvcmeta import parse_dvc_file
+
+    dvc_path = f"{location}.dvc"
+    history = []
+    for commit in registry.log(dvc_path, rev=rev):
+        data = registry.read_bytes(commit.sha, dvc_path)
+        md5 = str(parse_dvc_file(data.decode(), dvc_path)["md5"]) if data else "(removed)"
+        history.append({"commit": commit.sha, "date": commit.date, "author": commit.author, "md5": md5,
+                        "subject": commit.subject})
+    return history
+
+
+def tags_by_commit(registry: Registry) -> dict[str, list[str]]:
+    """Commit -> the names of the tags that point at it (annotated tags peeled), sorted."""
+    tags: dict[str, list[str]] = {}
+    for tag in registry.repo.tags:
+        try:
+            sha = tag.commit.hexsha
+        except ValueError:  # a tag of something other than a commit
+            continue
+        tags.setdefault(sha, []).append(tag.name)
+    return {sha: sorted(names) for sha, names in tags.items()}

@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .archives import create_stimulus_csv, create_stimulus_zip, extract_specific
+from .cards import CardInput, derive_assembly, derive_stimulus_set, load_card_input, write_card
 from .catalog_build import scan_registry
 from .catalogs import LOCATION_TYPE_DVC, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .exceptions import BrainioDvcError, PackagingError, ValidationError
@@ -151,8 +152,10 @@ def _finish(
     lookup_type: str,
     identifier: str,
     files: Mapping[PurePosixPath, Mapping[str, str]],
+    card: PurePosixPath | None = None,
 ) -> tuple[dict[PurePosixPath, dict[str, Any]], str]:
-    """Track, catalog, push and commit ``files``; return their catalog rows and the commit."""
+    """Track, catalog, push and commit ``files`` (and the ``card`` written beside them); return
+    their catalog rows and the commit."""
     paths = list(files)
     message = _commit_message(lookup_type, identifier, transaction, paths)
     with transaction.step("dvc add"):
@@ -163,6 +166,7 @@ def _finish(
         transaction.push(paths, [str(row["md5"]) for row in rows.values()])
     with transaction.step("commit"):
         committed = [f"{p}.dvc" for p in paths] + [str(p.parent / ".gitignore") for p in paths] + [CATALOGS_DIR]
+        committed += [str(card)] if card is not None else []
         commit = transaction.commit(message, committed)
     return rows, commit
 
@@ -193,6 +197,7 @@ def package_stimulus_set(
     strict: bool = False,
     base: str | None = None,
     branch: str | None = None,
+    card: CardInput = None,
 ) -> dict[str, Any]:
     """Package a stimulus set (its CSV and the ZIP of its stimuli) into a registry.
 
@@ -207,11 +212,15 @@ def package_stimulus_set(
     :param strict: run BrainIO's submission checks (as for ``bucket_name="brainio.requested"``).
     :param base: the revision to branch from (default HEAD).
     :param branch: the branch to commit on (default ``package/<stimulus_set_identifier>``).
+    :param card: its dataset card (a mapping or a JSON file; see :mod:`brainio_dvc.cards`),
+        committed as ``card.json`` beside the files with the derived facts added; None keeps
+        the contributor's fields of the card already there.
     :return: BrainIO's description (identifier, bucket, csv_sha1, zip_sha1, csv_version_id,
-        zip_version_id) plus catalog, md5, paths, remote, branch and commit.
+        zip_version_id) plus catalog, md5, paths, card, remote, branch and commit.
     """
     identifier = stimulus_set_identifier
     catalog = _validated(identifier, _check_names, identifier, catalog_name)
+    contributed = _validated(identifier, load_card_input, card, identifier)
     _validated(identifier, _check_stimuli, proto_stimulus_set, strict or bucket_name == REQUESTED_BUCKET)
     class_name = _stimulus_set_class_name(proto_stimulus_set)
     csv_path, zip_path = stimulus_set_paths(catalog, identifier)
@@ -222,12 +231,15 @@ def package_stimulus_set(
             transaction.path(csv_path).parent.mkdir(parents=True, exist_ok=True)
             zip_sha1, zip_filenames = create_stimulus_zip(proto_stimulus_set, transaction.path(zip_path))
             csv_sha1 = create_stimulus_csv(proto_stimulus_set, transaction.path(csv_path), zip_filenames=zip_filenames)
+            sizes = [transaction.path(path).stat().st_size for path in (csv_path, zip_path)]
+            card_file = write_card(transaction.tree, catalog, TYPE_STIMULUS_SET, identifier, contributed,
+                                   derive_stimulus_set(proto_stimulus_set, sizes, class_name))
         common = {"identifier": identifier, "lookup_type": TYPE_STIMULUS_SET, "stimulus_set_identifier": "", "catalog": catalog}
         files = {
             csv_path: {**common, "class": class_name, "sha1": csv_sha1},
             zip_path: {**common, "class": "", "sha1": zip_sha1},
         }
-        rows, commit = _finish(transaction, TYPE_STIMULUS_SET, identifier, files)
+        rows, commit = _finish(transaction, TYPE_STIMULUS_SET, identifier, files, card_file)
     return {
         "identifier": identifier,
         "bucket": bucket_name,
@@ -244,6 +256,7 @@ def package_stimulus_set(
         "zip_md5": rows[zip_path]["md5"],
         "path": str(csv_path),
         "zip_path": str(zip_path),
+        "card": str(card_file),
         "stimuli": len(proto_stimulus_set),
         "remote": transaction.remote,
         "branch": transaction.branch,
@@ -312,19 +325,21 @@ def package_data_assembly(
     base: str | None = None,
     branch: str | None = None,
     compression_level: int = 1,
+    card: CardInput = None,
 ) -> dict[str, Any]:
     """Package an assembly (one netCDF file, ``extras`` as groups) into a registry.
 
     The stimulus set must be in the registry at ``base``, or on its pending review branch
     ``package/<stimulus_set_identifier>``; the assembly is committed on that branch.  Other
     parameters as in :func:`package_stimulus_set`; ``compression_level`` is the zlib level
-    (1 is fast and nearly as small as 9 on neural data).
+    (1 is fast and nearly as small as 9 on neural data), ``card`` its dataset card.
 
     :return: BrainIO's description (identifier, version_id, sha1, bucket, cls) plus catalog,
-        md5, size, path, remote, branch and commit.
+        md5, size, path, card, remote, branch and commit.
     """
     identifier = assembly_identifier
     catalog = _validated(identifier, _check_names, identifier, catalog_identifier)
+    contributed = _validated(identifier, load_card_input, card, identifier)
     assembly = _validated(
         identifier, _prepare_assembly, proto_data_assembly, identifier, stimulus_set_identifier, assembly_class_name, extras
     )
@@ -347,6 +362,8 @@ def package_data_assembly(
             for group, extra in (extras or {}).items():
                 sha1 = write_netcdf(extra, target, append=True, group=group, compression_level=compression_level)
             validate_netcdf(target)
+            card_file = write_card(transaction.tree, catalog, TYPE_ASSEMBLY, identifier, contributed,
+                                   derive_assembly(assembly, [target.stat().st_size], assembly_class_name))
         meta = {
             "identifier": identifier,
             "lookup_type": TYPE_ASSEMBLY,
@@ -355,7 +372,7 @@ def package_data_assembly(
             "stimulus_set_identifier": stimulus_set_identifier,
             "catalog": catalog,
         }
-        rows, commit = _finish(transaction, TYPE_ASSEMBLY, identifier, {relative: meta})
+        rows, commit = _finish(transaction, TYPE_ASSEMBLY, identifier, {relative: meta}, card_file)
     md5 = rows[relative]["md5"]
     return {
         "identifier": identifier,
@@ -369,6 +386,7 @@ def package_data_assembly(
         "path": str(relative),
         "md5": md5,
         "size": rows[relative]["size"],
+        "card": str(card_file),
         "remote": transaction.remote,
         "branch": transaction.branch,
         "commit": commit,

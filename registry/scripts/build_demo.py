@@ -31,17 +31,22 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with tempfile.TemporaryDirectory() as scratch:
         stimuli = demo_data.stimulus_set(Path(scratch) / "stimuli")
-        _merge(package_stimulus_set(demo_data.CATALOG, stimuli, demo_data.STIMULUS_SET_IDENTIFIER, registry=ROOT)["branch"])
+        _merge(package_stimulus_set(
+            demo_data.CATALOG, stimuli, demo_data.STIMULUS_SET_IDENTIFIER, registry=ROOT,
+            card=demo_data.CARDS[demo_data.STIMULUS_SET_IDENTIFIER],
+        )["branch"])
     _merge(
         package_data_assembly(
             demo_data.CATALOG, demo_data.neural_assembly(), demo_data.NEURAL_IDENTIFIER,
             demo_data.STIMULUS_SET_IDENTIFIER, "NeuronRecordingAssembly", registry=ROOT,
+            card=demo_data.CARDS[demo_data.NEURAL_IDENTIFIER],
         )["branch"]
     )
     _merge(
         package_data_assembly(
             demo_data.CATALOG, demo_data.behavioral_assembly(), demo_data.BEHAVIOR_IDENTIFIER,
             demo_data.STIMULUS_SET_IDENTIFIER, "BehavioralAssembly", registry=ROOT,
+            card=demo_data.CARDS[demo_data.BEHAVIOR_IDENTIFIER],
         )["branch"]
     )
 
