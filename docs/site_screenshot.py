@@ -26,9 +26,8 @@ def main() -> None:
         report = build_site(Path(scratch) / "site", registry=str(ROOT), url="https://github.com/your-lab/your-registry")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 900, "height": 430})
+            page = browser.new_page(viewport={"width": 900, "height": 520})
             page.goto(report.index.as_uri())
-            page.fill("#q", "gabor")
             page.screenshot(path=str(ROOT / "docs" / "site-index.png"))
             browser.close()
 
