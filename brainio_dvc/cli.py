@@ -447,6 +447,7 @@ def demo(options: Options) -> None:
 from . import cli_contribute  # noqa: E402,F401 - registers package, init and gc on the group
 from . import cli_browse  # noqa: E402,F401 - registers cite, search and site on the group
 from . import cli_migrate  # noqa: E402,F401 - registers migrate on the group
+from . import cli_lock  # noqa: E402,F401 - registers lock and why on the group
 
 
 def main() -> None:

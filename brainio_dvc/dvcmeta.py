@@ -29,7 +29,7 @@ from typing import Any
 from .catalogs import LOCATION_TYPE_DVC
 from .exceptions import ValidationError
 
-__all__ = ["META_FIELDS", "parse_dvc_file", "with_meta"]
+__all__ = ["META_FIELDS", "load_dvc_document", "parse_dvc_file", "with_meta"]
 
 #: What each ``.dvc`` file's ``meta`` block must carry.
 META_FIELDS = ("identifier", "lookup_type", "class", "sha1", "stimulus_set_identifier", "catalog")
@@ -56,6 +56,11 @@ def _load(text: str, source: str) -> Mapping[str, Any]:
     if not isinstance(document, Mapping):
         raise ValidationError(source, "a YAML mapping with 'outs' and 'meta'", type(document).__name__)
     return document
+
+
+def load_dvc_document(text: str, source: str) -> Mapping[str, Any]:
+    """The YAML mapping of any ``.dvc`` file (``dvc import``s too); ValidationError if it is not one."""
+    return _load(text, source)
 
 
 def _single_out(document: Mapping[str, Any], source: str) -> Mapping[str, Any]:

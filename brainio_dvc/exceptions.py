@@ -22,8 +22,10 @@ __all__ = [
     "IdentifierLookupError",
     "IntegrityError",
     "JournalError",
+    "LockFileError",
     "MigrationError",
     "PackagingError",
+    "PinError",
     "RegistryError",
     "RemoteError",
     "RevisionNotFoundError",
@@ -329,3 +331,31 @@ class JournalError(BrainioDvcError):
             "packaging runs in progress. Check that no packaging run is active on this registry, then "
             "delete the file; `brainio-dvc gc --remote` finds any objects it listed"
         )
+
+
+class LockFileError(BrainioDvcError, ValueError):
+    """A ``brainio.lock`` file cannot be used; ``line`` is 1-based (None when unknown)."""
+
+    def __init__(self, path: str, line: int | None, problem: str) -> None:
+        self.path = path
+        self.line = line
+        self.problem = problem
+        where = f"{path}, line {line}" if line is not None else str(path)
+        super().__init__(
+            f"{where}: {problem}; fix the lock file by hand or rewrite it with `brainio-dvc lock` "
+            "(nothing was loaded or written)"
+        )
+
+
+class PinError(BrainioDvcError):
+    """An identifier's pin (a lock entry or a ``dvc import``) does not match its registry."""
+
+    def __init__(self, identifier: str, source: str, problem: str, hint: str | None = None) -> None:
+        self.identifier = identifier
+        self.source = source
+        self.problem = problem
+        self.hint = hint
+        message = f"{identifier!r} as pinned by {source}: {problem}"
+        if hint:
+            message += f" ({hint})"
+        super().__init__(message)

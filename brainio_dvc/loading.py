@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import UnsafeArchiveError, ValidationError
+from . import pins
+from .catalogs import LOCATION_TYPE_DVC, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
+from .exceptions import PinError, UnsafeArchiveError, ValidationError
 from .fetch import fetch_row, resolve_assembly_class, resolve_stimulus_set_class, stimuli_directory
 from .lookup import find_assembly_row, find_stimulus_set_rows
 
@@ -45,12 +48,46 @@ def _in_context(error: ValidationError, context: str) -> ValidationError:
     return error
 
 
+def _check_pin(identifier: str, decision: pins.Decision, rows: tuple[Mapping[str, Any], ...]) -> None:
+    """Refuse rows that disagree with the md5 the pin (lock entry or dvc import) recorded."""
+    found = {str(row["location"]): str(row.get("md5") or "") for row in rows}
+    for path, md5 in decision.expected.items():
+        if found.get(path) != md5:
+            at = f"{decision.registry} at {str(decision.rev)[:10]}"
+            what = f"md5 {found[path]}" if path in found else f"no such file (its files: {', '.join(sorted(found))})"
+            raise PinError(identifier, decision.source, f"{path} has md5 {md5} in the pin, but {at} has {what}",
+                           hint="`brainio-dvc lock --check` lists every such problem")
+
+
+def _fetch(row: Mapping[str, Any], identifier: str, decision: pins.Decision) -> Path:
+    """A row's file: for a pinned load, the repository's own copy when it holds one (checked)."""
+    md5 = row.get("md5")
+    if decision.pinned and row.get("location_type") == LOCATION_TYPE_DVC and isinstance(md5, str) and md5:
+        local = pins.local_file(str(row["location"]), md5)
+        if local is not None:
+            return local
+    return fetch_row(row, identifier)
+
+
+def _resolution(decision: pins.Decision) -> dict[str, str]:
+    return {"resolved_by": decision.rule, "resolved_from": decision.source}
+
+
 def get_stimulus_set(identifier: str, rev: str | None = None, registry: str | None = None) -> StimulusSet:
-    """Load a stimulus set; ``rev`` and ``registry`` as in :mod:`brainio_dvc.lookup`."""
-    csv_row, zip_row = find_stimulus_set_rows(identifier, rev=rev, registry=registry)
+    """Load a stimulus set; ``rev`` and ``registry`` as in :mod:`brainio_dvc.lookup`.
+
+    Without them, the pins of the repository around the current directory decide
+    (:mod:`brainio_dvc.pins`); ``attrs['resolved_by']`` names the rule that did.
+    """
+    return _load_stimulus_set(identifier, pins.resolve(TYPE_STIMULUS_SET, identifier, rev, registry))
+
+
+def _load_stimulus_set(identifier: str, decision: pins.Decision) -> StimulusSet:
+    csv_row, zip_row = find_stimulus_set_rows(identifier, rev=decision.rev, registry=decision.registry)
+    _check_pin(identifier, decision, (csv_row, zip_row))
     cls = resolve_stimulus_set_class(str(csv_row["class"]))
-    csv_path = fetch_row(csv_row, identifier)
-    zip_path = fetch_row(zip_row, identifier)
+    csv_path = _fetch(csv_row, identifier, decision)
+    zip_path = _fetch(zip_row, identifier, decision)
     digest = str(zip_row.get("md5") or "") or str(zip_row["sha1"])
     try:
         stimulus_set = cls.from_files(csv_path, stimuli_directory(zip_path, digest))
@@ -58,22 +95,29 @@ def get_stimulus_set(identifier: str, rev: str | None = None, registry: str | No
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
     stimulus_set.identifier = identifier
     stimulus_set.attrs.update(provenance(csv_row, identifier))
+    stimulus_set.attrs.update(_resolution(decision))
     stimulus_set.attrs["zip"] = provenance(zip_row, identifier)
+    pins.loaded(TYPE_STIMULUS_SET, identifier, [csv_row, zip_row], decision)
     return stimulus_set
 
 
 def get_assembly(identifier: str, rev: str | None = None, registry: str | None = None) -> DataAssembly:
     """Load an assembly with its stimulus set attached (``assembly.attrs['stimulus_set']``).
 
-    The stimulus set comes from the same registry and commit as the assembly.
+    The stimulus set comes from the same registry and commit as the assembly.  Without ``rev``
+    and ``registry``, the pins of the repository around the current directory decide
+    (:mod:`brainio_dvc.pins`); ``attrs['resolved_by']`` names the rule that did.
     """
-    row = find_assembly_row(identifier, rev=rev, registry=registry)
+    decision = pins.resolve(TYPE_ASSEMBLY, identifier, rev, registry)
+    row = find_assembly_row(identifier, rev=decision.rev, registry=decision.registry)
+    _check_pin(identifier, decision, (row,))
     cls = resolve_assembly_class(str(row["class"]))
-    file_path = fetch_row(row, identifier)
+    file_path = _fetch(row, identifier, decision)
     stimulus_set_identifier = str(row["stimulus_set_identifier"])
     source_registry = row.get("registry")
     if isinstance(source_registry, str) and source_registry:
-        stimulus_set = get_stimulus_set(stimulus_set_identifier, rev=str(row["rev"]), registry=source_registry)
+        stimulus_set = _load_stimulus_set(
+            stimulus_set_identifier, decision.for_stimulus_set(identifier, source_registry, str(row["rev"])))
     else:
         stimulus_set = get_stimulus_set(stimulus_set_identifier)
     loader = cls.get_loader_class()(
@@ -84,6 +128,8 @@ def get_assembly(identifier: str, rev: str | None = None, registry: str | None =
     )
     assembly = loader.load()
     assembly.attrs.update(provenance(row, identifier))
+    assembly.attrs.update(_resolution(decision))
     assembly.attrs["stimulus_set_identifier"] = stimulus_set_identifier
     assembly.attrs["stimulus_set"] = stimulus_set
+    pins.loaded(TYPE_ASSEMBLY, identifier, [row], decision)
     return assembly

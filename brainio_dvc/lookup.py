@@ -142,9 +142,13 @@ def _entry_point_catalogs() -> dict[str, _Installed]:
 
 
 def refresh() -> None:
-    """Forget discovered entry points and combined catalogs (after installing a package)."""
+    """Forget discovered entry points, combined catalogs and the pins read from the current
+    repository (after installing a package, or editing a lock or a ``dvc import``)."""
+    from . import pins
+
     _entry_point_catalogs.cache_clear()
     _combined_memo.clear()
+    pins.refresh()
 
 
 @dataclass(frozen=True)
