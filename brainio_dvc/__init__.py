@@ -39,8 +39,8 @@ _WHERE = {
 
 #: Submodules reachable as attributes (``brainio_dvc.lookup``), imported on first use.
 _SUBMODULES = frozenset({
-    "assemblies", "cards", "catalogs", "config", "exceptions", "fetch", "lookup", "packaging", "s3", "stimuli",
-    "transform",
+    "assemblies", "cards", "catalogs", "config", "exceptions", "fetch", "lock", "lookup", "packaging", "s3",
+    "stimuli", "transform",
 })
 
 if TYPE_CHECKING:
