@@ -13,13 +13,17 @@ import click
 from .cli import Options, _emit, cli
 from .tables import format_table
 
+_rev_option = click.option("--rev", "local_rev", metavar="REV",
+                           help="Branch, tag or commit to read (same as the global --rev).")
+
 
 @cli.command()
 @click.argument("identifier")
 @click.option("--format", "style", type=click.Choice(["bibtex", "text", "json"]), default="bibtex", show_default=True,
               help="BibTeX entries, lines of text, or JSON.")
+@_rev_option
 @click.pass_obj
-def cite(options: Options, identifier: str, style: str) -> None:
+def cite(options: Options, identifier: str, style: str, local_rev: str | None) -> None:
     """How to cite IDENTIFIER: its paper, and the data pinned to the registry, commit and md5.
 
     The paper comes from the identifier's card (its BibTeX); the data citation names the
@@ -28,11 +32,11 @@ def cite(options: Options, identifier: str, style: str) -> None:
     \b
     Examples:
       brainio-dvc cite demo.Gabor2024.neural
-      brainio-dvc --rev v1 cite demo.Gabor2024.neural --format text
+      brainio-dvc cite demo.Gabor2024.neural --rev v1 --format text
     """
     from .citations import citation
 
-    found = citation(identifier, rev=options.rev, registry=options.registry)
+    found = citation(identifier, rev=local_rev or options.rev, registry=options.registry)
     click.echo(found.format("json" if options.as_json else style), nl=False)
 
 
@@ -43,9 +47,10 @@ def cite(options: Options, identifier: str, style: str) -> None:
 @click.option("--kind", metavar="K", type=click.Choice(["assembly", "stimulus_set", "stimulus-set"]),
               help="Only assemblies or only stimulus sets.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many results.")
+@_rev_option
 @click.pass_obj
 def search(options: Options, text: str, species: str | None, region: str | None, kind: str | None,
-           limit: int | None) -> None:
+           limit: int | None, local_rev: str | None) -> None:
     """Search identifiers and their cards (title, species, regions, ...), best match first.
 
     Every word of TEXT must occur somewhere. Works at any --rev, and offline once the
@@ -59,7 +64,7 @@ def search(options: Options, text: str, species: str | None, region: str | None,
     from .catalog_search import search as run_search
 
     results = [result.to_dict() for result in run_search(
-        text, species=species, region=region, kind=kind, rev=options.rev, registry=options.registry, limit=limit)]
+        text, species=species, region=region, kind=kind, rev=local_rev or options.rev, registry=options.registry, limit=limit)]
     _emit(options, results, lambda: format_table(
         [{**row, "species": ", ".join(row["species"]), "regions": ", ".join(row["regions"])} for row in results],
         ["identifier", "kind", "score", "title", "species", "regions"]) if results else "no matches")
@@ -72,8 +77,9 @@ def search(options: Options, text: str, species: str | None, region: str | None,
               "git URL, or its origin's).")
 @click.option("--thumbnails", type=click.IntRange(min=0), default=12, show_default=True,
               help="Thumbnails per stimulus set (0: none, and nothing downloaded).")
+@_rev_option
 @click.pass_obj
-def site(options: Options, output: Path, url: str | None, thumbnails: int) -> None:
+def site(options: Options, output: Path, url: str | None, thumbnails: int, local_rev: str | None) -> None:
     """Write a static catalog site: an index with search and filters, one page per identifier.
 
     Pages need no server and load nothing from the network: open OUTPUT/index.html, or
@@ -85,7 +91,7 @@ def site(options: Options, output: Path, url: str | None, thumbnails: int) -> No
     """
     from .site import build_site
 
-    report = build_site(output, rev=options.rev, registry=options.registry, url=url, thumbnails=thumbnails)
+    report = build_site(output, rev=local_rev or options.rev, registry=options.registry, url=url, thumbnails=thumbnails)
     data = {"index": str(report.index), "pages": [str(page) for page in report.pages], "thumbnails": report.thumbnails}
     if options.as_json:
         click.echo(json.dumps(data, indent=2))

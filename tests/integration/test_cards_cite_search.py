@@ -74,7 +74,7 @@ def test_cite_gives_the_paper_and_the_data_pinned_to_commit_and_md5(carded: Regi
         assert "doi = {10.5281/zenodo.0000001}" in bibtex
     text = brainio_dvc.cite(ASSEMBLY, rev="v1", registry=str(carded.root), format="text")
     assert text.startswith("Paper: Ada Tester, Bob Example & Cy Sample (2024). Object IT responses to Tester shapes.")
-    result = CliRunner().invoke(cli, ["--registry", str(carded.root), "--rev", "v1", "cite", ASSEMBLY, "--format", "json"])
+    result = CliRunner().invoke(cli, ["--registry", str(carded.root), "cite", ASSEMBLY, "--rev", "v1", "--format", "json"])
     assert result.exit_code == 0, result.output
     cited = json.loads(result.output)
     assert cited["commit"] == carded.v1 and cited["files"][0]["md5"] == rows["v1"]["md5"]
@@ -99,6 +99,8 @@ def test_search_ranks_filters_and_works_at_any_rev(carded: Registry) -> None:
     result = CliRunner().invoke(cli, ["--registry", spec, "--json", "search", "IT", "--kind", "assembly"])
     assert result.exit_code == 0, result.output
     assert [hit["identifier"] for hit in json.loads(result.output)] == [ASSEMBLY]
+    result = CliRunner().invoke(cli, ["--registry", spec, "--json", "search", "tester", "--rev", before_assembly])
+    assert [hit["identifier"] for hit in json.loads(result.output)] == [STIMULI]
 
 
 def test_a_warm_search_starts_no_git_and_works_offline(carded: Registry, tmp_path: Path) -> None:
