@@ -682,8 +682,9 @@ def _chunks_from_environment() -> dict[str, int] | None:
 class AssemblyLoader:
     """Loads a DataAssembly of class ``cls`` from a netCDF file.
 
-    The values are read into memory and the file closed, unless ``BRAINIO_CHUNKS`` is set and
-    dask is installed: then the file is opened lazily with those chunks.
+    The values are read into memory and the file closed, unless ``chunks`` is given or
+    ``BRAINIO_CHUNKS`` is set (and dask installed): then the file is opened lazily with those
+    chunks (``{}``: the chunks the file is stored in), and values are read when first used.
     """
 
     def __init__(
@@ -693,6 +694,7 @@ class AssemblyLoader:
         stimulus_set_identifier: str | None = None,
         stimulus_set: pd.DataFrame | None = None,
         group: str | None = None,
+        chunks: Mapping[str, int] | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -702,13 +704,18 @@ class AssemblyLoader:
         self.stimulus_set_identifier = stimulus_set_identifier
         self.stimulus_set = stimulus_set
         self.group = group
+        #: Dask chunks to open the file with ({} for the file's own); None: BRAINIO_CHUNKS decides.
+        self.chunks = chunks
 
     def load(self) -> DataAssembly:
         """Read the file, add metadata, and gather the indexes once."""
         return self.assembly_class(self._prepare(self._read()))
 
     def _read(self) -> xr.DataArray:
-        chunks = _chunks_from_environment()
+        chunks = _chunks_from_environment() if self.chunks is None else self.chunks
+        if self.chunks is not None and importlib.util.find_spec("dask") is None:
+            raise ConfigurationError("lazy", True, "used with dask installed (pip install 'brainio-dvc[dask]')",
+                                     "the lazy=True argument")
         if chunks is not None and importlib.util.find_spec("dask") is None:
             logger.debug("%s is set but dask is not installed: loading eagerly", BRAINIO_CHUNKS)
             chunks = None

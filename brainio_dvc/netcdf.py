@@ -51,6 +51,8 @@ DATAARRAY_VARIABLE = "__xarray_dataarray_variable__"
 DATAARRAY_NAME = "__xarray_dataarray_name__"
 
 _CHUNK_TARGET_BYTES = 4 << 20
+#: Entries per chunk along every dimension of a variable but its longest (see _chunk_shape).
+_CROSS_CHUNK = 64
 """Compressed variables are chunked into pieces of at most this many bytes."""
 _MAX_FIXED_WIDTH = 128
 """String coordinates no longer than this are stored as character arrays (small and fast)."""
@@ -222,11 +224,22 @@ def _fits_fixed_width(values: np.ndarray) -> bool:
 
 
 def _chunk_shape(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
-    """Chunks of at most ``_CHUNK_TARGET_BYTES``, halving the longest dimension until they fit."""
+    """Chunks of at most ``_CHUNK_TARGET_BYTES`` that make selections along any axis cheap.
+
+    Every dimension but the longest is cut into pieces of at most ``_CROSS_CHUNK`` entries,
+    then the longest one is halved until a chunk fits.  For 148,480 presentations x 256
+    neuroids of float32 that is (9,280 x 64), 2.4 MB: selecting the neuroids of one region reads the
+    chunks of those neuroids only, and a block of presentations the chunks of that block.
+    (Halving the longest dimension alone gave (2,320 x 256): every neuroid in every chunk, so
+    any neuroid selection read the whole file.)
+    """
     chunks = [max(size, 1) for size in shape]
-    while np.prod(chunks) * max(itemsize, 1) > _CHUNK_TARGET_BYTES and max(chunks) > 1:
+    if len(chunks) > 1:
         longest = int(np.argmax(chunks))
-        chunks[longest] = (chunks[longest] + 1) // 2
+        chunks = [size if axis == longest else min(size, _CROSS_CHUNK) for axis, size in enumerate(chunks)]
+    while np.prod(chunks) * max(itemsize, 1) > _CHUNK_TARGET_BYTES and max(chunks) > 1:
+        largest = int(np.argmax(chunks))
+        chunks[largest] = (chunks[largest] + 1) // 2
     return tuple(chunks)
 
 
