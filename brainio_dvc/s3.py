@@ -31,6 +31,7 @@ first use.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -180,20 +181,39 @@ def _client_config(signed: bool) -> Any:
     return Config(**settings)
 
 
+def _aws_settings() -> tuple[tuple[str, str], ...]:
+    """The environment that boto3 reads its endpoint, region, credentials and retries from."""
+    return tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("AWS_")))
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_client(signed: bool, service: str, settings: tuple[tuple[str, str], ...]) -> Any:
+    import boto3
+
+    del settings  # part of the cache key only: a changed environment gets a new client
+    return boto3.session.Session().client(service, config=_client_config(signed))
+
+
 def s3_client(signed: bool = True, service: str = "s3") -> Any:
     """A boto3 client with bounded timeouts and retries; unsigned (anonymous) if not ``signed``.
 
     The endpoint, region and credentials are boto3's own (environment, AWS config files).
+    Clients are thread-safe and costly to make (about 0.1 s), so one is kept per kind and
+    ``AWS_*`` environment: a changed environment is honoured at the next call.
     """
+    return _cached_client(signed, service, _aws_settings())
+
+
+@functools.lru_cache(maxsize=16)
+def _credentials_found(settings: tuple[tuple[str, str], ...]) -> bool:
     import boto3
 
-    return boto3.session.Session().client(service, config=_client_config(signed))
+    del settings
+    return boto3.session.Session().get_credentials() is not None
 
 
 def _has_credentials() -> bool:
-    import boto3
-
-    return boto3.session.Session().get_credentials() is not None
+    return _credentials_found(_aws_settings())
 
 
 def _status(error: Exception) -> int | None:
