@@ -10,6 +10,11 @@ Files enter the cache only through :meth:`DataCache.fetch`, which downloads to a
 file, checks the hash and renames atomically, all under a lock that waits, so that concurrent
 processes download an object once and never see a partial file.  What a killed download left
 behind is removed by the next fetch of the same object, under the same lock.
+
+A *resumable* fetch (DVC remotes: large objects) downloads into a fixed partial file instead,
+``.<file>.resume.tmp``, which a killed download leaves behind: the next fetch completes it from
+where it stopped (range requests), then hashes the whole file as always.  A partial file that
+turns out not to match is discarded and the object downloaded whole once more.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,14 +70,17 @@ def temporary_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
 
 
-def remove_stale_temporaries(target: Path) -> None:
+def remove_stale_temporaries(target: Path, keep: Path | None = None) -> None:
     """Remove the :func:`temporary_path` siblings of ``target`` that crashed writers left.
 
     Call it only with ``target``'s :func:`file_lock` held, and only where every writer of
     ``target`` holds that lock: then any temporary sibling that exists belongs to a process
-    that died mid-write.  Files and directories (a staged clone, say) alike.
+    that died mid-write.  Files and directories (a staged clone, say) alike.  ``keep`` (a
+    partial download to resume) stays.
     """
     for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        if stale == keep:
+            continue
         logger.info("removing %s, left by an interrupted write", stale)
         if stale.is_dir() and not stale.is_symlink():
             shutil.rmtree(stale, ignore_errors=True)
@@ -107,6 +115,40 @@ def file_lock(path: Path, timeout: float = -1) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def _digest_of(path: Path, algorithm: str, computed: Mapping[str, str] | None) -> str:
+    """The digest a downloader computed while writing ``path``, else the file's, hashed now."""
+    if computed and algorithm in computed:
+        return computed[algorithm].lower()
+    return file_hash(path, algorithm)
+
+
+def _complete_resumable(partial: Path, algorithm: str, digest: str, download: Downloader, description: str) -> None:
+    """Complete ``partial`` (resuming where it stops) and check the whole file's hash.
+
+    A mismatch after resuming downloads the object whole once more; a mismatch then raises
+    :class:`IntegrityError`, and ``partial`` is gone.  Any other failure keeps ``partial``, for
+    the next fetch to resume.
+    """
+    try:
+        done = partial.stat().st_size
+    except FileNotFoundError:
+        done = 0
+    if done:
+        logger.info("downloading %s (resuming at byte %d)", description, done)
+    else:
+        logger.info("downloading %s", description)
+    for attempt in ("resumed", "whole") if done else ("whole",):
+        found = _digest_of(partial, algorithm, download(partial))
+        if found == digest.lower():
+            return
+        partial.unlink(missing_ok=True)
+        if attempt == "resumed":
+            logger.warning("the resumed download of %s has %s %s, expected %s; downloading it whole again",
+                           description, algorithm, found, digest.lower())
+            continue
+        raise IntegrityError(description, algorithm, digest.lower(), found)
 
 
 def _flush_to_disk(path: Path) -> None:
@@ -215,18 +257,28 @@ class DataCache:
             path.chmod(0o644)
         path.unlink(missing_ok=True)
 
+    @staticmethod
+    def partial_path(target: Path) -> Path:
+        """Where a resumable download of ``target`` accumulates (kept when it is interrupted)."""
+        return target.with_name(f".{target.name}.resume.tmp")
+
     def fetch(
         self,
         algorithm: str,
         digest: str,
         download: Downloader,
         description: str | None = None,
+        resumable: bool = False,
     ) -> Path:
         """The cached path of the object, downloading it first if needed.
 
         Concurrent callers wait for one another: the object is downloaded once.  The download
         goes to a temporary file whose hash is checked before it is renamed into place, so a
         crash or a corrupt transfer never leaves anything that looks complete.
+
+        With ``resumable``, ``download`` must *complete* the file it is given, which may hold
+        the first bytes of the object already (what an interrupted download left): it is
+        kept across failures and crashes, so that the next fetch resumes it.
         """
         cached = self.lookup(algorithm, digest)
         if cached is not None:
@@ -236,21 +288,25 @@ class DataCache:
             cached = self._lookup_locked(algorithm, digest)
             if cached is not None:
                 return cached
-            remove_stale_temporaries(target)
-            temporary = temporary_path(target)
+            partial = self.partial_path(target)
+            remove_stale_temporaries(target, keep=partial if resumable else None)
+            temporary = partial if resumable else temporary_path(target)
             try:
-                logger.info("downloading %s", description or digest)
-                download(temporary)
-                found = file_hash(temporary, algorithm)
-                if found != digest.lower():
-                    raise IntegrityError(
-                        description or str(target), algorithm, digest.lower(), found
-                    )
+                if resumable:
+                    _complete_resumable(partial, algorithm, digest, download, description or str(target))
+                else:
+                    logger.info("downloading %s", description or digest)
+                    found = _digest_of(temporary, algorithm, download(temporary))
+                    if found != digest.lower():
+                        raise IntegrityError(
+                            description or str(target), algorithm, digest.lower(), found
+                        )
                 _flush_to_disk(temporary)
                 temporary.chmod(0o444)
                 os.replace(temporary, target)
             finally:
-                temporary.unlink(missing_ok=True)
+                if not resumable:
+                    temporary.unlink(missing_ok=True)
             self._record_state(target)
         return target
 

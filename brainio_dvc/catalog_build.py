@@ -11,14 +11,16 @@ both sides' lines.  ``catalog build`` writes the canonical order again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import subprocess
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import atomic_write_text
+from .cache import atomic_write_text, file_lock
 from .catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET, parse_catalog_table, render_catalog_csv
 from .dvcmeta import parse_dvc_file
 from .exceptions import BrainioDvcError, CatalogFormatError, ValidationError
@@ -73,12 +75,28 @@ def generate_catalogs(rows: Iterable[Row]) -> dict[str, str]:
     return {name: render_catalog_csv(rows) for name, rows in sorted(by_catalog.items())}
 
 
+def _catalog_lock(root: Path) -> Path:
+    """The lock that runs of :func:`write_catalogs` on one working tree share: in DVC's
+    untracked ``.dvc/tmp`` (each worktree has its own), else under ``$BRAINIO_HOME/locks``."""
+    if (root / ".dvc").is_dir():
+        return root / ".dvc" / "tmp" / "brainio-dvc-catalog"
+    from . import config
+
+    return config.home() / "locks" / hashlib.sha1(os.fsencode(root.absolute())).hexdigest()
+
+
 def write_catalogs(root: Path) -> dict[str, Path]:
     """Regenerate ``catalogs/<catalog>/lookup.csv`` from the ``.dvc`` files; remove stale ones.
 
-    Refuses (ValidationError) when a ``.dvc`` file cannot be read, writing nothing.
+    Refuses (ValidationError) when a ``.dvc`` file cannot be read, writing nothing.  Runs on
+    the same working tree wait for each other (two at once give one valid catalog).
     """
     root = Path(root)
+    with file_lock(_catalog_lock(root)):
+        return _write_catalogs(root)
+
+
+def _write_catalogs(root: Path) -> dict[str, Path]:
     scan = scan_registry(root)
     if scan.unreadable:
         raise ValidationError(
@@ -94,7 +112,7 @@ def write_catalogs(root: Path) -> dict[str, Path]:
         written[name] = path
     for stale in scan.catalogs_on_disk.keys() - generated.keys():
         path = root / catalog_csv_path(stale)
-        path.unlink()
+        path.unlink(missing_ok=True)
         logger.info("removed %s: no .dvc file belongs to catalog %r any more", path, stale)
     return written
 

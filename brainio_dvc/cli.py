@@ -302,18 +302,21 @@ def verify(options: Options, identifiers: tuple[str, ...]) -> None:
 
     Without identifiers, every file in the cache is checked. The stimuli extracted from a
     stimulus set's ZIP are compared with it file by file; corrupt extractions are removed so
-    that the next load extracts again. Exits 1 if anything was corrupt.
+    that the next load extracts again. With a stimulus set's identifier, every filename of its
+    CSV must also be a file of its ZIP. Exits 1 if anything was corrupt.
 
     \b
     Example:
       brainio-dvc verify demo.Gabor2024.neural
     """
+    from .completeness import cached_pair_problems
     from .fetch import data_cache, verify_stimuli_directory
 
     cache = data_cache()
+    rows: list[dict[str, Any]] = []
     if identifiers:
-        targets = [("md5", str(row["md5"])) if row.get("md5") else ("sha1", str(row["sha1"]))
-                   for identifier in identifiers for row in _rows_of(identifier, options)]
+        rows = [row for identifier in identifiers for row in _rows_of(identifier, options)]
+        targets = [("md5", str(row["md5"])) if row.get("md5") else ("sha1", str(row["sha1"])) for row in rows]
     else:
         targets = list(cache.entries())
     results = []
@@ -324,6 +327,9 @@ def verify(options: Options, identifiers: tuple[str, ...]) -> None:
             extracted = verify_stimuli_directory(cache.path_for(algorithm, digest), digest)
             if extracted is not None:
                 results.append(_verified("stimuli", algorithm, digest, extracted))
+    for identifier, problem in cached_pair_problems(rows).items():  # every CSV filename in its ZIP
+        results.append({"kind": "stimulus files", "algorithm": "", "digest": identifier,
+                        "status": f"corrupt: {problem}" if problem else "ok"})
     _emit(options, results, lambda: format_table(results, ["kind", "algorithm", "digest", "status"])
           if results else "the cache is empty")
     if any(result["status"].startswith("corrupt") for result in results):
@@ -407,6 +413,7 @@ def catalog_check(options: Options, remote: bool, strict: bool, base: str | None
     from .assemblies import ASSEMBLY_CLASSES
     from .cards import check_cards
     from .catalog_build import find_problems, identifiers_at, naming_advice, scan_registry
+    from .completeness import registry_pair_problems
     from .stimuli import STIMULUS_SET_CLASSES
 
     root = _local_registry(options)
@@ -419,6 +426,7 @@ def catalog_check(options: Options, remote: bool, strict: bool, base: str | None
                      for identifier, text in advice.items() if identifier not in before]
     if remote:
         problems += _remote_problems(root, scan.rows)
+    problems += registry_pair_problems(root, scan.rows)  # CSV filenames all in the ZIP, where both are here
     warnings = [f"naming convention (advice): {text}" for text in advice.values()]
     card_problems, card_warnings = check_cards(root, scan.rows)
     problems += card_problems

@@ -230,10 +230,11 @@ class RemoteError(RegistryError):
         remote: str,
         problem: str,
         identifier: str | None = None,
+        action: str = "fetching",
     ) -> None:
         self.remote = remote
         self.identifier = identifier
-        what = f" while fetching {identifier!r}" if identifier else ""
+        what = f" while {action} {identifier!r}" if identifier else ""
         super().__init__(registry, f"remote {remote!r}{what}: {problem}")
 
 

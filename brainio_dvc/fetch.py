@@ -185,6 +185,7 @@ def fetch_file(
             md5,
             lambda destination: _remote(registry, rev).download(md5, destination, identifier),
             description=description,
+            resumable=True,  # a killed download of a large object resumes where it stopped
         )
     if kind == "s3":
         obj = parse_s3_url(location)

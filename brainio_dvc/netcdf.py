@@ -262,7 +262,7 @@ def read_data_array(
                 dataset.load()
         else:
             dataset = xr.open_dataset(path, group=group, engine="netcdf4", chunks=dict(chunks))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RuntimeError) as error:  # RuntimeError: netCDF4's "NetCDF: HDF error"
         if isinstance(error, FileNotFoundError):
             raise
         found = f"an unreadable file ({type(error).__name__}: {error})"

@@ -28,7 +28,7 @@ from .exceptions import RegistryError, RemoteError
 from .progress import ProgressEvent, report, tracker
 from .registry import Registry
 
-__all__ = ["Remote", "RemoteSpec", "bound_retries", "default_remote", "object_path", "open_remote"]
+__all__ = ["Remote", "RemoteSpec", "bound_repo", "bound_retries", "default_remote", "object_path", "open_remote"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,29 @@ def bound_retries(fs: Any) -> Any:
     s3 = fs.fs  # created here, with the settings above
     s3.retries = min(int(getattr(s3, "retries", S3FS_RETRIES)), S3FS_RETRIES)
     return fs
+
+
+def bound_repo(repo: Any) -> Any:
+    """Make every remote filesystem that a DVC ``Repo`` opens from now on go through
+    :func:`bound_retries`, and return the repo.
+
+    ``repo.push`` (and fetch, status, gc) open a remote filesystem of their own at each call,
+    with DVC's defaults; this bounds those too, so that a push to a remote that is down, or
+    that hangs, fails within a bounded time (the same bound as cold loads).
+    """
+    cloud = repo.cloud
+    if getattr(cloud, "_brainio_dvc_bounded", False):
+        return repo
+    unbounded = cloud.get_remote
+
+    def get_remote(*args: Any, **kwargs: Any) -> Any:
+        remote = unbounded(*args, **kwargs)
+        bound_retries(remote.fs)
+        return remote
+
+    cloud.get_remote = get_remote  # get_remote_odb and DVC's index both call it
+    cloud._brainio_dvc_bounded = True
+    return repo
 
 
 def object_path(md5: str) -> str:

@@ -39,9 +39,9 @@ from . import config
 from .cache import atomic_write_text, file_lock
 from .catalog_build import write_catalogs
 from .dvcmeta import parse_dvc_file, with_meta
-from .exceptions import BrainioDvcError, JournalError, PackagingError
+from .exceptions import BrainioDvcError, JournalError, PackagingError, RemoteError
 from .layout import REGISTRY_DIR
-from .remotes import bound_retries, describe_remote_failure
+from .remotes import bound_repo, describe_remote_failure
 
 __all__ = ["JOURNAL", "LOCK", "PackagingTransaction", "journal_objects", "quiet_dvc"]
 
@@ -277,6 +277,10 @@ class PackagingTransaction:
         """``dvc add`` each file, write its meta block, and return its catalog row."""
         from dvc.repo import Repo
 
+        from .completeness import check_staged_pairs
+
+        # No silent loss: a stimulus CSV must list only files of its ZIP.
+        check_staged_pairs((self.path(r), str(m.get("lookup_type", "")), str(m.get("class", ""))) for r, m in files.items())
         targets = [str(self.path(relative)) for relative in files]
         with quiet_dvc(), Repo(str(self.tree)) as repo:
             repo.add(targets)
@@ -291,29 +295,43 @@ class PackagingTransaction:
         write_catalogs(self.tree)
 
     def push(self, relatives: Sequence[PurePosixPath], md5s: Sequence[str]) -> None:
-        """Push the tracked files to the chosen DVC remote (the default one unless asked)."""
+        """Push the tracked files to the chosen DVC remote (the default one unless asked).
+
+        Every request has the bounded timeouts and retries of cold loads
+        (:func:`~brainio_dvc.remotes.bound_repo`): a remote that is down or hangs fails within
+        a bounded time, with a :class:`RemoteError` naming the registry, the remote and the
+        identifier; transient errors (5xx, throttling) are retried with backoff.  Files of
+        100 MiB and more go up in 50 MiB parts (s3fs's multipart upload).
+        """
         if not self.push_enabled:
             return
         from dvc.repo import Repo
 
         with Repo(str(self.tree)) as repo:
-            odb = repo.cloud.get_remote_odb(self.remote)
-            bound_retries(odb.fs)  # for the checks; DVC's push makes its own filesystem
-            self._pushed = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
-            if self._committed_storage is None:
-                _write_journal(self._journal, self.branch, self._pushed)
-            jobs = config.jobs() or None
-            with quiet_dvc(), _collect_dvc_errors() as collector:
+            bound_repo(repo)  # DVC's push makes its own filesystem: bound that one too
+            with _collect_dvc_errors() as collector:
                 try:
-                    repo.push(targets=[f"{self.path(r)}.dvc" for r in relatives], jobs=jobs, remote=self.remote)
-                except Exception as error:
+                    odb = repo.cloud.get_remote_odb(self.remote)
+                    self._pushed = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
+                    if self._committed_storage is None:
+                        _write_journal(self._journal, self.branch, self._pushed)
+                    jobs = config.jobs() or None
+                    with quiet_dvc():
+                        repo.push(targets=[f"{self.path(r)}.dvc" for r in relatives], jobs=jobs, remote=self.remote)
+                    missing = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
+                except JournalError:
+                    raise
+                except Exception as error:  # noqa: BLE001 - DVC and its filesystems raise many kinds
                     cause = collector.errors[0] if collector.errors else error
-                    raise BrainioDvcError(
-                        f"push to DVC remote {self.remote!r} failed: {describe_remote_failure(cause)}"
-                    ) from error
-            missing = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
+                    raise self._remote_error(repo, describe_remote_failure(cause)) from error
         if missing:
             raise BrainioDvcError(f"the remote does not have {missing} after the push")
+
+    def _remote_error(self, repo: Any, problem: str) -> RemoteError:
+        """A push failure naming the registry, the remote (and its URL) and the identifier."""
+        url = str(repo.config.get("remote", {}).get(self.remote or "", {}).get("url", ""))
+        remote = f"{self.remote} ({url})" if url else str(self.remote)
+        return RemoteError(str(self.registry_root), remote, f"push failed: {problem}", self.identifier, action="pushing")
 
     def commit(self, message: str, paths: Sequence[PurePosixPath | str]) -> str:
         """Commit ``paths`` (and committed remote storage), then create or move the branch.
