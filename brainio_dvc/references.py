@@ -48,6 +48,7 @@ from .exceptions import BrainioDvcError, IntegrityError, S3ObjectError, SourceCh
 __all__ = [
     "LOCATION_TYPE_REFERENCE",
     "Source",
+    "dvc_file_text",
     "fetch_reference",
     "is_reference",
     "parse_reference",
@@ -86,8 +87,6 @@ def is_reference(document: Mapping[str, Any]) -> bool:
 
 def reference_dvc_text(file_name: str, source: Source, meta: Mapping[str, str], extra_meta: Mapping[str, str]) -> str:
     """The ``.dvc`` file of a reference (see the module's documentation)."""
-    from ruamel.yaml import YAML
-
     dependency: dict[str, Any] = {}
     if source.etag is not None:
         dependency["etag"] = source.etag
@@ -107,6 +106,13 @@ def reference_dvc_text(file_name: str, source: Source, meta: Mapping[str, str], 
         "outs": [{"path": file_name, "hash": "md5", "push": False}],
         "meta": block,
     }
+    return dvc_file_text(document)
+
+
+def dvc_file_text(document: Mapping[str, Any]) -> str:
+    """A ``.dvc`` document as YAML, in block style, keys in the order given."""
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="safe")
     yaml.default_flow_style = False
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]

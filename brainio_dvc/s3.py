@@ -36,7 +36,7 @@ import logging
 import os
 import re
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -237,7 +237,11 @@ def _describe(error: Exception, obj: S3Object) -> str:
     return f"{type(error).__name__}: {error}".replace("\n", " ")
 
 
-def _stream_to(client: Any, obj: S3Object, destination: Path, description: str) -> None:
+def _stream_to(
+    client: Any, obj: S3Object, destination: Path, description: str, algorithms: Sequence[str]
+) -> dict[str, str]:
+    import hashlib
+
     from .progress import tracker
 
     arguments = {"Bucket": obj.bucket, "Key": obj.key}
@@ -250,9 +254,13 @@ def _stream_to(client: Any, obj: S3Object, destination: Path, description: str) 
         open(destination, "wb") as out,
         tracker("download", description, response.get("ContentLength")) as advance,
     ):
-        for chunk in body.iter_chunks(_CHUNK):
+        digests = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
+        for chunk in body.iter_chunks(_CHUNK):  # hashed as written: no second pass over the file
             out.write(chunk)
+            for digest in digests.values():
+                digest.update(chunk)
             advance(len(chunk))
+    return {algorithm: digest.hexdigest() for algorithm, digest in digests.items()}
 
 
 def _reason(error: Exception) -> str | None:
@@ -311,13 +319,18 @@ def _anonymous_then_signed(obj: S3Object, identifier: str | None, action: Callab
     )
 
 
-def download_s3_object(obj: S3Object, destination: Path, identifier: str | None = None) -> None:
+def download_s3_object(
+    obj: S3Object, destination: Path, identifier: str | None = None, algorithms: Sequence[str] = ("sha1",)
+) -> dict[str, str]:
     """Write ``obj`` to ``destination``: anonymously, then signed if that is refused.
 
+    Returns the digests (``{algorithm: hex}``) of the bytes written, computed while writing.
     Raises :class:`S3ObjectError` naming the bucket, key, version id and endpoint, with what
     each attempt was told.  An unreachable endpoint is not tried twice.
     """
-    _anonymous_then_signed(obj, identifier, lambda client: _stream_to(client, obj, destination, obj.url))
+    return _anonymous_then_signed(
+        obj, identifier, lambda client: _stream_to(client, obj, destination, obj.url, algorithms)
+    )
 
 
 @dataclass(frozen=True)
@@ -349,12 +362,38 @@ def head_s3_object(obj: S3Object, identifier: str | None = None) -> S3Head:
     return _anonymous_then_signed(obj, identifier, head)
 
 
-def fetch_s3_object(obj: S3Object, sha1: str | None, identifier: str | None = None) -> Path:
+def _download_verified(
+    obj: S3Object,
+    destination: Path,
+    identifier: str | None,
+    sha1: str,
+    also: Sequence[str],
+    verified: Callable[[Path, Mapping[str, str]], None] | None,
+) -> dict[str, str]:
+    digests = download_s3_object(obj, destination, identifier, ("sha1", *also))
+    if verified is not None and digests["sha1"] == sha1:
+        verified(destination, digests)
+    return digests
+
+
+def fetch_s3_object(
+    obj: S3Object,
+    sha1: str | None,
+    identifier: str | None = None,
+    *,
+    also: Sequence[str] = (),
+    verified: Callable[[Path, Mapping[str, str]], None] | None = None,
+) -> Path:
     """The cached path of ``obj``, downloading it if no file of this SHA-1 is cached yet.
 
     The SHA-1 is required: it is checked on the download, which is discarded (nothing enters
     the cache) when it does not match.  It is also the cache's address: a file of this SHA-1
     that is cached already is returned without asking S3, whatever the version id.
+
+    The download is hashed as it is written (SHA-1, and the algorithms in ``also``): no second
+    pass over the file.  ``verified``, if given, is called with the downloaded file and its
+    digests once its SHA-1 matched, before it is moved into the cache (to link it elsewhere,
+    say); it is not called when the file was cached already.
     """
     from .fetch import data_cache
 
@@ -372,7 +411,7 @@ def fetch_s3_object(obj: S3Object, sha1: str | None, identifier: str | None = No
         return data_cache().fetch(
             "sha1",
             sha1,
-            lambda destination: download_s3_object(obj, destination, identifier),
+            lambda destination: _download_verified(obj, destination, identifier, sha1, also, verified),
             description,
         )
     except IntegrityError as error:

@@ -327,6 +327,43 @@ class PackagingTransaction:
         if missing:
             raise BrainioDvcError(f"the remote does not have {missing} after the push")
 
+    def push_objects(self, md5s: Sequence[str], jobs: int | None = None) -> None:
+        """Push objects of the DVC cache by md5, without reading any ``.dvc`` file.
+
+        For runs that wrote their ``.dvc`` files themselves (``migrate --copy``): only the
+        objects the remote lacks are sent (one batched status query), ``jobs`` at a time, after
+        the journal lists them; then the remote is checked to hold them all.
+        """
+        if not self.push_enabled or not md5s:
+            return
+        from dvc.repo import Repo
+        from dvc_data.hashfile.hash_info import HashInfo
+        from dvc_data.hashfile.transfer import transfer
+
+        wanted = {HashInfo("md5", md5) for md5 in md5s}
+
+        def journal(status: Any) -> None:
+            self._pushed = sorted(info.value for info in status.new)
+            if self._committed_storage is None:
+                _write_journal(self._journal, self.branch, self._pushed)
+
+        with Repo(str(self.tree)) as repo:
+            bound_repo(repo)  # the transfer uses this odb's filesystem: bounded like cold loads
+            with _collect_dvc_errors() as collector:
+                try:
+                    odb = repo.cloud.get_remote_odb(self.remote)
+                    jobs = jobs or config.jobs() or None
+                    result = transfer(repo.cache.local, odb, wanted, jobs=jobs, validate_status=journal)
+                    missing = sorted(set(md5s) - set(odb.oids_exist(list(md5s), jobs=jobs)))
+                except JournalError:
+                    raise
+                except Exception as error:  # noqa: BLE001 - DVC and its filesystems raise many kinds
+                    cause = collector.errors[0] if collector.errors else error
+                    raise self._remote_error(repo, describe_remote_failure(cause)) from error
+        if result.failed or missing:
+            raise BrainioDvcError(f"the remote does not have {missing or sorted(i.value for i in result.failed)} "
+                                  "after the push")
+
     def _remote_error(self, repo: Any, problem: str) -> RemoteError:
         """A push failure naming the registry, the remote (and its URL) and the identifier."""
         url = str(repo.config.get("remote", {}).get(self.remote or "", {}).get("url", ""))

@@ -68,6 +68,8 @@ class SeaweedServer:
     directory: Path
     ports: dict[str, int] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    #: What anonymous requests may do: SeaweedFS actions, optionally per bucket (``"Read:bucket"``).
+    anonymous_actions: tuple[str, ...] = ("Read", "List")
 
     @property
     def endpoint(self) -> str:
@@ -77,7 +79,7 @@ class SeaweedServer:
         identities = {"identities": [
             {"name": "admin", "credentials": [{"accessKey": ADMIN_KEY, "secretKey": ADMIN_SECRET}],
              "actions": ["Admin", "Read", "List", "Tagging", "Write"]},
-            {"name": "anonymous", "actions": ["Read", "List"]},
+            {"name": "anonymous", "actions": list(self.anonymous_actions)},
         ]}
         path = self.directory / "s3-identities.json"
         path.write_text(json.dumps(identities))

@@ -8,20 +8,21 @@ default):
    against what the branch (or the base) already holds.  Entries already there with the same
    SHA-1 are *skipped*, so a re-run finishes what an earlier run did not; bad ones *fail* with
    their reason.
-2. **transfer**, in parallel: ``copy`` downloads each object at its version into the data
-   cache, verifying its SHA-1 (a killed run's finished downloads are reused); ``reference``
-   sends one HEAD request per object (none with ``head=False``).
-3. **write, track, catalog build, push, commit**: copies are tracked with DVC and pushed to the
-   registry's remote; references are written as ``.dvc`` files naming their source
-   (:mod:`brainio_dvc.references`).
+2. **transfer**, ``jobs`` at a time: ``copy`` downloads each object at its version into the
+   data cache, verifying its SHA-1 and computing its MD5 as it writes, and links it into the
+   registry's DVC cache (:mod:`.copying`; a killed run's finished downloads are reused);
+   ``reference`` sends one HEAD request per object (none with ``head=False``).
+3. **write, push, catalog build, commit**: copies get the ``.dvc`` file ``dvc add`` would write
+   and their new objects are pushed to the registry's remote, ``jobs`` at a time; references
+   are written as ``.dvc`` files naming their source (:mod:`brainio_dvc.references`).
 
 A kill at any point leaves no commit and no branch change: nothing looks migrated that is not.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
-import shutil
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -202,7 +203,7 @@ def _settle(candidates: dict[Key, Entry], decided: dict[Key, Outcome], existing_
 @dataclass
 class _Transferred:
     entry: Entry
-    cached: Path | None = None  # copy: the verified file in the data cache
+    copied: Any = None  # copy: a copying.Copied (the verified file, its md5 and size)
     source: Any = None  # reference: a references.Source
     flags: list[str] = field(default_factory=list)
 
@@ -217,11 +218,10 @@ def _failure(entry: Entry, error: BrainioDvcError) -> Outcome:
     return _outcome(entry, FAILED, reason, str(error))
 
 
-def _copy(entry: Entry) -> _Transferred:
-    from ..s3 import S3Object, fetch_s3_object
+def _copy(entry: Entry, dvc_cache: Path) -> _Transferred:
+    from .copying import copy_object
 
-    cached = fetch_s3_object(S3Object(entry.bucket, entry.key, entry.version_id), entry.sha1, entry.identifier)
-    return _Transferred(entry, cached=cached, flags=[] if entry.version_id else [UNVERSIONED])
+    return _Transferred(entry, copied=copy_object(entry, dvc_cache), flags=[] if entry.version_id else [UNVERSIONED])
 
 
 def _reference(entry: Entry, head: bool) -> _Transferred:
@@ -237,17 +237,19 @@ def _reference(entry: Entry, head: bool) -> _Transferred:
     return _Transferred(entry, source=Source(entry.url, version, found.etag, found.size), flags=flags)
 
 
-def _transfer(todo: Sequence[Entry], mode: str, jobs: int, head: bool) -> tuple[list[_Transferred], list[Outcome]]:
+def _transfer(todo: Sequence[Entry], mode: str, jobs: int, head: bool,
+              dvc_cache: Path | None) -> tuple[list[_Transferred], list[Outcome]]:
     from ..progress import tracker
 
     def one(entry: Entry) -> _Transferred:
-        return _copy(entry) if mode == "copy" else _reference(entry, head)
+        return _copy(entry, dvc_cache) if mode == "copy" and dvc_cache else _reference(entry, head)
 
     done, failed = [], []
     verb = "downloading" if mode == "copy" else "checking" if head else "recording"
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
             tracker("migrate", f"{verb} {len(todo)} objects", len(todo), unit="objects") as advance:
-        futures = {pool.submit(one, entry): entry for entry in todo}
+        # Each worker runs in a copy of this context: progress subscribers and settings apply there.
+        futures = {pool.submit(contextvars.copy_context().run, one, entry): entry for entry in todo}
         for future in as_completed(futures):
             entry = futures[future]
             try:
@@ -286,21 +288,6 @@ def _meta(entry: Entry, catalog: str) -> dict[str, str]:
     }
 
 
-def _add_meta(dvc_file: Path, extra: Mapping[str, str]) -> None:
-    """Add keys to a ``.dvc`` file's meta block (after those of the catalog row)."""
-    import io
-
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="rt")
-    document = yaml.load(dvc_file.read_text(encoding="utf-8"))
-    for key, value in extra.items():
-        document["meta"][key] = value
-    buffer = io.StringIO()
-    yaml.dump(document, buffer)
-    dvc_file.write_text(buffer.getvalue(), encoding="utf-8")
-
-
 def _ignore(directory: Path, name: str) -> Path:
     """``/<name>`` in the directory's .gitignore (as DVC writes it), once."""
     gitignore = directory / ".gitignore"
@@ -310,12 +297,14 @@ def _ignore(directory: Path, name: str) -> Path:
     return gitignore
 
 
-def _write(transaction: Any, done: Sequence[_Transferred], mode: str, catalog: str | None) -> list[PurePosixPath]:
-    """Write every transferred entry into the worktree; return the paths to commit."""
+def _write(transaction: Any, done: Sequence[_Transferred], mode: str, catalog: str | None,
+           jobs: int) -> list[PurePosixPath]:
+    """Write every transferred entry's ``.dvc`` file into the worktree (copies: and push their
+    objects); return the paths to commit."""
     from ..references import reference_dvc_text
+    from .copying import tracked_dvc_text
 
-    to_track: dict[PurePosixPath, dict[str, str]] = {}
-    extras: dict[PurePosixPath, dict[str, str]] = {}
+    md5s: list[str] = []
     committed: list[PurePosixPath] = []
     for item in done:
         entry = item.entry
@@ -326,21 +315,18 @@ def _write(transaction: Any, done: Sequence[_Transferred], mode: str, catalog: s
         dvc_file.unlink(missing_ok=True)  # a new version replaces what was there, copy or reference
         extra = {"bibtex": entry.bibtex} if entry.bibtex else {}
         if mode == "copy":
-            shutil.copyfile(item.cached, target)
-            to_track[relative] = _meta(entry, name)
-            extras[relative] = {"source": entry.source, **extra}
+            copied = item.copied
+            text = tracked_dvc_text(relative.name, copied.md5, copied.size, _meta(entry, name),
+                                    {"source": entry.source, **extra})
+            md5s.append(copied.md5)
         else:
-            dvc_file.write_text(reference_dvc_text(relative.name, item.source, _meta(entry, name), extra),
-                                encoding="utf-8")
-            _ignore(target.parent, relative.name)
+            text = reference_dvc_text(relative.name, item.source, _meta(entry, name), extra)
+        dvc_file.write_text(text, encoding="utf-8")
+        _ignore(target.parent, relative.name)
         committed += [PurePosixPath(f"{relative}.dvc"), relative.parent / ".gitignore"]
-    if to_track:
-        with transaction.step("dvc add"):
-            rows = transaction.track(to_track)
-            for relative, extra in extras.items():
-                _add_meta(Path(f"{transaction.path(relative)}.dvc"), extra)
+    if md5s:
         with transaction.step("push"):
-            transaction.push(list(rows), [str(row["md5"]) for row in rows.values()])
+            transaction.push_objects(list(dict.fromkeys(md5s)), jobs)
     return committed
 
 
@@ -377,6 +363,7 @@ def migrate(
     from ..layout import CATALOGS_DIR
     from ..stimuli import STIMULUS_SET_CLASSES
     from ..transaction import PackagingTransaction
+    from .copying import dvc_cache_root
 
     if mode not in MODES:
         raise MigrationError(str(source), f"mode {mode!r}, expected one of {', '.join(MODES)}")
@@ -393,7 +380,8 @@ def migrate(
             todo, decided = plan(entries, existing, sorted(ASSEMBLY_CLASSES), sorted(STIMULUS_SET_CLASSES),
                                  new_version)
         with transaction.step("transfer"):
-            done, failed = _transfer(todo, mode, jobs, head)
+            dvc_cache = dvc_cache_root(transaction.tree) if mode == "copy" and todo else None
+            done, failed = _transfer(todo, mode, jobs, head, dvc_cache)
         for outcome in failed:
             decided[(outcome.identifier, outcome.role)] = outcome
         candidates = {(item.entry.identifier, item.entry.role): item.entry for item in done}
@@ -401,7 +389,7 @@ def migrate(
         done = [item for item in done if (item.entry.identifier, item.entry.role) in candidates]
         if done:
             with transaction.step("write"):
-                committed = _write(transaction, done, mode, catalog)
+                committed = _write(transaction, done, mode, catalog, jobs)
             with transaction.step("catalog build"):
                 transaction.build_catalogs()
             with transaction.step("commit"):
