@@ -20,7 +20,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from . import scenarios
+from . import growth, report, scenarios
 from .data import FULL, QUICK, VALUES_DESCRIPTION
 from .harness import REPO, table
 from .registries import isolate
@@ -49,8 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="also profile one extra, uncounted cold S3 load; cProfile statistics go to DIR")
     parser.add_argument("--only", nargs="*", default=None,
-                        choices=["import", "package", "warm", "offline", "s3", "lookup"],
-                        help="run only these scenarios (package and warm are needed by warm, offline and s3)")
+                        choices=["import", "package", "warm", "offline", "s3", "lookup", "lazy", "growth"],
+                        help="run only these scenarios (package is needed by warm, offline, s3 and lazy)")
+    parser.add_argument("--large", action="store_true",
+                        help="also load a 4 GB-class assembly with a 3 GB-class stimulus ZIP (about 20 GB of disk)")
+    parser.add_argument("--readme", action="store_true",
+                        help="write the figures into README.md's performance table (between its markers)")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
 
@@ -64,12 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     ctx = scenarios.Context(scale=scale, work=work, profile_dir=options.profile)
     if options.profile is not None:
         options.profile.mkdir(parents=True, exist_ok=True)
-    wanted = set(options.only or ["import", "package", "warm", "offline", "s3", "lookup"])
+    wanted = set(options.only or ["import", "package", "warm", "offline", "s3", "lookup", "lazy", "growth"])
     logger.info("benchmarks at scale %s in %s", scale.name, work)
     try:
         if "import" in wanted:
             scenarios.import_time(ctx)
-        if wanted & {"package", "warm", "offline", "s3"}:
+        if wanted & {"package", "warm", "offline", "s3", "lazy"}:
             scenarios.build_data(ctx)
             scenarios.packaging(ctx)
         if wanted & {"warm", "s3"}:
@@ -80,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
             scenarios.s3(ctx)
         if "lookup" in wanted:
             scenarios.lookups(ctx)
+        if "lazy" in wanted:
+            growth.lazy(ctx)
+        if "growth" in wanted and not options.quick:
+            growth.growth(ctx)
+        if options.large:
+            growth.large(ctx)
     finally:
         if options.keep:
             logger.info("kept %s", work)
@@ -94,12 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         "environment": {"python": platform.python_version(), "platform": platform.platform(),
                         "cpus": os.cpu_count(), "versions": _versions()},
         "wall_seconds": round(time.perf_counter() - started, 1),
+        "machine": report.machine(),
         "targets": [figure.as_json() for figure in ctx.figures],
         "measurements": ctx.measurements,
+        "growth": getattr(ctx, "growth", []),
     }
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(json.dumps(results, indent=2) + "\n")
     sys.stdout.write(table(ctx.figures, ctx.measurements) + "\n")
+    if results["growth"]:
+        sys.stdout.write("\n" + report.growth_table(results["growth"]) + "\n")
+    if options.readme:
+        report.update_readme(REPO / "README.md", results)
+        sys.stdout.write(f"\nREADME.md's performance table rewritten from {options.output}\n")
     met = sum(figure.met for figure in ctx.figures)
     sys.stdout.write(f"\n{met}/{len(ctx.figures)} targets met in {results['wall_seconds']} s; "
                      f"results in {options.output}\n")

@@ -56,6 +56,18 @@ class Scale:
 
 
 FULL = Scale("full", stimuli=5760, presentations=148480, neuroids=256, catalog_rows=10000, runs=5, heavy_runs=3)
+
+
+def scaled(factor: float, neuroids: int = 256) -> Scale:
+    """MajajHong2015's shape with ``factor`` times its stimuli and presentations."""
+    return Scale(f"{factor:g}x", stimuli=round(5760 * factor), presentations=round(148480 * factor),
+                 neuroids=neuroids, catalog_rows=0, runs=3, heavy_runs=3)
+
+
+#: The --large run: a 4 GB-class assembly (MajajHong2015's presentations, 27x its neuroids).
+LARGE = Scale("large", stimuli=5760, presentations=148480, neuroids=256 * 27, catalog_rows=0, runs=1, heavy_runs=1)
+#: Pixels a side of the --large run's images: 5,760 noisy RGB PNGs of this size make a 3 GB-class ZIP.
+LARGE_IMAGE_SIZE = 420
 QUICK = Scale("quick", stimuli=288, presentations=7424, neuroids=256, catalog_rows=1000, runs=3, heavy_runs=3)
 
 
@@ -101,8 +113,9 @@ def stimulus_metadata(count: int) -> pd.DataFrame:
     })
 
 
-def write_images(directory: Path, ids: list[str]) -> dict[str, Path]:
-    """One 64x64 grayscale PNG per stimulus: smooth blobs plus a little noise."""
+def write_images(directory: Path, ids: list[str], size: int = _IMAGE_SIZE) -> dict[str, Path]:
+    """One PNG per stimulus: 64x64 grayscale smooth blobs plus a little noise by default; at
+    other sizes, RGB noise (incompressible, so that the ZIP is as large as the pixels)."""
     import numpy as np
     from PIL import Image
 
@@ -111,21 +124,25 @@ def write_images(directory: Path, ids: list[str]) -> dict[str, Path]:
     block = np.ones((_IMAGE_SIZE // 8, _IMAGE_SIZE // 8))
     paths = {}
     for stimulus_id in ids:
-        coarse = np.kron(rng.integers(0, 200, (8, 8)), block)
-        pixels = np.clip(coarse + rng.normal(0, 8, coarse.shape), 0, 255).astype(np.uint8)
         path = directory / f"{stimulus_id}.png"
-        Image.fromarray(pixels, mode="L").save(path, optimize=False)
+        if size == _IMAGE_SIZE:
+            coarse = np.kron(rng.integers(0, 200, (8, 8)), block)
+            pixels = np.clip(coarse + rng.normal(0, 8, coarse.shape), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels, mode="L").save(path, optimize=False)
+        else:
+            noise = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            Image.fromarray(noise, mode="RGB").save(path, optimize=False, compress_level=1)
         paths[stimulus_id] = path
     return paths
 
 
-def make_stimulus_set(directory: Path, count: int):  # noqa: ANN201 - a brainio_dvc StimulusSet
+def make_stimulus_set(directory: Path, count: int, image_size: int = _IMAGE_SIZE):  # noqa: ANN201 - a StimulusSet
     """The proto stimulus set (metadata + images written under ``directory``)."""
     from brainio_dvc.stimuli import StimulusSet
 
     metadata = stimulus_metadata(count)
     stimuli = StimulusSet(metadata)
-    stimuli.stimulus_paths = write_images(directory, list(metadata["stimulus_id"]))
+    stimuli.stimulus_paths = write_images(directory, list(metadata["stimulus_id"]), image_size)
     stimuli.identifier = STIMULUS_SET_ID
     return stimuli
 

@@ -409,24 +409,38 @@ def _damaged(zip_path: Path, error: BaseException) -> ValidationError:
     )
 
 
-def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, directory: Path, zip_path: Path) -> None:
-    """Write one checked entry under ``directory``, reading and writing in chunks."""
+def _extract_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, directory: Path, zip_path: Path, made: set[Path]
+) -> None:
+    """Write one checked entry under ``directory``: at once when it is small, else in chunks.
+
+    ``made`` holds the directories created so far, so that each is made once (stimulus ZIPs
+    hold thousands of small files, and a system call less per file shows).
+    """
     destination = directory.joinpath(*_parts(info.filename))
     if _is_directory(info):
         destination.mkdir(parents=True, exist_ok=True)
+        made.add(destination)
         return
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    if destination.parent not in made:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        made.add(destination.parent)
     with _reading(zip_path):
         source = archive.open(info)
     written = 0
     with source, open(destination, "xb") as target:
         while True:
             with _reading(zip_path):
-                chunk = source.read(_COPY_BUFFER)
+                chunk = source.read(max(info.file_size, 1) if info.file_size <= _COPY_BUFFER else _COPY_BUFFER)
             if not chunk:
                 break
             target.write(chunk)
             written += len(chunk)
+            if written == info.file_size:
+                with _reading(zip_path):  # reading past the end is what checks the CRC
+                    if source.read(1):
+                        written += 1
+                break
     if written != info.file_size:
         # zipfile checks the CRC of what it read, not that it read all the entry claims to hold.
         damage = zipfile.BadZipFile(f"entry {info.filename!r} holds {written} bytes; the archive says {info.file_size}")
@@ -443,8 +457,9 @@ def _extract_into(zip_path: Path, directory: Path) -> int:
             with archive:
                 _check_members(zip_path, members)
                 with tracker("unzip", directory.name, len(members), unit="files") as advance:
+                    made = {directory}
                     for member in members:
-                        _extract_member(archive, member, directory, zip_path)
+                        _extract_member(archive, member, directory, zip_path, made)
                         advance(1)
     except _DamagedArchive as damage:
         raise _damaged(zip_path, damage.__cause__ or damage) from damage.__cause__

@@ -44,8 +44,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Called with the path to download into; must leave the complete object there.
-Downloader = Callable[[Path], None]
+#: Called with the path to download into; must leave the complete object there.  It may
+#: return the digests it computed of the bytes it wrote ({algorithm: hex}), which spares
+#: :meth:`DataCache.fetch` a second pass over the file to hash it.
+Downloader = Callable[[Path], Mapping[str, str] | None]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import importlib
 import logging
 import os
 import shutil
+import threading
 import urllib.parse
 import uuid
 from collections.abc import Mapping
@@ -54,7 +55,9 @@ __all__ = [
     "fullname",
     "get_assembly",
     "get_fetcher",
+    "extracted_stimuli",
     "get_local_data_path",
+    "is_cached",
     "get_stimulus_set",
     "lookup_assembly",
     "lookup_stimulus_set",
@@ -64,6 +67,7 @@ __all__ = [
     "stimuli",
     "stimuli_directory",
     "stimuli_root",
+    "stimuli_target",
     "unzip",
     "verify_sha1",
     "verify_stimuli_directory",
@@ -104,6 +108,7 @@ logger = logging.getLogger(__name__)
 
 _URL_TIMEOUT_SECONDS = 60
 _remotes: dict[tuple[str, str], Remote] = {}
+_remotes_lock = threading.Lock()
 
 
 def get_local_data_path() -> Path:
@@ -121,9 +126,10 @@ def _remote(registry_spec: str, commit: str) -> Remote:
     from .remotes import open_remote
 
     key = (registry_spec, commit)
-    if key not in _remotes:
-        _remotes[key] = open_remote(open_registry(registry_spec), commit)
-    return _remotes[key]
+    with _remotes_lock:  # the files of one load are fetched from several threads
+        if key not in _remotes:
+            _remotes[key] = open_remote(open_registry(registry_spec), commit)
+        return _remotes[key]
 
 
 def _download_url(url: str, destination: Path) -> None:
@@ -205,6 +211,17 @@ def fetch_file(
     return cache.fetch(
         "sha1", sha1, lambda destination: _download_url(location, destination), description
     )
+
+
+def is_cached(row: Mapping[str, Any]) -> bool:
+    """Whether a catalog row's file is in the data cache already (by its md5, else its sha1):
+    then :func:`fetch_row` needs no download."""
+    cache = data_cache()
+    for algorithm in ("md5", "sha1") if row.get("location_type") == LOCATION_TYPE_DVC else ("sha1",):
+        digest = row.get(algorithm)
+        if isinstance(digest, str) and is_digest(algorithm, digest):
+            return cache.lookup(algorithm, digest) is not None
+    return False
 
 
 def fetch_row(row: Mapping[str, Any], identifier: str | None = None) -> Path:
@@ -314,6 +331,14 @@ def _member_files(zip_path: Path) -> list[str]:
         return []
 
 
+def extracted_stimuli(digest: str) -> Path | None:
+    """The directory of a ZIP's extracted stimuli if it was extracted completely, else None."""
+    from .archives import is_extracted
+
+    target = stimuli_target(digest)
+    return target if is_extracted(target) else None
+
+
 def stimuli_directory(zip_path: Path, digest: str) -> Path:
     """The extracted stimuli of a cached ZIP, under ``$BRAINIO_HOME/stimuli/<digest>``.
 
@@ -322,7 +347,7 @@ def stimuli_directory(zip_path: Path, digest: str) -> Path:
     """
     from .archives import extract_zip, is_extracted, remove_partial_extractions
 
-    target = _stimuli_target(digest)
+    target = stimuli_target(digest)
     if is_extracted(target):
         return target
     with file_lock(target):
@@ -338,7 +363,7 @@ def verify_stimuli_directory(zip_path: Path, digest: str) -> bool | None:
     """
     from .archives import discard_extraction, extraction_problems, is_extracted
 
-    target = _stimuli_target(digest)
+    target = stimuli_target(digest)
     if not is_extracted(target):
         return None
     with file_lock(target):
@@ -355,7 +380,7 @@ def stimuli_root() -> Path:
     return config.home() / "stimuli"
 
 
-def _stimuli_target(digest: str) -> Path:
+def stimuli_target(digest: str) -> Path:
     """The directory of a ZIP's stimuli; the digest (md5, or a classic row's sha1) is checked,
     since it comes from a catalog and becomes a directory name."""
     algorithm = "md5" if len(digest) == DIGEST_LENGTHS["md5"] else "sha1"

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Iterable
 from os import PathLike
+from typing import BinaryIO
 
 from .exceptions import ValidationError
 
-__all__ = ["DIGEST_LENGTHS", "check_digest", "file_hash", "is_digest", "md5_hash", "sha1_hash"]
+__all__ = [
+    "DIGEST_LENGTHS", "check_digest", "copy_hashing", "file_hash", "is_digest", "md5_hash", "read_chunks", "sha1_hash",
+]
 
 _CHUNK_SIZE = 1 << 20
 #: Hex digits of a digest, by algorithm: the only algorithms the cache stores objects under.
@@ -39,7 +43,7 @@ def file_hash(path: str | PathLike[str], algorithm: str) -> str:
     """Hex digest of a file's bytes, read in 1 MiB chunks."""
     digest = hashlib.new(algorithm)
     with open(path, "rb") as stream:
-        while chunk := stream.read(_CHUNK_SIZE):
+        for chunk in read_chunks(stream):
             digest.update(chunk)
     return digest.hexdigest()
 
@@ -52,3 +56,29 @@ def sha1_hash(path: str | PathLike[str]) -> str:
 def md5_hash(path: str | PathLike[str]) -> str:
     """MD5 of a file, as DVC addresses it."""
     return file_hash(path, "md5")
+
+
+def copy_hashing(
+    chunks: Iterable[bytes],
+    destination: BinaryIO,
+    algorithms: Iterable[str],
+    advance: Callable[[int], None] | None = None,
+) -> dict[str, str]:
+    """Write ``chunks`` to ``destination`` and return their digests: one pass over the bytes.
+
+    Downloads hash what they write this way instead of reading the file again afterwards.
+    """
+    digests = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
+    for chunk in chunks:
+        destination.write(chunk)
+        for digest in digests.values():
+            digest.update(chunk)
+        if advance is not None:
+            advance(len(chunk))
+    return {algorithm: digest.hexdigest() for algorithm, digest in digests.items()}
+
+
+def read_chunks(stream: BinaryIO, size: int = _CHUNK_SIZE) -> Iterable[bytes]:
+    """The bytes of an open binary stream, ``size`` at a time."""
+    while chunk := stream.read(size):
+        yield chunk

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import pins
 from .catalogs import LOCATION_TYPE_DVC, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
+from .completeness import check_loaded_stimuli
 from .exceptions import PinError, UnsafeArchiveError, ValidationError
-from .fetch import fetch_row, resolve_assembly_class, resolve_stimulus_set_class, stimuli_directory
+from .fetch import (
+    extracted_stimuli,
+    fetch_row,
+    is_cached,
+    resolve_assembly_class,
+    resolve_stimulus_set_class,
+    stimuli_directory,
+    stimuli_target,
+)
 from .lookup import find_assembly_row, find_stimulus_set_rows
+from .parallel import in_background, side_by_side
 
 if TYPE_CHECKING:
     from .assemblies import DataAssembly
@@ -79,18 +91,58 @@ def get_stimulus_set(identifier: str, rev: str | None = None, registry: str | No
     Without them, the pins of the repository around the current directory decide
     (:mod:`brainio_dvc.pins`); ``attrs['resolved_by']`` names the rule that did.
     """
-    return _load_stimulus_set(identifier, pins.resolve(TYPE_STIMULUS_SET, identifier, rev, registry))
+    decision = pins.resolve(TYPE_STIMULUS_SET, identifier, rev, registry)
+    csv_row, zip_row = _stimulus_set_rows(identifier, decision)
+    csv_path, zip_path = _fetch_all([(csv_row, identifier, decision), (zip_row, identifier, decision)])
+    directory = _extract(identifier, csv_row, zip_row, zip_path)
+    return _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, directory, zip_path)
 
 
-def _load_stimulus_set(identifier: str, decision: pins.Decision) -> StimulusSet:
+def _stimulus_set_rows(identifier: str, decision: pins.Decision) -> tuple[dict[str, Any], dict[str, Any]]:
     csv_row, zip_row = find_stimulus_set_rows(identifier, rev=decision.rev, registry=decision.registry)
     _check_pin(identifier, decision, (csv_row, zip_row))
-    cls = resolve_stimulus_set_class(str(csv_row["class"]))
-    csv_path = _fetch(csv_row, identifier, decision)
-    zip_path = _fetch(zip_row, identifier, decision)
-    digest = str(zip_row.get("md5") or "") or str(zip_row["sha1"])
+    return csv_row, zip_row
+
+
+def _fetch_all(jobs: list[tuple[Mapping[str, Any], str, pins.Decision]]) -> list[Path]:
+    """The files of several rows; when more than one must be downloaded, side by side."""
+    if sum(not is_cached(row) for row, _, _ in jobs) <= 1:
+        return [_fetch(row, identifier, decision) for row, identifier, decision in jobs]
+    return side_by_side([partial(_fetch, row, identifier, decision) for row, identifier, decision in jobs])
+
+
+def _zip_digest(zip_row: Mapping[str, Any]) -> str:
+    return str(zip_row.get("md5") or "") or str(zip_row["sha1"])
+
+
+def _extract(identifier: str, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any], zip_path: Path) -> Path:
+    """The directory of the stimulus set's extracted ZIP, extracting it first if needed."""
     try:
-        stimulus_set = cls.from_files(csv_path, stimuli_directory(zip_path, digest))
+        return stimuli_directory(zip_path, _zip_digest(zip_row))
+    except ValidationError as error:
+        raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
+
+
+def _stimulus_set(
+    identifier: str,
+    decision: pins.Decision,
+    csv_row: Mapping[str, Any],
+    zip_row: Mapping[str, Any],
+    csv_path: Path,
+    directory: Path,
+    zip_path: Path | None = None,
+) -> StimulusSet:
+    """The stimulus set of a CSV whose stimuli are (or are being extracted) in ``directory``.
+
+    Every filename of the CSV must be a file of the ZIP (checked once per pair of contents:
+    :mod:`brainio_dvc.completeness`), so that no stimulus path leads nowhere.
+    """
+    cls = resolve_stimulus_set_class(str(csv_row["class"]))
+    try:
+        stimulus_set = cls.from_files(csv_path, directory)
+        if zip_path is not None:
+            check_loaded_stimuli(stimulus_set["filename"].tolist(), str(csv_path),
+                                 str(csv_row.get("md5") or csv_row.get("sha1") or ""), zip_path, _zip_digest(zip_row))
     except ValidationError as error:
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
     stimulus_set.identifier = identifier
@@ -101,32 +153,57 @@ def _load_stimulus_set(identifier: str, decision: pins.Decision) -> StimulusSet:
     return stimulus_set
 
 
-def get_assembly(identifier: str, rev: str | None = None, registry: str | None = None) -> DataAssembly:
+def get_assembly(
+    identifier: str, rev: str | None = None, registry: str | None = None, *, lazy: bool = False
+) -> DataAssembly:
     """Load an assembly with its stimulus set attached (``assembly.attrs['stimulus_set']``).
 
     The stimulus set comes from the same registry and commit as the assembly.  Without ``rev``
     and ``registry``, the pins of the repository around the current directory decide
     (:mod:`brainio_dvc.pins`); ``attrs['resolved_by']`` names the rule that did.
+
+    A cold load downloads the netCDF file, the stimulus CSV and the ZIP side by side, and
+    extracts the ZIP while the netCDF file is read; it returns once both are done, so that a
+    bad ZIP fails the load.
+
+    ``lazy=True`` opens the netCDF file with dask in the chunks it is stored in (as
+    ``BRAINIO_CHUNKS`` does with chunks of its own): values are read when they are used, so
+    ``get_assembly(..., lazy=True).sel(region="IT").load()`` reads the chunks of those
+    neuroids only.  It needs dask (``pip install 'brainio-dvc[dask]'``).
     """
     decision = pins.resolve(TYPE_ASSEMBLY, identifier, rev, registry)
     row = find_assembly_row(identifier, rev=decision.rev, registry=decision.registry)
     _check_pin(identifier, decision, (row,))
     cls = resolve_assembly_class(str(row["class"]))
-    file_path = _fetch(row, identifier, decision)
     stimulus_set_identifier = str(row["stimulus_set_identifier"])
     source_registry = row.get("registry")
     if isinstance(source_registry, str) and source_registry:
-        stimulus_set = _load_stimulus_set(
-            stimulus_set_identifier, decision.for_stimulus_set(identifier, source_registry, str(row["rev"])))
+        stimulus_decision = decision.for_stimulus_set(identifier, source_registry, str(row["rev"]))
     else:
-        stimulus_set = get_stimulus_set(stimulus_set_identifier)
-    loader = cls.get_loader_class()(
-        cls=cls,
-        file_path=file_path,
-        stimulus_set_identifier=stimulus_set_identifier,
-        stimulus_set=stimulus_set,
-    )
-    assembly = loader.load()
+        stimulus_decision = pins.resolve(TYPE_STIMULUS_SET, stimulus_set_identifier, None, None)
+    csv_row, zip_row = _stimulus_set_rows(stimulus_set_identifier, stimulus_decision)
+    file_path, csv_path, zip_path = _fetch_all([
+        (row, identifier, decision),
+        (csv_row, stimulus_set_identifier, stimulus_decision),
+        (zip_row, stimulus_set_identifier, stimulus_decision),
+    ])
+    directory = extracted_stimuli(_zip_digest(zip_row))
+    if directory is not None:
+        extraction = contextlib.nullcontext()
+    else:
+        extraction = in_background(partial(_extract, stimulus_set_identifier, csv_row, zip_row, zip_path))
+        directory = stimuli_target(_zip_digest(zip_row))
+    with extraction:
+        stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path, directory,
+                                     zip_path)
+        loader = cls.get_loader_class()(
+            cls=cls,
+            file_path=file_path,
+            stimulus_set_identifier=stimulus_set_identifier,
+            stimulus_set=stimulus_set,
+            **({"chunks": {}} if lazy else {}),
+        )
+        assembly = loader.load()
     assembly.attrs.update(provenance(row, identifier))
     assembly.attrs.update(_resolution(decision))
     assembly.attrs["stimulus_set_identifier"] = stimulus_set_identifier

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .exceptions import RegistryError, RemoteError
+from .hashes import copy_hashing, read_chunks
 from .progress import ProgressEvent, report, tracker
 from .registry import Registry
 
-__all__ = ["Remote", "RemoteSpec", "bound_repo", "bound_retries", "default_remote", "object_path", "open_remote"]
+__all__ = ["Remote", "RemoteSpec", "S3Remote", "bound_retries", "default_remote", "object_path", "open_remote"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ S3_READ_TIMEOUT = 10
 #: out before an error: about 40 s for a server that never answers.
 S3_TOTAL_ATTEMPTS = 2
 S3FS_RETRIES = 2
+#: Bytes per range request when a download through DVC's filesystem resumes.
+RANGE_BYTES = 16 << 20
 
 
 def _fsspec_progress(description: str) -> Any:
@@ -105,10 +108,15 @@ def object_path(md5: str) -> str:
 
 @dataclass(frozen=True)
 class RemoteSpec:
-    """A DVC remote as configured: its name and URL."""
+    """A DVC remote as configured: its name, URL and other options (``dvc remote modify``)."""
 
     name: str
     url: str
+    options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return dict(self.options)
 
     @property
     def is_local(self) -> bool:
@@ -142,7 +150,8 @@ def default_remote(
     }
     if name not in remotes or "url" not in remotes[name]:
         raise RegistryError(source, f"remote {name!r} is not configured (known: {sorted(remotes)})")
-    return RemoteSpec(name=name, url=remotes[name]["url"])
+    options = tuple(sorted((key, str(value)) for key, value in remotes[name].items() if key != "url"))
+    return RemoteSpec(name=name, url=remotes[name]["url"], options=options)
 
 
 class Remote(Protocol):
@@ -152,7 +161,40 @@ class Remote(Protocol):
 
     def exists(self, md5: str) -> bool: ...
 
-    def download(self, md5: str, destination: Path, identifier: str | None = None) -> None: ...
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str] | None:
+        """Write the object to ``destination``; return the digests computed while writing, if any.
+
+        If ``destination`` holds the first bytes of the object already (a download that was
+        interrupted), only the rest is transferred (a range request), and None is returned: the
+        caller hashes the whole file.  A destination longer than the object is started again.
+        """
+
+
+def _resume_offset(destination: Path, total: int) -> int:
+    """How many bytes of an object of ``total`` bytes ``destination`` holds already (0: none)."""
+    try:
+        done = destination.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if done > total:
+        logger.warning("%s is longer than the object (%d > %d bytes); downloading it again", destination, done, total)
+        destination.unlink()
+        return 0
+    if done:
+        logger.info("resuming the download into %s at byte %d of %d", destination, done, total)
+    return done
+
+
+def _write_from(
+    chunks: Any, destination: Path, offset: int, total: int | None, description: str
+) -> dict[str, str] | None:
+    """Write ``chunks`` (the object from byte ``offset``) after the first ``offset`` bytes of
+    ``destination``; the digests when the whole object was written here, else None."""
+    with open(destination, "ab" if offset else "wb") as writer, tracker("download", description, total) as advance:
+        if offset:
+            advance(offset)
+        digests = copy_hashing(chunks, writer, ["md5"], advance)
+    return None if offset else digests
 
 
 @dataclass
@@ -166,18 +208,18 @@ class LocalRemote:
     def exists(self, md5: str) -> bool:
         return (self.directory / object_path(md5)).is_file()
 
-    def download(self, md5: str, destination: Path, identifier: str | None = None) -> None:
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str]:
         source = self.directory / object_path(md5)
         try:
             reader = open(source, "rb")  # noqa: SIM115 - closed below
         except OSError as error:
             problem = "is missing from" if isinstance(error, FileNotFoundError) else f"cannot be read ({error}) from"
             raise RemoteError(self.registry, self.spec.name, f"object {md5} {problem} {self.directory}", identifier) from error
-        with reader, open(destination, "wb") as writer, \
-                tracker("download", identifier or md5, os.fstat(reader.fileno()).st_size) as advance:
-            while chunk := reader.read(_CHUNK):
-                writer.write(chunk)
-                advance(len(chunk))
+        with reader:
+            total = os.fstat(reader.fileno()).st_size
+            offset = _resume_offset(destination, total)
+            reader.seek(offset)
+            return _write_from(read_chunks(reader, _CHUNK), destination, offset, total, identifier or md5)
 
 
 @dataclass
@@ -195,7 +237,7 @@ class GitTreeRemote:
     def exists(self, md5: str) -> bool:
         return self.registry.read_bytes(self.commit, self._blob_path(md5)) is not None
 
-    def download(self, md5: str, destination: Path, identifier: str | None = None) -> None:
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str]:
         data = self.registry.read_bytes(self.commit, self._blob_path(md5))
         if data is None:
             raise RemoteError(
@@ -204,7 +246,128 @@ class GitTreeRemote:
                 f"object {md5} is not in the registry's committed {self.tree_path}/",
                 identifier,
             )
-        destination.write_bytes(data)
+        with open(destination, "wb") as writer:
+            return copy_hashing([data], writer, ["md5"])
+
+
+#: The S3 remote options :class:`S3Remote` understands; a remote with any other option is read
+#: through DVC (:class:`DvcRemote`), which knows them all.  The others that only matter when
+#: writing (ACLs, server-side encryption, listing) change nothing for reads.
+_S3_READ_OPTIONS = frozenset({
+    "endpointurl", "region", "profile", "access_key_id", "secret_access_key", "session_token",
+    "connect_timeout", "read_timeout", "use_ssl", "ssl_verify", "allow_anonymous_login",
+})
+_S3_WRITE_ONLY_OPTIONS = frozenset({"acl", "grant_read", "grant_read_acp", "grant_write_acp", "grant_full_control",
+                                     "sse", "sse_kms_key_id", "sse_customer_key", "sse_customer_algorithm",
+                                     "listobjects", "jobs"})
+
+
+def _true(value: str | None) -> bool:
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+class S3Remote:
+    """An ``s3://`` remote read with boto3 directly: no DVC repository to open, no s3fs to
+    import, and the bytes hashed as they arrive.
+
+    It reads the remote's options as DVC does (``endpointurl``, ``region``, ``profile``, the
+    keys in ``.dvc/config.local``, ``allow_anonymous_login``, timeouts, SSL) and boto3's
+    environment and AWS config files; timeouts and retries are bounded as :func:`bound_retries`
+    bounds DVC's.
+    """
+
+    def __init__(self, registry: str, spec: RemoteSpec) -> None:
+        self.registry = registry
+        self.spec = spec
+        bucket_and_prefix = spec.url.removeprefix("s3://")
+        self.bucket, _, prefix = bucket_and_prefix.partition("/")
+        self.prefix = prefix.strip("/")
+        self._client: Any = None
+
+    @staticmethod
+    def reads(spec: RemoteSpec) -> bool:
+        """Whether an S3 remote of these options can be read here rather than through DVC."""
+        settings = spec.settings
+        if _true(settings.get("version_aware")) or _true(settings.get("worktree")):
+            return False  # such remotes keep files by path, not by content address
+        return spec.url.startswith("s3://") and set(settings) <= _S3_READ_OPTIONS | _S3_WRITE_ONLY_OPTIONS
+
+    def key(self, md5: str) -> str:
+        return f"{self.prefix}/{object_path(md5)}" if self.prefix else object_path(md5)
+
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = _s3_remote_client(self.spec.settings)
+        return self._client
+
+    def _error(self, error: Exception, identifier: str | None) -> RemoteError:
+        return RemoteError(self.registry, f"{self.spec.name} ({self.spec.url})", describe_remote_failure(error), identifier)
+
+    def exists(self, md5: str) -> bool:
+        try:
+            self.client().head_object(Bucket=self.bucket, Key=self.key(md5))
+        except Exception as error:  # noqa: BLE001 - botocore raises many kinds
+            if _http_status(error) == 404:
+                return False
+            raise self._error(error, None) from error
+        return True
+
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str] | None:
+        try:
+            offset, total, extra = 0, None, {}
+            if destination.exists():  # an interrupted download: ask only for the rest
+                total = int(self.client().head_object(Bucket=self.bucket, Key=self.key(md5))["ContentLength"])
+                offset = _resume_offset(destination, total)
+                if offset and offset == total:
+                    return None
+                extra = {"Range": f"bytes={offset}-"} if offset else {}
+            response = self.client().get_object(Bucket=self.bucket, Key=self.key(md5), **extra)
+            if total is None:
+                total = response.get("ContentLength")
+            return _write_from(response["Body"].iter_chunks(_CHUNK), destination, offset, total, identifier or md5)
+        except Exception as error:  # noqa: BLE001
+            if _http_status(error) == 404:
+                error = FileNotFoundError(f"s3://{self.bucket}/{self.key(md5)}")
+            raise self._error(error, identifier) from error
+
+
+def _http_status(error: Exception) -> int | None:
+    response = getattr(error, "response", None) or {}
+    return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+
+
+def _s3_remote_client(settings: dict[str, str]) -> Any:
+    """A boto3 S3 client configured from a DVC remote's options."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    session = boto3.session.Session(
+        profile_name=settings.get("profile"),
+        region_name=settings.get("region"),
+        aws_access_key_id=settings.get("access_key_id"),
+        aws_secret_access_key=settings.get("secret_access_key"),
+        aws_session_token=settings.get("session_token"),
+    )
+    config: dict[str, Any] = {
+        "connect_timeout": float(settings.get("connect_timeout", S3_CONNECT_TIMEOUT)),
+        "read_timeout": float(settings.get("read_timeout", S3_READ_TIMEOUT)),
+    }
+    if not (os.environ.get("AWS_MAX_ATTEMPTS") or os.environ.get("AWS_RETRY_MODE")):
+        config["retries"] = {"total_max_attempts": S3_TOTAL_ATTEMPTS, "mode": "standard"}
+    if _true(settings.get("allow_anonymous_login")) and session.get_credentials() is None:
+        config["signature_version"] = UNSIGNED
+    verify: bool | str | None = None
+    if "ssl_verify" in settings:
+        value = settings["ssl_verify"]
+        verify = value if value.strip().lower() not in ("true", "false") else _true(value)
+    return session.client(
+        "s3",
+        endpoint_url=settings.get("endpointurl"),
+        use_ssl=_true(settings.get("use_ssl", "true")),
+        verify=verify,
+        config=Config(**config),
+    )
 
 
 class DvcRemote:
@@ -236,10 +399,20 @@ class DvcRemote:
         except Exception as error:  # noqa: BLE001 - DVC and its filesystems raise many kinds
             raise self._error(error, None) from error
 
-    def download(self, md5: str, destination: Path, identifier: str | None = None) -> None:
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str] | None:
         try:
             odb = self._open()
-            odb.fs.get_file(odb.oid_to_path(md5), str(destination), callback=_fsspec_progress(identifier or md5))
+            source = odb.oid_to_path(md5)
+            if not destination.exists():
+                odb.fs.get_file(source, str(destination), callback=_fsspec_progress(identifier or md5))
+                return None
+            total = int(odb.fs.size(source))  # an interrupted download: read only the rest
+            offset = _resume_offset(destination, total)
+            if offset and offset == total:
+                return None
+            with odb.fs.open(source, mode="rb", block_size=RANGE_BYTES) as reader:
+                reader.seek(offset)
+                return _write_from(read_chunks(reader, _CHUNK), destination, offset, total, identifier or md5)
         except Exception as error:  # noqa: BLE001
             raise self._error(error, identifier) from error
 
@@ -288,6 +461,8 @@ def open_remote(registry: Registry, commit: str, name: str | None = None) -> Rem
     committed, local = registry.dvc_config_texts(commit)
     spec = default_remote(committed, local, registry.label, name)
     if not spec.is_local:
+        if S3Remote.reads(spec):
+            return S3Remote(registry.label, spec)
         return DvcRemote(registry, commit, spec)
     url = spec.url.removeprefix("file://")
     if Path(url).is_absolute():

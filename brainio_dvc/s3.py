@@ -240,8 +240,7 @@ def _describe(error: Exception, obj: S3Object) -> str:
 def _stream_to(
     client: Any, obj: S3Object, destination: Path, description: str, algorithms: Sequence[str]
 ) -> dict[str, str]:
-    import hashlib
-
+    from .hashes import copy_hashing
     from .progress import tracker
 
     arguments = {"Bucket": obj.bucket, "Key": obj.key}
@@ -254,13 +253,8 @@ def _stream_to(
         open(destination, "wb") as out,
         tracker("download", description, response.get("ContentLength")) as advance,
     ):
-        digests = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
-        for chunk in body.iter_chunks(_CHUNK):  # hashed as written: no second pass over the file
-            out.write(chunk)
-            for digest in digests.values():
-                digest.update(chunk)
-            advance(len(chunk))
-    return {algorithm: digest.hexdigest() for algorithm, digest in digests.items()}
+        # Hashed as written: no second pass over the file.
+        return copy_hashing(body.iter_chunks(_CHUNK), out, algorithms, advance)
 
 
 def _reason(error: Exception) -> str | None:

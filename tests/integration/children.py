@@ -9,7 +9,7 @@ one of the kind asked for.
     load REGISTRY IDENTIFIER BARRIER_DIR PARTIES
         wait until PARTIES children reached the barrier, then load (cold) and report the
         downloads this process made, the loaded md5 and a checksum of the values
-    die-at TASK MIN_DONE REGISTRY IDENTIFIER
+    die-at TASK MIN_DONE REGISTRY IDENTIFIER [DESCRIPTION]
         load, and SIGKILL at the first progress event of TASK with done >= MIN_DONE
     package-die-at STEP REGISTRY IDENTIFIER VERSION
         package an assembly (make_assembly(VERSION)) and SIGKILL when packaging reaches STEP
@@ -95,12 +95,13 @@ def _load(registry: str, identifier: str, barrier: str, parties: str) -> dict[st
     }
 
 
-def _die_at(task: str, min_done: str, registry: str, identifier: str) -> dict[str, Any]:
+def _die_at(task: str, min_done: str, registry: str, identifier: str, description: str = "") -> dict[str, Any]:
     import brainio_dvc
     from brainio_dvc import progress
 
     def kill(event: progress.ProgressEvent) -> None:
-        if event.task == task and event.done >= int(min_done):
+        # A load downloads its files side by side: DESCRIPTION picks whose progress kills.
+        if event.task == task and event.done >= int(min_done) and description in ("", event.description):
             _die()
 
     with progress.subscribe(kill):

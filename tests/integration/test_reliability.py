@@ -165,7 +165,7 @@ def test_eight_processes_load_one_identifier_from_s3(s3_registry, tmp_path: Path
 
 def test_a_download_killed_midway_leaves_nothing_complete_and_the_next_load_finishes(registry: Registry) -> None:
     expected = artifacts(registry)
-    code, _, stderr = run_child("die-at", "download", "0", str(registry.root), ASSEMBLY)
+    code, _, stderr = run_child("die-at", "download", "0", str(registry.root), ASSEMBLY, ASSEMBLY)
     assert code == -signal.SIGKILL, stderr[-2000:]
     target = data_cache().path_for("md5", expected["assembly"])
     assert not target.exists()

@@ -22,7 +22,27 @@ def test_config_local_overrides_the_url() -> None:
 
 def test_config_local_can_choose_another_default() -> None:
     local = "[core]\n    remote = s3\n"
-    assert default_remote(TWO_REMOTES, local, "reg") == RemoteSpec("s3", "s3://bucket/registry")
+    found = default_remote(TWO_REMOTES, local, "reg")
+    assert found == RemoteSpec("s3", "s3://bucket/registry", (("endpointurl", "http://127.0.0.1:8333"),))
+    assert found.settings == {"endpointurl": "http://127.0.0.1:8333"}
+
+
+def test_options_of_config_local_are_merged_over_the_committed_ones() -> None:
+    local = "['remote \"s3\"']\n    access_key_id = KEY\n    endpointurl = http://other:9000\n"
+    settings = default_remote(TWO_REMOTES, local, "reg", name="s3").settings
+    assert settings == {"access_key_id": "KEY", "endpointurl": "http://other:9000"}
+
+
+@pytest.mark.parametrize(("options", "direct"), [
+    ((("endpointurl", "http://x"), ("region", "us-east-1")), True),
+    ((("access_key_id", "k"), ("secret_access_key", "s"), ("acl", "private")), True),
+    ((("version_aware", "true"),), False),  # files by path: DVC knows how to read those
+    ((("credentialpath", "/c"),), False),  # an option read here would be ignored: DVC reads it
+])
+def test_s3_remotes_are_read_directly_unless_an_option_needs_dvc(options, direct) -> None:
+    from brainio_dvc.remotes import S3Remote
+
+    assert S3Remote.reads(RemoteSpec("s3", "s3://bucket/prefix", options)) is direct
 
 
 def test_an_explicit_name_wins_over_core_remote() -> None:

@@ -1,0 +1,69 @@
+"""A few I/O-bound tasks side by side, in threads that see the caller's context.
+
+Cold loads download an assembly, its stimulus CSV and its ZIP, and extract the ZIP while the
+netCDF file is read: each waits on the network or the disk, and the GIL is released meanwhile.
+Every thread runs in a copy of the caller's :mod:`contextvars` context, so that progress
+subscribers and configuration overrides apply inside it as they do outside.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+__all__ = ["Background", "in_background", "side_by_side"]
+
+T = TypeVar("T")
+
+
+def side_by_side(tasks: Sequence[Callable[[], T]]) -> list[T]:
+    """The results of ``tasks``, run at the same time; the first task's error, in order, is
+    raised once all of them have finished (none is left running)."""
+    if len(tasks) <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="brainio-dvc") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, task) for task in tasks]
+    return [future.result() for future in futures]
+
+
+class Background(Generic[T]):
+    """One task running in a thread; :meth:`result` waits for it and raises its error."""
+
+    def __init__(self, task: Callable[[], T]) -> None:
+        self._result: T | None = None
+        self._error: BaseException | None = None
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run, task), name="brainio-dvc", daemon=True)
+        self._thread.start()
+
+    def _run(self, task: Callable[[], T]) -> None:
+        try:
+            self._result = task()
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
+            self._error = error
+
+    def result(self) -> T:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def in_background(task: Callable[[], T]) -> Iterator[Background[T]]:
+    """Run ``task`` while the block runs; at the end of the block, wait for it.
+
+    Its error is raised after the block, unless the block failed itself: then the block's
+    error goes on, once the task has finished.
+    """
+    background = Background(task)
+    try:
+        yield background
+    except BaseException:
+        background._thread.join()
+        raise
+    background.result()
