@@ -30,7 +30,16 @@ _SPREAD_LIMIT = 1.10
 
 
 def _build(base: Path, scale: Scale, image_size: int | None = None) -> Path:
-    """A local-directory registry holding the stimulus set and assembly of ``scale``."""
+    """A local-directory registry holding the stimulus set and assembly of ``scale``, built in a
+    child process: this one must stay small, since a child's peak RSS (``ru_maxrss``) starts
+    from its parent's at fork, which would inflate every later probe's figure."""
+    run_probe("build_registry", {"base": str(base), "stimuli": scale.stimuli, "presentations": scale.presentations,
+                                 "neuroids": scale.neuroids, "name": scale.name, "image_size": image_size})
+    return base / "registry"
+
+
+def build_registry(base: Path, scale: Scale, image_size: int | None = None) -> Path:
+    """What :func:`_build` runs in its child."""
     from brainio_dvc.packaging import package_data_assembly
 
     from .data import make_stimulus_set

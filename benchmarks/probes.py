@@ -228,6 +228,18 @@ def _bytes_read() -> int:
 
 
 @probe
+def build_registry(args: dict[str, Any]) -> dict[str, Any]:
+    """Set-up, not a figure: the registry of one growth scale (benchmarks.growth)."""
+    from benchmarks.data import Scale
+    from benchmarks.growth import build_registry as build
+
+    scale = Scale(args["name"], args["stimuli"], args["presentations"], args["neuroids"], 0, 1, 1)
+    started = time.perf_counter()
+    root = build(Path(args["base"]), scale, args.get("image_size"))
+    return {"seconds": time.perf_counter() - started, "root": str(root)}
+
+
+@probe
 def lazy_region(args: dict[str, Any]) -> dict[str, Any]:
     """get_assembly(lazy=True), then either the values of one region or all of them."""
     _common_imports()
