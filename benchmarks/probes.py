@@ -53,6 +53,13 @@ def _timed(args: dict[str, Any], operation: Callable[[], Any]) -> tuple[float, A
 
 
 def _max_rss_mb() -> float:
+    """This process's peak RSS: VmHWM where Linux has it, which starts afresh at exec, unlike
+    ``ru_maxrss``, which a forked child starts at its parent's peak."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
