@@ -25,8 +25,9 @@ from brainio_dvc.fetch import data_cache
 from brainio_dvc.lookup import lookup_assembly
 from brainio_dvc.packaging import package_data_assembly
 
-from .conftest import ASSEMBLY, CATALOG, STIMULI, Registry, dvc, git, make_assembly, template_environment
+from .conftest import ASSEMBLY, CATALOG, STIMULI, Registry, dvc, git, make_assembly
 from .faults import FaultProxy
+from .test_reliability import _s3_template, s3_registry  # noqa: F401 - fixtures
 from .test_reliability import finish, hidden_leftovers, md5_of, run_child, start_child
 
 #: Generous bounds, so that a loaded machine never fails them; what matters is that they are
@@ -37,23 +38,7 @@ PUSH_BOUND_SECONDS = 60
 # --- S3 registries ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def _s3_template(tmp_path_factory: pytest.TempPathFactory, seaweed):
-    from .test_s3 import build_s3_registry
-
-    base = tmp_path_factory.mktemp("s3-template-2")
-    with template_environment(base):
-        return build_s3_registry(base, seaweed)
-
-
-@pytest.fixture
-def s3_registry(_s3_template, tmp_path: Path):
-    """A private copy of the module's S3 registry (the bucket is shared)."""
-    from dataclasses import replace
-
-    root = tmp_path / "copy" / "registry"
-    shutil.copytree(_s3_template.root, root, symlinks=True)
-    return replace(_s3_template, root=root)
+# The module's S3 registry and private copies of it: test_reliability's fixtures.
 
 
 def point_remote_at(root: Path, endpoint: str, *settings: tuple[str, str]) -> None:
