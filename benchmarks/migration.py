@@ -70,7 +70,7 @@ def _upload(server, bucket: str, datasets: int, size: int) -> list[dict[str, str
 
 
 def _manifest(path: Path, rows: list[dict[str, str]]) -> Path:
-    from brainio_dvc.migrate import MANIFEST_COLUMNS
+    from brainio_dvc.contribute.migrate import MANIFEST_COLUMNS
 
     with open(path, "w", newline="") as out:
         writer = csv.DictWriter(out, MANIFEST_COLUMNS)
@@ -125,10 +125,10 @@ class _StepTimer(logging.Handler):
 
 
 def _timed_migration(manifest: Path, registry: Path, mode: str, jobs: int):  # noqa: ANN202
-    from brainio_dvc.migrate import migrate
+    from brainio_dvc.contribute.migrate import migrate
 
     timer = _StepTimer()
-    transaction_logger = logging.getLogger("brainio_dvc.transaction")
+    transaction_logger = logging.getLogger("brainio_dvc.contribute.transaction")
     transaction_logger.addHandler(timer)
     started = time.perf_counter()
     try:

@@ -27,8 +27,8 @@ __all__ = [
 
 _WHERE = {
     "BrainioDvcError": "exceptions",
-    "cite": "citations",
-    "search": "catalog_search",
+    "cite": "browse.citations",
+    "search": "browse.catalog_search",
     "get_assembly": "loading",
     "get_stimulus_set": "loading",
     "get_catalog": "lookup",
@@ -44,8 +44,8 @@ _SUBMODULES = frozenset({
 })
 
 if TYPE_CHECKING:
-    from .catalog_search import search
-    from .citations import cite
+    from .browse.catalog_search import search
+    from .browse.citations import cite
     from .exceptions import BrainioDvcError
     from .loading import get_assembly, get_stimulus_set
     from .lookup import get_catalog, list_assemblies, list_catalogs, list_stimulus_sets

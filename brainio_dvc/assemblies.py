@@ -25,7 +25,7 @@ from xarray.core.indexing import PandasIndexingAdapter
 from xarray.indexes import PandasIndex, PandasMultiIndex
 
 from .exceptions import ConfigurationError, GroupbyError, ValidationError
-from .netcdf import read_data_array
+from .formats.netcdf import read_data_array
 
 __all__ = [
     "ASSEMBLY_CLASSES",

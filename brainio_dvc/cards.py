@@ -27,14 +27,14 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .cache import atomic_write_text
+from .store.cache import atomic_write_text
 from .catalogs import TYPE_ASSEMBLY
 from .exceptions import CardError, ValidationError
 
 if TYPE_CHECKING:
     import xarray as xr
 
-    from .registry import Registry
+    from .store.registry import Registry
 
 __all__ = [
     "CARD_FILE",
@@ -144,7 +144,7 @@ def card_problems(card: object, source: str) -> list[CardError]:
     errors = [CardError(source, field, expected, found) for field, expected, found in _problems(card, schema(), "")]
     bibtex = card.get("bibtex") if isinstance(card, Mapping) else None
     if isinstance(bibtex, str) and not errors:
-        from .bibtex import parse_bibtex
+        from .formats.bibtex import parse_bibtex
 
         try:
             if not parse_bibtex(bibtex, f"{source}: card field 'bibtex'"):
@@ -189,7 +189,7 @@ def from_bibtex(bibtex: str, **fields: Any) -> dict[str, Any]:
 
     :raises CardError: when the BibTeX has no entry or ``fields`` break the schema.
     """
-    from .bibtex import parse_bibtex, plain_text
+    from .formats.bibtex import parse_bibtex, plain_text
 
     entries = parse_bibtex(bibtex, "BibTeX")
     if not entries:
@@ -253,7 +253,7 @@ def derive_stimulus_set(stimulus_set: Any, file_sizes: Iterable[int], class_name
 
 def card_path(catalog: str, kind: str, identifier: str) -> PurePosixPath:
     """Where an identifier's card lives, relative to the registry root."""
-    from .layout import artifact_dir
+    from .store.layout import artifact_dir
 
     return artifact_dir(catalog, kind, identifier) / CARD_FILE
 

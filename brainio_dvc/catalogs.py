@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from .exceptions import CatalogFormatError, CatalogRowError
-from .hashes import DIGEST_LENGTHS, is_digest
+from .formats.hashes import DIGEST_LENGTHS, is_digest
 
 __all__ = [
     "BRAINIO_COLUMNS",

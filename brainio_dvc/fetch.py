@@ -5,7 +5,7 @@ registry's DVC remote; rows of classic BrainIO catalogs by their SHA-1: ``S3`` l
 through boto3 (:mod:`brainio_dvc.s3`: anonymous first, then signed, at boto3's endpoint, so
 ``AWS_ENDPOINT_URL`` applies, and at a pinned ``version_id`` if one is given), ``http``
 locations by URL.  Either way the file lands in the shared content-addressed cache
-(:class:`brainio_dvc.cache.DataCache`) and is only downloaded when it is not there yet.
+(:class:`brainio_dvc.store.cache.DataCache`) and is only downloaded when it is not there yet.
 
 BrainIO's other public names are here too: :class:`Fetcher`, :class:`BotoFetcher`,
 :func:`get_fetcher`, :func:`filename_from_link`, :func:`unzip`, :func:`fullname`, and
@@ -28,18 +28,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import config
-from .cache import DataCache, file_lock, temporary_path
+from .store.cache import DataCache, file_lock, temporary_path
 from .catalogs import LOCATION_TYPE_DVC
 from .exceptions import IntegrityError, RemoteError, UnknownClassError, ValidationError
-from .hashes import DIGEST_LENGTHS, check_digest, is_digest, sha1_hash
-from .references import LOCATION_TYPE_REFERENCE
+from .formats.hashes import DIGEST_LENGTHS, check_digest, is_digest, sha1_hash
+from .store.references import LOCATION_TYPE_REFERENCE
 
 if TYPE_CHECKING:
     from . import assemblies, stimuli
     from .assemblies import DataAssembly
     from .loading import get_assembly, get_stimulus_set
     from .lookup import lookup_assembly, lookup_stimulus_set
-    from .remotes import Remote
+    from .store.remotes import Remote
     from .stimuli import StimulusSet, StimulusSetLoader
 
 __all__ = [
@@ -122,8 +122,8 @@ def data_cache() -> DataCache:
 
 
 def _remote(registry_spec: str, commit: str) -> Remote:
-    from .registry import open_registry
-    from .remotes import open_remote
+    from .store.registry import open_registry
+    from .store.remotes import open_remote
 
     key = (registry_spec, commit)
     with _remotes_lock:  # the files of one load are fetched from several threads
@@ -162,7 +162,7 @@ def fetch_file(
     the S3 object version ``version_id`` (None, ``""`` or ``"null"``: the latest); ``http``
     locations by URL.  Both need the ``sha1``, which is checked before the file is kept.
     Registry rows (``location_type='dvc'``) need ``md5``, ``registry`` and ``rev`` (the commit);
-    references to S3 objects (``'s3-reference'``, see :mod:`brainio_dvc.references`) need
+    references to S3 objects (``'s3-reference'``, see :mod:`brainio_dvc.store.references`) need
     ``sha1``, ``registry`` and ``rev``.
     """
     from .s3 import fetch_s3_object, parse_s3_url, pinned_version
@@ -177,7 +177,7 @@ def fetch_file(
             f"version_id={version_id!r} with location_type {location_type!r}",
         )
     if location_type == LOCATION_TYPE_REFERENCE:
-        from .references import fetch_reference
+        from .store.references import fetch_reference
 
         return fetch_reference(location, sha1, registry, rev, identifier)
     if location_type == LOCATION_TYPE_DVC:
@@ -265,7 +265,7 @@ def unzip(
     Entries that would escape the directory, and symlinks, are refused
     (:class:`UnsafeArchiveError`); no file is ever seen half-written.
     """
-    from .archives import extract_zip
+    from .formats.archives import extract_zip
 
     zip_path = Path(zip_path)
     if target_dir is not None:
@@ -294,7 +294,7 @@ def _extract_beside(zip_path: Path) -> Path:
     ``$BRAINIO_HOME/locks`` (not beside the ZIP: that directory is the caller's listing)
     serializes processes extracting the same ZIP; what an interrupted one left is removed.
     """
-    from .archives import extract_zip
+    from .formats.archives import extract_zip
 
     directory = zip_path.absolute().parent
     lock = config.home() / "locks" / hashlib.sha1(os.fsencode(zip_path.absolute())).hexdigest()
@@ -333,7 +333,7 @@ def _member_files(zip_path: Path) -> list[str]:
 
 def extracted_stimuli(digest: str) -> Path | None:
     """The directory of a ZIP's extracted stimuli if it was extracted completely, else None."""
-    from .archives import is_extracted
+    from .formats.archives import is_extracted
 
     target = stimuli_target(digest)
     return target if is_extracted(target) else None
@@ -345,7 +345,7 @@ def stimuli_directory(zip_path: Path, digest: str) -> Path:
     Extraction happens once, under a lock that waits: concurrent loads wait for it, and
     whatever an interrupted extraction left behind is removed first.
     """
-    from .archives import extract_zip, is_extracted, remove_partial_extractions
+    from .formats.archives import extract_zip, is_extracted, remove_partial_extractions
 
     target = stimuli_target(digest)
     if is_extracted(target):
@@ -361,7 +361,7 @@ def verify_stimuli_directory(zip_path: Path, digest: str) -> bool | None:
     True if they match, False if they did not (the directory is removed, so that the next load
     extracts again), None if the ZIP was never extracted.
     """
-    from .archives import discard_extraction, extraction_problems, is_extracted
+    from .formats.archives import discard_extraction, extraction_problems, is_extracted
 
     target = stimuli_target(digest)
     if not is_extracted(target):

@@ -8,9 +8,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import pins
+from .store import pins
 from .catalogs import LOCATION_TYPE_DVC, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
-from .completeness import check_loaded_stimuli
+from .contribute.completeness import check_loaded_stimuli
 from .exceptions import PinError, UnsafeArchiveError, ValidationError
 from .fetch import (
     extracted_stimuli,
@@ -22,7 +22,7 @@ from .fetch import (
     stimuli_target,
 )
 from .lookup import find_assembly_row, find_stimulus_set_rows
-from .parallel import in_background, side_by_side
+from .store.parallel import in_background, side_by_side
 
 if TYPE_CHECKING:
     from .assemblies import DataAssembly
@@ -89,7 +89,7 @@ def get_stimulus_set(identifier: str, rev: str | None = None, registry: str | No
     """Load a stimulus set; ``rev`` and ``registry`` as in :mod:`brainio_dvc.lookup`.
 
     Without them, the pins of the repository around the current directory decide
-    (:mod:`brainio_dvc.pins`); ``attrs['resolved_by']`` names the rule that did.
+    (:mod:`brainio_dvc.store.pins`); ``attrs['resolved_by']`` names the rule that did.
     """
     decision = pins.resolve(TYPE_STIMULUS_SET, identifier, rev, registry)
     csv_row, zip_row = _stimulus_set_rows(identifier, decision)
@@ -135,7 +135,7 @@ def _stimulus_set(
     """The stimulus set of a CSV whose stimuli are (or are being extracted) in ``directory``.
 
     Every filename of the CSV must be a file of the ZIP (checked once per pair of contents:
-    :mod:`brainio_dvc.completeness`), so that no stimulus path leads nowhere.
+    :mod:`brainio_dvc.contribute.completeness`), so that no stimulus path leads nowhere.
     """
     cls = resolve_stimulus_set_class(str(csv_row["class"]))
     try:
@@ -160,7 +160,7 @@ def get_assembly(
 
     The stimulus set comes from the same registry and commit as the assembly.  Without ``rev``
     and ``registry``, the pins of the repository around the current directory decide
-    (:mod:`brainio_dvc.pins`); ``attrs['resolved_by']`` names the rule that did.
+    (:mod:`brainio_dvc.store.pins`); ``attrs['resolved_by']`` names the rule that did.
 
     A cold load downloads the netCDF file, the stimulus CSV and the ZIP side by side, and
     extracts the ZIP while the netCDF file is read; it returns once both are done, so that a

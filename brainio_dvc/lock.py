@@ -1,4 +1,4 @@
-"""Locking the data of an analysis repository: ``brainio.lock`` (format: :mod:`brainio_dvc.lockfile`).
+"""Locking the data of an analysis repository: ``brainio.lock`` (format: :mod:`brainio_dvc.formats.lockfile`).
 
 - :func:`lock` pins identifiers (``ID`` or ``ID@REV``) to the commit they resolve to now; an
   assembly brings its stimulus set, from the same commit.
@@ -9,7 +9,7 @@
 - :func:`record` pins everything a block of code loads, like ``pip freeze`` for data.
 - :func:`export_citations` writes BibTeX for everything locked, pinned to its commit.
 
-Loads in the repository follow the lock (:mod:`brainio_dvc.pins`).
+Loads in the repository follow the lock (:mod:`brainio_dvc.store.pins`).
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import config, pins
+from . import config
+from .store import pins
 from .catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .exceptions import BrainioDvcError, PinError, RegistryError, ValidationError
-from .lockfile import LOCK_FILE_NAME, LockedFile, LockEntry, LockFile, read_lock, write_lock
-from .registry import Registry, open_registry
+from .formats.lockfile import LOCK_FILE_NAME, LockedFile, LockEntry, LockFile, read_lock, write_lock
+from .store.registry import Registry, open_registry
 
 __all__ = [
     "check",
@@ -201,7 +202,7 @@ def _fetch_problem(registry: Registry) -> str | None:
 
 def _entry_problems(registry: Registry, entry: LockEntry) -> list[str]:
     from .lookup import lookup_identifier
-    from .remotes import open_remote
+    from .store.remotes import open_remote
 
     commit = entry.commit
     if _git(registry, "cat-file", "-e", f"{commit}^{{commit}}") is None:
@@ -310,14 +311,14 @@ def record(path: Path | str | None = None) -> Iterator[LockFile]:
 # -- citations --------------------------------------------------------------------------------------
 def _citation_of(entry: LockEntry) -> str:
     """The BibTeX of one locked artifact: its card's paper, then the data at the locked commit."""
-    from .citations import citation
+    from .browse.citations import citation
 
     return citation(entry.identifier, rev=entry.commit, registry=entry.registry).format("bibtex")
 
 
 def export_citations(output: Path | str, path: Path | str | None = None) -> int:
     """Write the BibTeX of every locked artifact to ``output``; returns how many were written."""
-    from .cache import atomic_write_text
+    from .store.cache import atomic_write_text
 
     current = read(path)
     parts = list(dict.fromkeys(_citation_of(current.entries[key]) for key in sorted(current.entries)))

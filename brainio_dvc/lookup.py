@@ -34,8 +34,8 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from . import hashes
-from .cache import atomic_write_text
+from .formats import hashes
+from .store.cache import atomic_write_text
 from .catalogs import (
     BRAINIO_COLUMNS,
     CATALOG_COLUMNS,
@@ -57,7 +57,7 @@ from .exceptions import (
     StimulusSetLookupError,
     ValidationError,
 )
-from .registry import Registry, default_registry_specs, open_registry
+from .store.registry import Registry, default_registry_specs, open_registry
 
 __all__ = [
     "ENTRYPOINT",
@@ -144,7 +144,7 @@ def _entry_point_catalogs() -> dict[str, _Installed]:
 def refresh() -> None:
     """Forget discovered entry points, combined catalogs and the pins read from the current
     repository (after installing a package, or editing a lock or a ``dvc import``)."""
-    from . import pins
+    from .store import pins
 
     _entry_point_catalogs.cache_clear()
     _combined_memo.clear()

@@ -5,7 +5,7 @@ order; this project's options (``registry``, ``new_version``, ...) are keyword-o
 validates its input, writes the files into the registry layout, tracks them with DVC (with the
 catalog row in the ``.dvc`` file's ``meta``), regenerates the catalog, pushes to the registry's
 DVC remote and commits on a review branch.  It is all or nothing: see
-:mod:`brainio_dvc.transaction`.
+:mod:`brainio_dvc.contribute.transaction`.
 
 **One branch per dataset.**  Both calls commit on ``package/<stimulus_set_identifier>``: a
 script that packages a stimulus set and then its assemblies leaves one branch, for one pull
@@ -16,7 +16,7 @@ there is one, else the default remote is used (and the name logged).  ``bucket_n
 "brainio.requested"`` (or ``strict=True``) runs BrainIO's submission checks
 (:func:`check_experiment_stimulus_set`).  ``catalog_name=None`` puts the artifact into the
 catalog named by the identifier's part before its first dot (``dicarlo.hvm-public`` ->
-``dicarlo``), or ``brainscore`` when it has no dot (:func:`~brainio_dvc.identifiers.default_catalog`).
+``dicarlo``), or ``brainscore`` when it has no dot (:func:`~brainio_dvc.formats.identifiers.default_catalog`).
 The returned dicts hold BrainIO's keys; the ``*version_id`` values are the files' md5, which
 identify their version in the content-addressed remote.
 """
@@ -29,18 +29,18 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .archives import create_stimulus_csv, create_stimulus_zip, extract_specific
+from .formats.archives import create_stimulus_csv, create_stimulus_zip, extract_specific
 from .cards import CardInput, derive_assembly, derive_stimulus_set, load_card_input, write_card
-from .catalog_build import scan_registry
+from .contribute.catalog_build import scan_registry
 from .catalogs import LOCATION_TYPE_DVC, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .exceptions import BrainioDvcError, PackagingError, ValidationError
-from .hashes import sha1_hash
-from .identifiers import check_naming_convention, check_safe_identifier, default_catalog, naming_problem
-from .layout import CATALOGS_DIR, assembly_path, stimulus_set_paths
-from .netcdf import validate_netcdf, write_netcdf
+from .formats.hashes import sha1_hash
+from .formats.identifiers import check_naming_convention, check_safe_identifier, default_catalog, naming_problem
+from .store.layout import CATALOGS_DIR, assembly_path, stimulus_set_paths
+from .formats.netcdf import validate_netcdf, write_netcdf
 from .s3 import get_user_info, upload_to_s3
-from .transaction import PackagingTransaction
-from .validation import (
+from .contribute.transaction import PackagingTransaction
+from .contribute.validation import (
     check_experiment_stimulus_set,
     check_image_format,
     check_stimulus_naming_convention,

@@ -15,7 +15,7 @@ What they do, as in Brain-Score:
 * A version id pins the S3 object version (GetObject with ``VersionId``); ``None``, ``""``
   and ``"null"`` mean the latest version.
 * Every file's SHA-1 is checked: it is required, and it addresses the file in the data cache
-  (:class:`brainio_dvc.cache.DataCache`), so a file is downloaded once, to a temporary name,
+  (:class:`brainio_dvc.store.cache.DataCache`), so a file is downloaded once, to a temporary name,
   and kept only if its SHA-1 matches.
 * ``cls`` is an assembly class; ``stimulus_set_loader`` a callable returning the stimulus set,
   merged into the presentation coordinates (or, with ``merge_stimulus_set_meta=False``, only
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .exceptions import IntegrityError, S3ObjectError, ValidationError
-from .hashes import check_digest
+from .formats.hashes import check_digest
 
 if TYPE_CHECKING:
     from .assemblies import DataAssembly
@@ -168,7 +168,7 @@ def _client_config(signed: bool) -> Any:
     from botocore import UNSIGNED
     from botocore.config import Config
 
-    from .remotes import S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT, S3_TOTAL_ATTEMPTS
+    from .store.remotes import S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT, S3_TOTAL_ATTEMPTS
 
     settings: dict[str, Any] = {
         "connect_timeout": S3_CONNECT_TIMEOUT,
@@ -240,8 +240,8 @@ def _describe(error: Exception, obj: S3Object) -> str:
 def _stream_to(
     client: Any, obj: S3Object, destination: Path, description: str, algorithms: Sequence[str]
 ) -> dict[str, str]:
-    from .hashes import copy_hashing
-    from .progress import tracker
+    from .formats.hashes import copy_hashing
+    from .store.progress import tracker
 
     arguments = {"Bucket": obj.bucket, "Key": obj.key}
     if obj.version_id:
@@ -397,7 +397,7 @@ def fetch_s3_object(
             subject,
             "the file's SHA-1 (40 hex digits)",
             "none",
-            hint="compute it with brainio_dvc.hashes.sha1_hash on the uploaded file",
+            hint="compute it with brainio_dvc.formats.hashes.sha1_hash on the uploaded file",
         )
     sha1 = check_digest("sha1", sha1, subject)
     description = str(obj) + (f" of {identifier!r}" if identifier else "")
@@ -462,7 +462,7 @@ def upload_to_s3(
     from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from .progress import tracker
+    from .store.progress import tracker
 
     source = Path(source_file_path)
     if not source.is_file():

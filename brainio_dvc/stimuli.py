@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from .exceptions import ValidationError
-from .validation import check_stimulus_csv_columns, metadata_attribute
+from .contribute.validation import check_stimulus_csv_columns, metadata_attribute
 
 __all__ = ["STIMULUS_SET_CLASSES", "StimulusSet", "StimulusSetLoader", "read_stimulus_csv"]
 

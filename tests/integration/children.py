@@ -13,7 +13,7 @@ one of the kind asked for.
         load, and SIGKILL at the first progress event of TASK with done >= MIN_DONE
     package-die-at STEP REGISTRY IDENTIFIER VERSION
         package an assembly (make_assembly(VERSION)) and SIGKILL when packaging reaches STEP
-        (a step name of brainio_dvc.transaction, or "write" for the netCDF write's progress)
+        (a step name of brainio_dvc.contribute.transaction, or "write" for the netCDF write's progress)
 """
 
 from __future__ import annotations
@@ -65,9 +65,9 @@ def _load(registry: str, identifier: str, barrier: str, parties: str) -> dict[st
     import numpy as np
 
     import brainio_dvc
-    from brainio_dvc import progress
+    from brainio_dvc.store import progress
 
-    downloads = _Recorder("brainio_dvc.cache")
+    downloads = _Recorder("brainio_dvc.store.cache")
     held: set[str] = set()
     started: list[str] = []
 
@@ -97,7 +97,7 @@ def _load(registry: str, identifier: str, barrier: str, parties: str) -> dict[st
 
 def _die_at(task: str, min_done: str, registry: str, identifier: str, description: str = "") -> dict[str, Any]:
     import brainio_dvc
-    from brainio_dvc import progress
+    from brainio_dvc.store import progress
 
     def kill(event: progress.ProgressEvent) -> None:
         # A load downloads its files side by side: DESCRIPTION picks whose progress kills.
@@ -120,12 +120,12 @@ class _KillAtStep(logging.Handler):
 
 
 def _package_die_at(step: str, registry: str, identifier: str, version: str) -> dict[str, Any]:
-    from brainio_dvc import progress
+    from brainio_dvc.store import progress
     from brainio_dvc.packaging import package_data_assembly
 
     from .conftest import CATALOG, STIMULI, make_assembly
 
-    transaction_logger = logging.getLogger("brainio_dvc.transaction")
+    transaction_logger = logging.getLogger("brainio_dvc.contribute.transaction")
     transaction_logger.setLevel(logging.INFO)
     transaction_logger.addHandler(_KillAtStep(step))
 

@@ -54,7 +54,7 @@ def _package_stimuli(root: str, identifier: str, barrier: str, parties: str) -> 
 
 
 def _catalog_build(root: str, barrier: str, parties: str) -> dict[str, Any]:
-    from brainio_dvc.catalog_build import write_catalogs
+    from brainio_dvc.contribute.catalog_build import write_catalogs
 
     _barrier(barrier, parties)
     written = write_catalogs(Path(root))
@@ -63,7 +63,7 @@ def _catalog_build(root: str, barrier: str, parties: str) -> dict[str, Any]:
 
 def _die_at_bytes(min_done: str, registry: str, identifier: str) -> dict[str, Any]:
     import brainio_dvc
-    from brainio_dvc import progress
+    from brainio_dvc.store import progress
 
     def kill(event: progress.ProgressEvent) -> None:
         if event.task == "download" and event.done >= int(min_done):

@@ -43,7 +43,8 @@ class _KillAtStep(logging.Handler):
 
 def _arm(point: str) -> contextlib.AbstractContextManager[None]:
     """Install the kill at ``point``; what it returns must stay entered while the command runs."""
-    from brainio_dvc import progress, transaction
+    from brainio_dvc.store import progress
+    from brainio_dvc.contribute import transaction
 
     kind, _, argument = point.partition(":")
     if kind == "transfer":
@@ -59,7 +60,7 @@ def _arm(point: str) -> contextlib.AbstractContextManager[None]:
 
         return progress.subscribe(kill)
     if kind == "step":
-        transaction_logger = logging.getLogger("brainio_dvc.transaction")
+        transaction_logger = logging.getLogger("brainio_dvc.contribute.transaction")
         transaction_logger.setLevel(logging.INFO)
         transaction_logger.addHandler(_KillAtStep(argument))
     elif kind == "git-commit":

@@ -165,3 +165,16 @@ def test_catalog_check_outside_a_registry_is_a_clear_error(tmp_path: Path, monke
 def test_list_with_no_registry_and_no_catalogs_is_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert json.loads(run("--json", "list")) == []
+
+
+def test_python_dash_m_sees_every_command() -> None:
+    """``python -m brainio_dvc.cli`` once ran a module whose group lacked the commands that
+    other modules register (package, migrate, lock, site, ...)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "brainio_dvc.cli", "--help"], capture_output=True,
+                            text=True, check=True)
+    listed = {line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()}
+    assert listed == set(cli.commands)
+    assert {"package", "init", "gc", "cite", "search", "site", "migrate", "lock", "why"} <= listed

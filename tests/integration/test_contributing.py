@@ -433,7 +433,7 @@ def test_the_readmes_contributing_example_works_as_written(tmp_path: Path) -> No
     pd.DataFrame({"stimulus_id": list(rows), "filename": [p.name for p in rows.values()]}).to_csv(
         tmp_path / "stimuli.csv", index=False)
     rates = texture_rates(["im1", "im2"])
-    from brainio_dvc.netcdf import write_netcdf
+    from brainio_dvc.formats.netcdf import write_netcdf
 
     write_netcdf(rates, tmp_path / "rates.nc")
     for line in shell.splitlines():

@@ -20,12 +20,12 @@ import pytest
 from click.testing import CliRunner
 
 import brainio_dvc
-from brainio_dvc.archives import create_stimulus_csv, create_stimulus_zip
+from brainio_dvc.formats.archives import create_stimulus_csv, create_stimulus_zip
 from brainio_dvc.cli import cli
 from brainio_dvc.exceptions import SourceChangedError
-from brainio_dvc.hashes import sha1_hash
-from brainio_dvc.migrate import MANIFEST_COLUMNS
-from brainio_dvc.netcdf import write_netcdf
+from brainio_dvc.formats.hashes import sha1_hash
+from brainio_dvc.contribute.migrate import MANIFEST_COLUMNS
+from brainio_dvc.formats.netcdf import write_netcdf
 
 from ..gitdvc import dvc, git, init_registry
 from ..seaweed import ADMIN_KEY, ADMIN_SECRET, SeaweedServer

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import brainio_dvc
-from brainio_dvc.cache import DataCache
+from brainio_dvc.store.cache import DataCache
 from brainio_dvc.config import home
 
 from ..gitdvc import git, init_registry
@@ -109,7 +109,7 @@ def test_a_killed_migration_leaves_nothing_migrated_and_a_rerun_finishes(
         assert (root / JOURNAL).exists()  # the killed run's pushes, for gc to keep and the next run to report
 
     # Running it again cleans up, reuses finished downloads and finishes.
-    caplog.set_level(logging.INFO, logger="brainio_dvc.cache")
+    caplog.set_level(logging.INFO, logger="brainio_dvc.store.cache")
     code, report = migrate(root, manifest, f"--{mode}", "--jobs", "2")
     assert code == 0, report
     assert [entry["status"] for entry in report["entries"]] == ["migrated"] * VALID

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import brainio_dvc
-from brainio_dvc.dvcmeta import parse_dvc_file
+from brainio_dvc.formats.dvcmeta import parse_dvc_file
 from brainio_dvc.exceptions import PackagingError
 from brainio_dvc.packaging import package_data_assembly, package_stimulus_set
 

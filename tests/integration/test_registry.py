@@ -16,7 +16,7 @@ import pytest
 import brainio_dvc
 from brainio_dvc import config
 from brainio_dvc.exceptions import AssemblyLookupError, RegistryError, RevisionNotFoundError
-from brainio_dvc.registry import Registry as GitRegistry
+from brainio_dvc.store.registry import Registry as GitRegistry
 
 from .conftest import ASSEMBLY, STIMULI, Registry, git
 

@@ -310,7 +310,7 @@ def test_a_corrupted_cached_stimulus_csv_is_fetched_again(registry: Registry) ->
 
 def _rot_silently(path: Path) -> None:
     """Bit rot: different bytes, while everything the cache checks on load looks unchanged."""
-    from brainio_dvc.cache import FileState
+    from brainio_dvc.store.cache import FileState
 
     corrupt(path, _same_size_new_bytes)
     state = path.with_name(path.name + ".state")
@@ -517,8 +517,8 @@ def track_new_bytes(registry: Registry, relative: str, data: bytes) -> None:
     """Replace a tracked file through real DVC: add (meta kept), push, rebuild the catalog, commit."""
     from dvc.repo import Repo
 
-    from brainio_dvc.catalog_build import write_catalogs
-    from brainio_dvc.dvcmeta import parse_dvc_file, with_meta
+    from brainio_dvc.contribute.catalog_build import write_catalogs
+    from brainio_dvc.formats.dvcmeta import parse_dvc_file, with_meta
 
     path = registry.root / relative
     dvc_file = Path(f"{path}.dvc")
@@ -650,7 +650,7 @@ def _write_stimuli(directory: Path, csv_text: str) -> tuple[Path, Path]:
 
 
 def _good_netcdf(directory: Path) -> Path:
-    from brainio_dvc.netcdf import write_netcdf
+    from brainio_dvc.formats.netcdf import write_netcdf
 
     assembly = make_assembly(5)
     assembly.attrs.update(identifier="lab.Tester2024.new", stimulus_set_identifier=STIMULI)

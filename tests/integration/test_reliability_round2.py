@@ -194,13 +194,13 @@ def _kill_halfway_then_resume(registry: str, md5: str, size: int) -> tuple[int, 
             records.append(record.getMessage())
 
     handler = Keep(logging.INFO)
-    for name in ("brainio_dvc.cache", "brainio_dvc.remotes"):
+    for name in ("brainio_dvc.store.cache", "brainio_dvc.store.remotes"):
         logging.getLogger(name).addHandler(handler)
         logging.getLogger(name).setLevel(logging.INFO)
     try:
         loaded = brainio_dvc.get_assembly(LARGE, registry=registry)
     finally:
-        for name in ("brainio_dvc.cache", "brainio_dvc.remotes"):
+        for name in ("brainio_dvc.store.cache", "brainio_dvc.store.remotes"):
             logging.getLogger(name).removeHandler(handler)
     assert loaded.attrs["md5"] == md5 and md5_of(target) == md5
     assert not partial.exists()
@@ -287,7 +287,7 @@ def test_a_stimulus_csv_listing_files_its_zip_lacks_is_refused_at_packaging(regi
     """Through the transaction's public methods, as ``migrate --copy`` stages a CSV and a ZIP."""
     import zipfile
 
-    from brainio_dvc.transaction import PackagingTransaction
+    from brainio_dvc.contribute.transaction import PackagingTransaction
 
     before = _branches(registry.root)
     identifier = "lab.Lost2024"
@@ -397,7 +397,7 @@ def test_two_clones_pushing_the_same_objects_to_one_remote_at_once_both_succeed(
 def test_catalog_build_run_twice_at_once_gives_one_valid_catalog(registry: Registry, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from brainio_dvc.catalog_build import scan_registry, write_catalogs
+    from brainio_dvc.contribute.catalog_build import scan_registry, write_catalogs
     from brainio_dvc.cli import cli
 
     expected = write_catalogs(registry.root) and (registry.root / "catalogs" / CATALOG / "lookup.csv").read_text()
@@ -505,7 +505,7 @@ class _Injector:
 def soak(registry: Registry, tmp_path: Path, workers: int, loads: int, kills: int, seed: int) -> None:
     import random
 
-    from brainio_dvc.archives import extraction_problems
+    from brainio_dvc.formats.archives import extraction_problems
 
     expected, objects = _soak_plan(registry)
     plan = tmp_path / "expected.json"

@@ -33,7 +33,7 @@ from brainio_dvc.assemblies import (
     walk_coords,
 )
 from brainio_dvc.exceptions import ConfigurationError, ValidationError
-from brainio_dvc.netcdf import write_netcdf
+from brainio_dvc.formats.netcdf import write_netcdf
 
 
 def make_assembly(cls: type[DataAssembly] = NeuroidAssembly) -> DataAssembly:

@@ -75,7 +75,7 @@ def test_a_name_means_the_same_object_wherever_brainio_re_exported_it() -> None:
     assert brainio_dvc.fetch.get_assembly is brainio_dvc.get_assembly
     assert brainio_dvc.fetch.StimulusSetLoader is brainio_dvc.stimuli.StimulusSetLoader
     assert brainio_dvc.lookup.Catalog is brainio_dvc.catalogs.Catalog
-    assert brainio_dvc.packaging.write_netcdf is importlib.import_module("brainio_dvc.netcdf").write_netcdf
+    assert brainio_dvc.packaging.write_netcdf is importlib.import_module("brainio_dvc.formats.netcdf").write_netcdf
     assert brainio_dvc.transform.walk_coords is brainio_dvc.assemblies.walk_coords
     assert brainio_dvc.assemblies.BRAINIO_CHUNKS == "BRAINIO_CHUNKS"
     assert brainio_dvc.fetch.BRAINIO_HOME == "BRAINIO_HOME"

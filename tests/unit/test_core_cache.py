@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import brainio_dvc.cache as cache_module
-from brainio_dvc.cache import DataCache, FileState, atomic_write_text, temporary_path
+import brainio_dvc.store.cache as cache_module
+from brainio_dvc.store.cache import DataCache, FileState, atomic_write_text, temporary_path
 from brainio_dvc.exceptions import IntegrityError
 
 PAYLOAD = b"brainio bytes\n" * 100
@@ -294,7 +294,7 @@ def test_concurrent_processes_download_once(tmp_path: Path) -> None:
 
 
 def test_remove_stale_temporaries_removes_only_the_targets_leftovers(tmp_path: Path) -> None:
-    from brainio_dvc.cache import remove_stale_temporaries
+    from brainio_dvc.store.cache import remove_stale_temporaries
 
     target = tmp_path / "object"
     stale_file, stale_dir = temporary_path(target), temporary_path(target)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brainio_dvc.catalogs import LOCATION_TYPE_DVC
-from brainio_dvc.dvcmeta import META_FIELDS, parse_dvc_file, with_meta
+from brainio_dvc.formats.dvcmeta import META_FIELDS, parse_dvc_file, with_meta
 from brainio_dvc.exceptions import BrainioDvcError, ValidationError
 
 DVC_PATH = "registry/demo/demo.Gabor2024/demo.Gabor2024.nc.dvc"

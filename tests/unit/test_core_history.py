@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from brainio_dvc.history import Change, diff_rows, role_of
+from brainio_dvc.browse.history import Change, diff_rows, role_of
 
 
 def assembly(identifier: str, md5: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from brainio_dvc.exceptions import IdentifierError, ValidationError
-from brainio_dvc.identifiers import (
+from brainio_dvc.formats.identifiers import (
     DEFAULT_CATALOG,
     check_naming_convention,
     check_safe_identifier,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from brainio_dvc.exceptions import RegistryError
-from brainio_dvc.remotes import RemoteSpec, default_remote, describe_remote_failure, object_path
+from brainio_dvc.store.remotes import RemoteSpec, default_remote, describe_remote_failure, object_path
 
 CONFIG = "[core]\n    remote = storage\n['remote \"storage\"']\n    url = storage\n"
 TWO_REMOTES = CONFIG + "['remote \"s3\"']\n    url = s3://bucket/registry\n    endpointurl = http://127.0.0.1:8333\n"
@@ -40,7 +40,7 @@ def test_options_of_config_local_are_merged_over_the_committed_ones() -> None:
     ((("credentialpath", "/c"),), False),  # an option read here would be ignored: DVC reads it
 ])
 def test_s3_remotes_are_read_directly_unless_an_option_needs_dvc(options, direct) -> None:
-    from brainio_dvc.remotes import S3Remote
+    from brainio_dvc.store.remotes import S3Remote
 
     assert S3Remote.reads(RemoteSpec("s3", "s3://bucket/prefix", options)) is direct
 

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from brainio_dvc.archives import extract_zip, extraction_problems
+from brainio_dvc.formats.archives import extract_zip, extraction_problems
 from brainio_dvc.catalogs import BRAINIO_COLUMNS, Catalog, parse_catalog_csv, render_catalog_csv
-from brainio_dvc.dvcmeta import META_FIELDS, parse_dvc_file
+from brainio_dvc.formats.dvcmeta import META_FIELDS, parse_dvc_file
 from brainio_dvc.exceptions import BrainioDvcError
 from brainio_dvc.stimuli import StimulusSet
 

@@ -22,7 +22,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from brainio_dvc.assemblies import NeuronRecordingAssembly
-from brainio_dvc.dvcmeta import META_FIELDS, parse_dvc_file
+from brainio_dvc.formats.dvcmeta import META_FIELDS, parse_dvc_file
 from brainio_dvc.exceptions import BrainioDvcError
 
 from test_fuzz import FUZZ, MD5, SHA1, _as_text, _dump, _SCALARS, _YAML_TOKENS, mutations
@@ -33,7 +33,7 @@ from test_fuzz import FUZZ, MD5, SHA1, _as_text, _dump, _SCALARS, _YAML_TOKENS, 
 @cache
 def valid_netcdf() -> bytes:
     """A small assembly file as packaging writes it (netCDF-4, HDF5 underneath)."""
-    from brainio_dvc.netcdf import write_netcdf
+    from brainio_dvc.formats.netcdf import write_netcdf
 
     assembly = NeuronRecordingAssembly(
         np.arange(24, dtype=np.float32).reshape(4, 3, 2),
@@ -171,7 +171,7 @@ def _parse_dvc(text: str) -> None:
 
 
 def test_the_reference_seed_parses_as_a_reference() -> None:
-    from brainio_dvc.references import LOCATION_TYPE_REFERENCE
+    from brainio_dvc.store.references import LOCATION_TYPE_REFERENCE
 
     row = parse_dvc_file(REFERENCE_TEXT, "registry/lab/assemblies/x/x.nc.dvc")
     assert row["location_type"] == LOCATION_TYPE_REFERENCE and row["size"] == 1024

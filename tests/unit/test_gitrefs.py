@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from brainio_dvc.gitrefs import resolve_branch_ref
+from brainio_dvc.store.gitrefs import resolve_branch_ref
 
 
 def git(cwd: Path, *args: str) -> str:

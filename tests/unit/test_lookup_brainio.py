@@ -27,7 +27,7 @@ import brainio_dvc.lookup
 from brainio_dvc import lookup
 from brainio_dvc.catalogs import BRAINIO_COLUMNS, render_catalog_csv
 from brainio_dvc.exceptions import CatalogRowError
-from brainio_dvc.registry import Registry
+from brainio_dvc.store.registry import Registry
 
 from tests.gitdvc import git, init_registry
 
@@ -129,7 +129,7 @@ def test_the_catalog_cache_carries_the_bad_rows(bad_registry: Path, monkeypatch:
     def no_parsing(*args: object, **kwargs: object) -> None:
         pytest.fail("the catalog was parsed again instead of read from the cache")
 
-    monkeypatch.setattr("brainio_dvc.registry.parse_catalog_table", no_parsing)
+    monkeypatch.setattr("brainio_dvc.store.registry.parse_catalog_table", no_parsing)
     assert lookup.list_assemblies(registry=registry) == ["lab.Good2020"]
     with pytest.raises(CatalogRowError, match=f"{CATALOG_PATH}, line 5"):
         lookup.lookup_assembly("lab.Bad2020", registry=registry)

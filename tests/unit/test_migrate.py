@@ -11,8 +11,8 @@ import textwrap
 import pytest
 
 from brainio_dvc.exceptions import MigrationError
-from brainio_dvc.migrate.copying import tracked_dvc_text
-from brainio_dvc.migrate.manifest import (
+from brainio_dvc.contribute.migrate.copying import tracked_dvc_text
+from brainio_dvc.contribute.migrate.manifest import (
     MANIFEST_COLUMNS,
     Entry,
     parse_input,
@@ -20,8 +20,8 @@ from brainio_dvc.migrate.manifest import (
     render_manifest_csv,
     render_manifest_json,
 )
-from brainio_dvc.migrate.plugin_scan import scan_source
-from brainio_dvc.migrate.run import migration_branch, plan
+from brainio_dvc.contribute.migrate.plugin_scan import scan_source
+from brainio_dvc.contribute.migrate.run import migration_branch, plan
 
 SHA1 = "a" * 40
 OTHER_SHA1 = "b" * 40
@@ -264,7 +264,7 @@ def test_the_review_branch_is_named_after_the_input() -> None:
 
 
 def test_a_copys_dvc_file_is_what_dvc_add_writes_plus_the_meta_block() -> None:
-    from brainio_dvc.dvcmeta import parse_dvc_file
+    from brainio_dvc.formats.dvcmeta import parse_dvc_file
 
     meta = {"identifier": "lab.X2024.it", "lookup_type": "assembly", "class": "NeuronRecordingAssembly",
             "sha1": SHA1, "stimulus_set_identifier": "lab.X2024", "catalog": "lab"}

@@ -16,8 +16,8 @@ from xarray.indexes import PandasMultiIndex
 
 from brainio_dvc.assemblies import DataAssembly, NeuroidAssembly, get_levels
 from brainio_dvc.exceptions import ValidationError
-from brainio_dvc.hashes import sha1_hash
-from brainio_dvc.netcdf import read_assembly_attrs, read_data_array, validate_netcdf, write_netcdf
+from brainio_dvc.formats.hashes import sha1_hash
+from brainio_dvc.formats.netcdf import read_assembly_attrs, read_data_array, validate_netcdf, write_netcdf
 
 IDENTIFIERS = {"identifier": "lab.Author2020", "stimulus_set_identifier": "lab.Author2020.stimuli"}
 
@@ -89,7 +89,7 @@ def test_unstorable_attrs_are_dropped_with_a_debug_message(tmp_path, caplog):
         mapping={"a": 1}, numbers=[1, 2], flag=True, ratio=0.5,
     )
     path = tmp_path / "a.nc"
-    with caplog.at_level(logging.DEBUG, logger="brainio_dvc.netcdf"):
+    with caplog.at_level(logging.DEBUG, logger="brainio_dvc.formats.netcdf"):
         write_netcdf(assembly, path)
     attrs = read_assembly_attrs(path)
     assert not {"stimulus_set", "other", "nothing", "mapping"} & set(attrs)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from brainio_dvc.exceptions import LockFileError, PinError
-from brainio_dvc.lockfile import LockedFile, LockEntry, LockFile, read_lock, render_lock, write_lock
-from brainio_dvc.pins import Import, RepositoryFacts, Settings, decide
+from brainio_dvc.formats.lockfile import LockedFile, LockEntry, LockFile, read_lock, render_lock, write_lock
+from brainio_dvc.store.pins import Import, RepositoryFacts, Settings, decide
 
 COMMIT_A, COMMIT_B = "a" * 40, "b" * 40
 NC = "registry/lab/assemblies/lab.X2024.it/lab.X2024.it.nc"

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from brainio_dvc import identifiers
+from brainio_dvc.formats import identifiers
 from brainio_dvc.exceptions import IdentifierError, ValidationError
 from brainio_dvc.stimuli import StimulusSet
-from brainio_dvc.validation import (
+from brainio_dvc.contribute.validation import (
     check_experiment_stimulus_set,
     check_image_format,
     check_naming_convention,

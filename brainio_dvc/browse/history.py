@@ -1,0 +1,82 @@
+"""What changed between revisions of a registry, and the history of one identifier."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..catalogs import TYPE_ASSEMBLY
+
+if TYPE_CHECKING:
+    from ..store.registry import Registry
+
+__all__ = ["Change", "diff_rows", "file_history", "role_of", "tags_by_commit"]
+
+
+def role_of(row: Mapping[str, Any]) -> str:
+    """Which file of an identifier a row describes: ``nc``, ``csv`` or ``zip``."""
+    if row["lookup_type"] == TYPE_ASSEMBLY:
+        return "nc"
+    return "csv" if row.get("class") else "zip"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One identifier's file that was added, removed or changed between two revisions."""
+
+    status: str  # "added", "removed" or "changed"
+    identifier: str
+    lookup_type: str
+    role: str
+    md5_before: str
+    md5_after: str
+
+
+def _keyed(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], str]:
+    return {(str(r["identifier"]), str(r["lookup_type"]), role_of(r)): str(r.get("md5") or r.get("sha1") or "") for r in rows}
+
+
+def diff_rows(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str, Any]]) -> list[Change]:
+    """Changes from the catalog rows ``before`` to ``after``, sorted by identifier (pure)."""
+    old, new = _keyed(before), _keyed(after)
+    changes = []
+    for key in sorted(old.keys() | new.keys()):
+        identifier, lookup_type, role = key
+        if key not in old:
+            status = "added"
+        elif key not in new:
+            status = "removed"
+        elif old[key] != new[key]:
+            status = "changed"
+        else:
+            continue
+        changes.append(Change(status, identifier, lookup_type, role, old.get(key, ""), new.get(key, "")))
+    return changes
+
+
+def file_history(registry: Registry, location: str, rev: str | None = None) -> list[dict[str, str]]:
+    """Every commit up to ``rev`` that changed the ``.dvc`` file of ``location``, newest first,
+    with the file's md5 there (``(removed)`` where the commit deleted it)."""
+    from ..formats.dvcmeta import parse_dvc_file
+
+    dvc_path = f"{location}.dvc"
+    history = []
+    for commit in registry.log(dvc_path, rev=rev):
+        data = registry.read_bytes(commit.sha, dvc_path)
+        md5 = str(parse_dvc_file(data.decode(), dvc_path)["md5"]) if data else "(removed)"
+        history.append({"commit": commit.sha, "date": commit.date, "author": commit.author, "md5": md5,
+                        "subject": commit.subject})
+    return history
+
+
+def tags_by_commit(registry: Registry) -> dict[str, list[str]]:
+    """Commit -> the names of the tags that point at it (annotated tags peeled), sorted."""
+    tags: dict[str, list[str]] = {}
+    for tag in registry.repo.tags:
+        try:
+            sha = tag.commit.hexsha
+        except ValueError:  # a tag of something other than a commit
+            continue
+        tags.setdefault(sha, []).append(tag.name)
+    return {sha: sorted(names) for sha, names in tags.items()}

@@ -1,0 +1,456 @@
+"""The ``brainio-dvc`` command line. The only module that prints.
+
+Exit codes: 0 success, 1 problems found or an operation failed, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..exceptions import BrainioDvcError, RegistryError
+from ..store.progress import ProgressEvent
+from .tables import format_table
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Options:
+    registry: str | None
+    rev: str | None
+    as_json: bool
+
+
+class _Group(click.Group):
+    """Turns brainio_dvc errors into a one-line message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrainioDvcError as error:
+            raise click.ClickException(str(error)) from error
+
+
+class _TerminalProgress:
+    """Renders progress events on one terminal line; used only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str, str, int] | None = None
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.total:
+            percent = int(100 * event.done / event.total)
+            amount = f"{percent:3d}% of {_size(event.total) if event.unit == 'B' else f'{event.total} {event.unit}'}"
+        else:
+            percent = -1
+            amount = _size(event.done) if event.unit == "B" and event.done else "..."
+        key = (event.task, event.description, percent)
+        if key == self._last and not event.finished:
+            return
+        self._last = key
+        line = f"\r{event.task} {event.description}: {amount}"
+        click.echo(line.ljust(79), err=True, nl=event.finished)
+
+
+def _emit(options: Options, data: Any, render: Callable[[], str]) -> None:
+    if options.as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        click.echo(render())
+
+
+def _size(value: Any) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    for unit in ("B", "kB", "MB", "GB"):
+        if number < 1000 or unit == "GB":
+            return f"{number:.0f} {unit}" if unit == "B" else f"{number:.1f} {unit}"
+        number /= 1000
+    return ""
+
+
+def _local_registry(options: Options) -> Path:
+    """The working tree of the registry to change: --registry, or the one around the cwd."""
+    from ..store.registry import find_registry_root, is_git_url
+
+    if options.registry and is_git_url(options.registry):
+        raise RegistryError(options.registry, "this command changes a registry: give its local working tree")
+    start = Path(options.registry or ".").resolve()
+    root = find_registry_root(start)
+    if root is None:
+        raise RegistryError(str(start), "not inside a registry (a git working tree with .dvc/); `brainio-dvc init` makes one")
+    return root
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--registry", "-r", metavar="PATH|URL", help="Registry to use (default: configured ones, else the one around the current directory).")
+@click.option("--rev", metavar="REV", help="Branch, tag or commit to read (default: the default branch or BRAINIO_DVC_REV).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
+@click.version_option(package_name="brainio-dvc")
+@click.pass_context
+def cli(ctx: click.Context, registry: str | None, rev: str | None, as_json: bool, verbose: int) -> None:
+    """Versioned BrainIO stimulus sets and assemblies in a DVC/git registry.
+
+    \b
+    Example:
+      brainio-dvc --registry https://github.com/lab/registry list
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = Options(registry=registry, rev=rev, as_json=as_json)
+    if sys.stderr.isatty():
+        from ..store.progress import subscribe
+
+        ctx.with_resource(subscribe(_TerminalProgress()))
+
+
+@cli.command("list")
+@click.pass_obj
+def list_command(options: Options) -> None:
+    """List every stimulus set and assembly.
+
+    \b
+    Example:
+      brainio-dvc --rev v2 list
+    """
+    from ..lookup import combined_catalog
+
+    catalog = combined_catalog(rev=options.rev, registry=options.registry)
+    entries: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in catalog.to_dict(orient="records"):
+        key = (row["identifier"], row["lookup_type"])
+        entry = entries.setdefault(key, {
+            "identifier": row["identifier"],
+            "type": row["lookup_type"],
+            "class": "",
+            "catalog": row.get("catalog") or row.get("source_catalog"),
+            "stimulus_set": row.get("stimulus_set_identifier") or "",
+            "size": 0,
+        })
+        entry["class"] = entry["class"] or row.get("class") or ""
+        entry["size"] += int(row.get("size") or 0) if str(row.get("size") or "").isdigit() else 0
+    listing = [entries[key] for key in sorted(entries)]
+    _emit(options, listing, lambda: format_table([{**e, "size": _size(e["size"])} for e in listing],
+                                           ["identifier", "type", "class", "catalog", "stimulus_set", "size"]))
+
+
+def _rows_of(identifier: str, options: Options) -> list[dict[str, Any]]:
+    """The catalog rows of an identifier, assembly or stimulus set."""
+    from ..lookup import lookup_identifier
+
+    return lookup_identifier(identifier, rev=options.rev, registry=options.registry)
+
+
+def _import_command(row: Mapping[str, Any]) -> str | None:
+    if not row.get("registry") or not row.get("md5"):  # a reference (migrate --reference) is not on the remote
+        return None
+    return f"dvc import {row['registry']} {row['location']} --rev {row['rev']}"
+
+
+def _history(row: Mapping[str, Any]) -> list[dict[str, str]]:
+    from ..browse.history import file_history
+    from ..store.registry import open_registry
+
+    if not row.get("registry"):
+        return []
+    return file_history(open_registry(row["registry"]), str(row["location"]), rev=row["rev"])
+
+
+def _describe_file(row: Mapping[str, Any], identifier: str) -> dict[str, Any]:
+    from ..fetch import fetch_row
+
+    path = fetch_row(row, identifier)
+    if row["lookup_type"] == "assembly":
+        from ..formats.netcdf import describe_netcdf
+
+        return describe_netcdf(path)
+    if row.get("class"):
+        from ..stimuli import read_stimulus_csv
+
+        return {"stimuli": len(read_stimulus_csv(path))}
+    return {}
+
+
+@cli.command()
+@click.argument("identifier")
+@click.pass_obj
+def show(options: Options, identifier: str) -> None:
+    """Describe one identifier: class, sizes, shape, history and the dvc import command.
+
+    \b
+    Example:
+      brainio-dvc show demo.Gabor2024.neural
+    """
+    rows = _rows_of(identifier, options)
+    details = []
+    for row in rows:
+        details.append({
+            "file": row["location"],
+            "class": row.get("class") or "",
+            "size": row.get("size") or "",
+            "md5": row.get("md5") or "",
+            "sha1": row.get("sha1") or "",
+            **_describe_file(row, identifier),
+            "dvc_import": _import_command(row),
+            "history": _history(row),
+        })
+    data = {"identifier": identifier, "type": rows[0]["lookup_type"], "registry": rows[0].get("registry"),
+            "rev": rows[0].get("rev"), "files": details}
+
+    def render() -> str:
+        lines = [f"{identifier} ({data['type']}, {rows[0].get('class')})"]
+        if data["registry"]:
+            lines.append(f"registry: {data['registry']} at {data['rev']}")
+        for detail in details:
+            lines.append(f"\nfile: {detail['file']}  {_size(detail['size'])}  md5 {detail['md5']}")
+            if "dims" in detail:
+                lines.append("dims: " + ", ".join(f"{d}={n}" for d, n in zip(detail["dims"], detail["shape"], strict=True)) + f"  ({detail['dtype']})")
+            if "stimuli" in detail:
+                lines.append(f"stimuli: {detail['stimuli']}")
+            if detail["dvc_import"]:
+                lines.append(f"import: {detail['dvc_import']}")
+            if detail["history"]:
+                lines.append("revisions that changed it:")
+                lines.append(format_table(detail["history"], ["commit", "date", "md5", "subject"]))
+        return "\n".join(lines)
+
+    _emit(options, data, render)
+
+
+@cli.command()
+@click.argument("identifier")
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Directory to copy the files into.")
+@click.pass_obj
+def get(options: Options, identifier: str, output: Path) -> None:
+    """Download an identifier's files (through the cache) and copy them into a directory.
+
+    \b
+    Example:
+      brainio-dvc get demo.Gabor2024 --rev main -o data/
+    """
+    from ..fetch import fetch_row
+
+    output.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for row in _rows_of(identifier, options):
+        cached = fetch_row(row, identifier)
+        target = output / Path(str(row["location"])).name
+        shutil.copyfile(cached, target)
+        copied.append({"identifier": identifier, "file": str(target), "md5": row.get("md5") or "", "rev": row.get("rev") or ""})
+    _emit(options, copied, lambda: "\n".join(entry["file"] for entry in copied))
+
+
+@cli.command()
+@click.argument("identifier")
+@click.pass_obj
+def log(options: Options, identifier: str) -> None:
+    """The history of one identifier: every commit that changed its files.
+
+    \b
+    Example:
+      brainio-dvc log demo.Gabor2024.neural
+    """
+    entries = [{"file": row["location"], **entry} for row in _rows_of(identifier, options) for entry in _history(row)]
+    _emit(options, entries, lambda: format_table(entries, ["commit", "date", "author", "md5", "file", "subject"]))
+
+
+@cli.command()
+@click.argument("rev_a")
+@click.argument("rev_b")
+@click.pass_obj
+def diff(options: Options, rev_a: str, rev_b: str) -> None:
+    """Identifiers added, removed and changed between two revisions, with their md5.
+
+    \b
+    Example:
+      brainio-dvc diff v1 v2
+    """
+    from ..browse.history import diff_rows
+    from ..store.registry import default_registry_specs, open_registry
+
+    specs = [options.registry] if options.registry else default_registry_specs()
+    if not specs:
+        raise RegistryError(".", "no registry given, configured or around the current directory")
+    changes = []
+    for spec in specs:
+        registry = open_registry(spec)
+        rows_a, rows_b = ([row for catalog in registry.catalogs(registry.resolve(rev)).values()
+                           for row in catalog.to_dict(orient="records")] for rev in (rev_a, rev_b))
+        changes += [asdict(change) for change in diff_rows(rows_a, rows_b)]
+    _emit(options, changes, lambda: format_table(changes, ["status", "identifier", "lookup_type", "role", "md5_before", "md5_after"])
+          if changes else "no differences")
+
+
+@cli.command()
+@click.argument("identifiers", nargs=-1)
+@click.pass_obj
+def verify(options: Options, identifiers: tuple[str, ...]) -> None:
+    """Re-hash cached files now; corrupt ones are removed so that the next load fetches them again.
+
+    Without identifiers, every file in the cache is checked. The stimuli extracted from a
+    stimulus set's ZIP are compared with it file by file; corrupt extractions are removed so
+    that the next load extracts again. With a stimulus set's identifier, every filename of its
+    CSV must also be a file of its ZIP. Exits 1 if anything was corrupt.
+
+    \b
+    Example:
+      brainio-dvc verify demo.Gabor2024.neural
+    """
+    from ..contribute.completeness import cached_pair_problems
+    from ..fetch import data_cache, verify_stimuli_directory
+
+    cache = data_cache()
+    rows: list[dict[str, Any]] = []
+    if identifiers:
+        rows = [row for identifier in identifiers for row in _rows_of(identifier, options)]
+        targets = [("md5", str(row["md5"])) if row.get("md5") else ("sha1", str(row["sha1"])) for row in rows]
+    else:
+        targets = list(cache.entries())
+    results = []
+    for algorithm, digest in dict.fromkeys(targets):
+        intact = cache.verify(algorithm, digest)
+        results.append(_verified("file", algorithm, digest, intact))
+        if intact:  # then the stimuli extracted from it, if it is a stimulus set's ZIP
+            extracted = verify_stimuli_directory(cache.path_for(algorithm, digest), digest)
+            if extracted is not None:
+                results.append(_verified("stimuli", algorithm, digest, extracted))
+    for identifier, problem in cached_pair_problems(rows).items():  # every CSV filename in its ZIP
+        results.append({"kind": "stimulus files", "algorithm": "", "digest": identifier,
+                        "status": f"corrupt: {problem}" if problem else "ok"})
+    _emit(options, results, lambda: format_table(results, ["kind", "algorithm", "digest", "status"])
+          if results else "the cache is empty")
+    if any(result["status"].startswith("corrupt") for result in results):
+        sys.exit(1)
+
+
+def _verified(kind: str, algorithm: str, digest: str, outcome: bool | None) -> dict[str, str]:
+    status = {True: "ok", False: "corrupt (removed)", None: "not cached"}[outcome]
+    return {"kind": kind, "algorithm": algorithm, "digest": digest, "status": status}
+
+
+@cli.group()
+def catalog() -> None:
+    """Generate and check the registry's lookup CSVs."""
+
+
+@catalog.command("build")
+@click.pass_obj
+def catalog_build(options: Options) -> None:
+    """Regenerate catalogs/<catalog>/lookup.csv from the .dvc files.
+
+    \b
+    Example:
+      brainio-dvc catalog build
+    """
+    from ..contribute.catalog_build import write_catalogs
+
+    written = write_catalogs(_local_registry(options))
+    _emit(options, {name: str(path) for name, path in written.items()},
+          lambda: "\n".join(f"{name}: {path}" for name, path in written.items()) or "no catalogs")
+
+
+def _remote_problems(root: Path, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    from dvc.repo import Repo
+
+    from ..store.references import source_problems
+    from ..store.remotes import bound_retries, describe_remote_failure
+
+    rows = list(rows)
+    references = source_problems(rows)  # their bytes are at their source, not on the remote
+    rows = [row for row in rows if row.get("md5")]
+    if not rows:
+        return references
+    try:
+        with Repo(str(root)) as repo:
+            odb = repo.cloud.get_remote_odb()
+            bound_retries(odb.fs)
+            present = odb.oids_exist({str(row["md5"]) for row in rows})
+    except Exception as error:  # noqa: BLE001 - any remote failure is a problem to report
+        return [*references, f"cannot check the remote: {describe_remote_failure(error)}"]
+    return references + [f"{row['location']} (md5 {row['md5']}) is not on the remote; run `dvc push`"
+                         for row in rows if str(row["md5"]) not in present]
+
+
+def _default_base(root: Path) -> str:
+    import subprocess
+
+    for candidate in ("origin/HEAD", "main", "master"):
+        if subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"], cwd=root,
+                          capture_output=True, check=False).returncode == 0:
+            return candidate
+    raise click.UsageError("--strict needs --base REV: no origin/HEAD, main or master to compare with")
+
+
+@catalog.command("check")
+@click.option("--remote", is_flag=True, help="Also verify that every artifact is on the default DVC remote.")
+@click.option("--strict", is_flag=True, help="Fail on identifiers new since --base that break the naming convention.")
+@click.option("--base", metavar="REV", help="Revision that --strict compares with (default origin/HEAD, else main).")
+@click.pass_obj
+def catalog_check(options: Options, remote: bool, strict: bool, base: str | None) -> None:
+    """Exit 1 and list every problem: out-of-sync CSVs, duplicates, missing files, unknown classes.
+
+    Identifiers that break the naming convention <lab>.<FirstAuthorYYYY>[.<variant>] are
+    warnings (exit 0); with --strict, those new since --base are problems.
+
+    \b
+    Example (the pull-request check):
+      brainio-dvc catalog check --remote
+      brainio-dvc catalog check --strict --base origin/main
+    """
+    from ..assemblies import ASSEMBLY_CLASSES
+    from ..cards import check_cards
+    from ..contribute.catalog_build import find_problems, identifiers_at, naming_advice, scan_registry
+    from ..contribute.completeness import registry_pair_problems
+    from ..stimuli import STIMULUS_SET_CLASSES
+
+    root = _local_registry(options)
+    scan = scan_registry(root)
+    problems = find_problems(scan, sorted(ASSEMBLY_CLASSES), sorted(STIMULUS_SET_CLASSES))
+    advice = naming_advice(scan.rows)
+    if strict and advice:
+        before = identifiers_at(root, base or _default_base(root))
+        problems += [f"new identifier breaks the naming convention: {text}"
+                     for identifier, text in advice.items() if identifier not in before]
+    if remote:
+        problems += _remote_problems(root, scan.rows)
+    problems += registry_pair_problems(root, scan.rows)  # CSV filenames all in the ZIP, where both are here
+    warnings = [f"naming convention (advice): {text}" for text in advice.values()]
+    card_problems, card_warnings = check_cards(root, scan.rows)
+    problems += card_problems
+    warnings += card_warnings
+    _emit(options, {"registry": str(root), "artifacts": len(scan.rows), "problems": problems, "warnings": warnings},
+          lambda: "\n".join([*(f"warning: {w}" for w in warnings), *(f"problem: {p}" for p in problems)]
+                            + ([] if problems else [f"ok: {len(scan.rows)} artifacts in {root}"])))
+    if problems:
+        sys.exit(1)
+
+
+@cli.command()
+@click.pass_obj
+def demo(options: Options) -> None:
+    """The main job on the embedded registry: list, load, and load two pinned versions.
+
+    \b
+    Example (from a clone of brainio-dvc):
+      brainio-dvc demo
+    """
+    from .demo import run_demo
+
+    run_demo(_local_registry(options), click.echo)
+
+
+def main() -> None:
+    cli(prog_name="brainio-dvc")

@@ -1,0 +1,110 @@
+"""``migrate --copy`` without ``dvc add``: each object's bytes are read once, as they download.
+
+The download is hashed as it is written (SHA-1, checked against the input, and MD5, DVC's
+address), so nothing reads the file again:
+
+* the verified download is hard-linked into the registry's DVC cache under its MD5 (copied when
+  the data cache is on another file system), before the data cache renames it into place;
+* the ``.dvc`` file is written from the MD5 and size, as ``dvc add`` writes it, with the
+  ``meta`` block;
+* the push sends those cache objects by MD5 (:meth:`PackagingTransaction.push_objects`).
+
+Every step is safe to kill: a cache object appears by one ``link`` (or ``rename``) of a
+verified file, ``.dvc`` files exist only in the run's worktree until the commit, and objects a
+killed run pushed are listed in the journal.  A re-run finds finished downloads in the data
+cache (their MD5 is computed then, once).
+
+:func:`tracked_dvc_text` is pure; the rest is I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .manifest import Entry
+
+__all__ = ["Copied", "copy_object", "dvc_cache_root", "place_in_dvc_cache", "tracked_dvc_text"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Copied:
+    """A verified copy: the data cache's file, its MD5 (the DVC cache has it) and its size."""
+
+    cached: Path
+    md5: str
+    size: int
+
+
+def dvc_cache_root(tree: Path) -> Path:
+    """Where the DVC repository at ``tree`` keeps its objects (``.../files/md5``)."""
+    from dvc.repo import Repo
+
+    with Repo(str(tree)) as repo:
+        return Path(repo.cache.local.path)
+
+
+def place_in_dvc_cache(source: Path, md5: str, root: Path) -> Path:
+    """Make the verified file ``source`` the DVC cache object ``md5`` under ``root``, once.
+
+    A hard link when both are on one file system (no bytes copied), else a copy written beside
+    the object and renamed into place.  Either way the object appears whole or not at all.
+    """
+    target = root / md5[:2] / md5[2:]
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+        return target
+    except FileExistsError:
+        return target
+    except OSError as error:  # another file system (EXDEV), or links refused
+        logger.debug("cannot hard-link %s into the DVC cache (%s); copying it", source, error)
+    from ...store.cache import temporary_path
+
+    temporary = temporary_path(target)
+    try:
+        shutil.copyfile(source, temporary)
+        temporary.chmod(0o444)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return target
+
+
+def copy_object(entry: Entry, dvc_cache: Path) -> Copied:
+    """Download ``entry`` at its version into the data cache (SHA-1 checked) and the DVC cache."""
+    from ...formats.hashes import md5_hash
+    from ...s3 import S3Object, fetch_s3_object
+
+    found: dict[str, str] = {}
+
+    def verified(path: Path, digests: Mapping[str, str]) -> None:
+        found.update(digests)
+        place_in_dvc_cache(path, digests["md5"], dvc_cache)
+
+    obj = S3Object(entry.bucket, entry.key, entry.version_id)
+    cached = fetch_s3_object(obj, entry.sha1, entry.identifier, also=("md5",), verified=verified)
+    md5 = found.get("md5")
+    if md5 is None:  # cached already (a killed run downloaded it): hash it this once
+        md5 = md5_hash(cached)
+        place_in_dvc_cache(cached, md5, dvc_cache)
+    return Copied(cached, md5, cached.stat().st_size)
+
+
+def tracked_dvc_text(file_name: str, md5: str, size: int, meta: Mapping[str, str], extra_meta: Mapping[str, str]) -> str:
+    """The ``.dvc`` file of a tracked file, as ``dvc add`` writes it, with its ``meta`` block."""
+    from ...store.references import dvc_file_text
+
+    document = {
+        "outs": [{"md5": md5, "size": size, "hash": "md5", "path": file_name}],
+        "meta": {**{key: str(value or "") for key, value in meta.items()}, **dict(extra_meta)},
+    }
+    return dvc_file_text(document)

@@ -1,0 +1,84 @@
+"""File hashes: SHA-1 (BrainIO's catalogs) and MD5 (DVC's content addresses)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from os import PathLike
+from typing import BinaryIO
+
+from ..exceptions import ValidationError
+
+__all__ = [
+    "DIGEST_LENGTHS", "check_digest", "copy_hashing", "file_hash", "is_digest", "md5_hash", "read_chunks", "sha1_hash",
+]
+
+_CHUNK_SIZE = 1 << 20
+#: Hex digits of a digest, by algorithm: the only algorithms the cache stores objects under.
+DIGEST_LENGTHS = {"md5": 32, "sha1": 40}
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def is_digest(algorithm: str, digest: object) -> bool:
+    """Whether ``digest`` is a hex digest of ``algorithm`` (md5 or sha1), in either case."""
+    length = DIGEST_LENGTHS.get(algorithm)
+    return isinstance(digest, str) and len(digest) == length and bool(_HEX.fullmatch(digest))
+
+
+def check_digest(algorithm: str, digest: object, subject: str = "digest") -> str:
+    """``digest`` in lower case, if it is a hex digest of ``algorithm``; else ValidationError.
+
+    Digests name files in the cache, so anything else (``..``, ``/``, NUL) must never get there.
+    """
+    length = DIGEST_LENGTHS.get(algorithm)
+    if length is None:
+        raise ValidationError(subject, "algorithm " + " or ".join(DIGEST_LENGTHS), repr(algorithm))
+    if not is_digest(algorithm, digest):
+        raise ValidationError(subject, f"an {algorithm} digest of {length} hex digits", repr(digest))
+    return digest.lower()
+
+
+def file_hash(path: str | PathLike[str], algorithm: str) -> str:
+    """Hex digest of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as stream:
+        for chunk in read_chunks(stream):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha1_hash(path: str | PathLike[str]) -> str:
+    """SHA-1 of a file, as BrainIO catalogs record it."""
+    return file_hash(path, "sha1")
+
+
+def md5_hash(path: str | PathLike[str]) -> str:
+    """MD5 of a file, as DVC addresses it."""
+    return file_hash(path, "md5")
+
+
+def copy_hashing(
+    chunks: Iterable[bytes],
+    destination: BinaryIO,
+    algorithms: Iterable[str],
+    advance: Callable[[int], None] | None = None,
+) -> dict[str, str]:
+    """Write ``chunks`` to ``destination`` and return their digests: one pass over the bytes.
+
+    Downloads hash what they write this way instead of reading the file again afterwards.
+    """
+    digests = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
+    for chunk in chunks:
+        destination.write(chunk)
+        for digest in digests.values():
+            digest.update(chunk)
+        if advance is not None:
+            advance(len(chunk))
+    return {algorithm: digest.hexdigest() for algorithm, digest in digests.items()}
+
+
+def read_chunks(stream: BinaryIO, size: int = _CHUNK_SIZE) -> Iterable[bytes]:
+    """The bytes of an open binary stream, ``size`` at a time."""
+    while chunk := stream.read(size):
+        yield chunk

@@ -1,0 +1,327 @@
+"""The content-addressed data cache shared by every registry.
+
+Layout under ``$BRAINIO_HOME/cache``: ``files/<algorithm>/<first two hex>/<rest>``, the same
+shape as DVC's own cache.  Beside each file, ``<file>.state`` records the size, mtime, ctime
+and inode the file had when its hash was last checked; while those are unchanged the file is
+trusted without hashing it again.  (The ctime catches a write whose mtime was set back: no
+system call sets it.)  ``brainio-dvc verify`` hashes everything regardless.
+
+Files enter the cache only through :meth:`DataCache.fetch`, which downloads to a temporary
+file, checks the hash and renames atomically, all under a lock that waits, so that concurrent
+processes download an object once and never see a partial file.  What a killed download left
+behind is removed by the next fetch of the same object, under the same lock.
+
+A *resumable* fetch (DVC remotes: large objects) downloads into a fixed partial file instead,
+``.<file>.resume.tmp``, which a killed download leaves behind: the next fetch completes it from
+where it stopped (range requests), then hashes the whole file as always.  A partial file that
+turns out not to match is discarded and the object downloaded whole once more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..exceptions import IntegrityError
+from ..formats.hashes import check_digest, file_hash, is_digest
+
+__all__ = [
+    "DataCache",
+    "FileState",
+    "atomic_write_text",
+    "file_lock",
+    "remove_stale_temporaries",
+    "temporary_path",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Called with the path to download into; must leave the complete object there.  It may
+#: return the digests it computed of the bytes it wrote ({algorithm: hex}), which spares
+#: :meth:`DataCache.fetch` a second pass over the file to hash it.
+Downloader = Callable[[Path], Mapping[str, str] | None]
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What identifies an unchanged file without reading it."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    ctime_ns: int = 0
+
+    @classmethod
+    def of(cls, path: Path) -> FileState:
+        status = path.stat()
+        return cls(
+            size=status.st_size, mtime_ns=status.st_mtime_ns, inode=status.st_ino, ctime_ns=status.st_ctime_ns
+        )
+
+
+def temporary_path(target: Path) -> Path:
+    """A unique hidden sibling of ``target``, for writing before an atomic rename."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def remove_stale_temporaries(target: Path, keep: Path | None = None) -> None:
+    """Remove the :func:`temporary_path` siblings of ``target`` that crashed writers left.
+
+    Call it only with ``target``'s :func:`file_lock` held, and only where every writer of
+    ``target`` holds that lock: then any temporary sibling that exists belongs to a process
+    that died mid-write.  Files and directories (a staged clone, say) alike.  ``keep`` (a
+    partial download to resume) stays.
+    """
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        if stale == keep:
+            continue
+        logger.info("removing %s, left by an interrupted write", stale)
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
+def atomic_write_text(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` so that readers see the old or the new content, never half."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_path(target)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, timeout: float = -1) -> Iterator[None]:
+    """An inter-process lock on ``path`` (a ``.lock`` sibling) that waits until it is free."""
+    from filelock import FileLock, Timeout  # imported here: only writers need it
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path) + ".lock", timeout=timeout)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        logger.info("waiting for another process working on %s", path)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _digest_of(path: Path, algorithm: str, computed: Mapping[str, str] | None) -> str:
+    """The digest a downloader computed while writing ``path``, else the file's, hashed now."""
+    if computed and algorithm in computed:
+        return computed[algorithm].lower()
+    return file_hash(path, algorithm)
+
+
+def _complete_resumable(partial: Path, algorithm: str, digest: str, download: Downloader, description: str) -> None:
+    """Complete ``partial`` (resuming where it stops) and check the whole file's hash.
+
+    A mismatch after resuming downloads the object whole once more; a mismatch then raises
+    :class:`IntegrityError`, and ``partial`` is gone.  Any other failure keeps ``partial``, for
+    the next fetch to resume.
+    """
+    try:
+        done = partial.stat().st_size
+    except FileNotFoundError:
+        done = 0
+    if done:
+        logger.info("downloading %s (resuming at byte %d)", description, done)
+    else:
+        logger.info("downloading %s", description)
+    for attempt in ("resumed", "whole") if done else ("whole",):
+        found = _digest_of(partial, algorithm, download(partial))
+        if found == digest.lower():
+            return
+        partial.unlink(missing_ok=True)
+        if attempt == "resumed":
+            logger.warning("the resumed download of %s has %s %s, expected %s; downloading it whole again",
+                           description, algorithm, found, digest.lower())
+            continue
+        raise IntegrityError(description, algorithm, digest.lower(), found)
+
+
+def _flush_to_disk(path: Path) -> None:
+    """fsync ``path``: after a power cut, a renamed file must not turn out to hold zeros with
+    the size, times and inode its state record trusts."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+class DataCache:
+    """Files addressed by their hash, verified when they enter and re-verified when they change."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path_for(self, algorithm: str, digest: str) -> Path:
+        """Where the object of this hash lives (whether or not it is there).
+
+        Anything but a hex digest of md5 or sha1 is refused (:class:`ValidationError`): a
+        digest read from a catalog must never name a path outside the cache.
+        """
+        digest = check_digest(algorithm, digest, f"cache object {algorithm}")
+        return self.root / "files" / algorithm / digest[:2] / digest[2:]
+
+    @staticmethod
+    def _state_path(path: Path) -> Path:
+        return path.with_name(path.name + ".state")
+
+    def _recorded_state(self, path: Path) -> FileState | None:
+        try:
+            recorded = json.loads(self._state_path(path).read_text(encoding="utf-8"))
+            return FileState(**recorded)
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def _record_state(self, path: Path) -> None:
+        state = FileState.of(path)
+        atomic_write_text(self._state_path(path), json.dumps(state.__dict__))
+
+    def lookup(self, algorithm: str, digest: str) -> Path | None:
+        """The cached path if the object is present and intact, else None.
+
+        A file whose size, mtime, ctime or inode changed since it was last verified is hashed again
+        (under the object's lock, so that no other process is replacing it meanwhile); if its
+        bytes no longer match it is removed, so that the next fetch replaces it.
+        """
+        path = self.path_for(algorithm, digest)
+        state = self._trusted_state(path)
+        if state is None:
+            return None
+        if state:
+            return path
+        with file_lock(path):
+            return self._lookup_locked(algorithm, digest)
+
+    def _trusted_state(self, path: Path) -> bool | None:
+        """None if ``path`` is absent, True if it is unchanged since it was verified, else False."""
+        try:
+            current = FileState.of(path)
+        except FileNotFoundError:
+            return None
+        return current == self._recorded_state(path)
+
+    def _lookup_locked(self, algorithm: str, digest: str) -> Path | None:
+        """:meth:`lookup` for a caller that holds the object's lock."""
+        path = self.path_for(algorithm, digest)
+        state = self._trusted_state(path)
+        if state is None:
+            return None
+        if state or self._reverify(path, algorithm, digest):
+            return path
+        return None
+
+    def _reverify(self, path: Path, algorithm: str, digest: str) -> bool:
+        """Hash ``path`` now; record its state if intact, else remove it. Needs the lock."""
+        logger.info("re-hashing %s: it changed since it was last verified", path)
+        found = file_hash(path, algorithm)
+        if found == digest.lower():
+            self._record_state(path)
+            return True
+        logger.warning(
+            "cached %s is corrupt (%s %s, expected %s); removing it", path, algorithm, found, digest
+        )
+        self.evict(algorithm, digest)
+        return False
+
+    def verify(self, algorithm: str, digest: str) -> bool | None:
+        """Hash a cached object now. True if intact, False if it was corrupt (and removed),
+        None if it is not cached."""
+        path = self.path_for(algorithm, digest)
+        if not path.exists():
+            return None
+        with file_lock(path):
+            if not path.exists():
+                return None
+            return self._reverify(path, algorithm, digest)
+
+    def evict(self, algorithm: str, digest: str) -> None:
+        """Remove an object and its state record."""
+        path = self.path_for(algorithm, digest)
+        self._state_path(path).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            path.chmod(0o644)
+        path.unlink(missing_ok=True)
+
+    @staticmethod
+    def partial_path(target: Path) -> Path:
+        """Where a resumable download of ``target`` accumulates (kept when it is interrupted)."""
+        return target.with_name(f".{target.name}.resume.tmp")
+
+    def fetch(
+        self,
+        algorithm: str,
+        digest: str,
+        download: Downloader,
+        description: str | None = None,
+        resumable: bool = False,
+    ) -> Path:
+        """The cached path of the object, downloading it first if needed.
+
+        Concurrent callers wait for one another: the object is downloaded once.  The download
+        goes to a temporary file whose hash is checked before it is renamed into place, so a
+        crash or a corrupt transfer never leaves anything that looks complete.
+
+        With ``resumable``, ``download`` must *complete* the file it is given, which may hold
+        the first bytes of the object already (what an interrupted download left): it is
+        kept across failures and crashes, so that the next fetch resumes it.
+        """
+        cached = self.lookup(algorithm, digest)
+        if cached is not None:
+            return cached
+        target = self.path_for(algorithm, digest)
+        with file_lock(target):
+            cached = self._lookup_locked(algorithm, digest)
+            if cached is not None:
+                return cached
+            partial = self.partial_path(target)
+            remove_stale_temporaries(target, keep=partial if resumable else None)
+            temporary = partial if resumable else temporary_path(target)
+            try:
+                if resumable:
+                    _complete_resumable(partial, algorithm, digest, download, description or str(target))
+                else:
+                    logger.info("downloading %s", description or digest)
+                    found = _digest_of(temporary, algorithm, download(temporary))
+                    if found != digest.lower():
+                        raise IntegrityError(
+                            description or str(target), algorithm, digest.lower(), found
+                        )
+                _flush_to_disk(temporary)
+                temporary.chmod(0o444)
+                os.replace(temporary, target)
+            finally:
+                if not resumable:
+                    temporary.unlink(missing_ok=True)
+            self._record_state(target)
+        return target
+
+    def entries(self) -> Iterator[tuple[str, str]]:
+        """Every cached object as ``(algorithm, digest)``."""
+        files = self.root / "files"
+        if not files.is_dir():
+            return
+        for algorithm_dir in sorted(files.iterdir()):
+            for prefix_dir in sorted(p for p in algorithm_dir.iterdir() if p.is_dir()):
+                for path in sorted(prefix_dir.iterdir()):
+                    name = path.name
+                    if name.startswith(".") or name.endswith((".state", ".lock")):
+                        continue
+                    if is_digest(algorithm_dir.name, prefix_dir.name + name):
+                        yield algorithm_dir.name, prefix_dir.name + name
