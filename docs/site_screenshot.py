@@ -13,7 +13,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from brainio_dvc.site import build_site
+from brainio_dvc.browse.site import build_site
 
 ROOT = Path(__file__).resolve().parents[1]
 
