@@ -219,28 +219,49 @@ def registry_pair_problems(root: Path, rows: Iterable[Mapping[str, object]], fro
     from .fetch import data_cache
 
     cache = data_cache()
-    problems: list[str] = []
-    remote: Any = None
+    found: dict[str, str | None] = {}
+    on_remote = []
     for identifier, (csv_row, zip_row) in _pairs(rows).items():
         csv_path, zip_path = (_on_machine(root, cache, row) for row in (csv_row, zip_row))
         if csv_path is not None and zip_path is not None:
-            problem = stimulus_files_problem(csv_path, zip_path, f"{csv_row['location']}")
+            found[identifier] = stimulus_files_problem(csv_path, zip_path, f"{csv_row['location']}")
         elif not from_remote or not all(_md5(row) for row in (csv_row, zip_row)):
             continue  # not here, or not on the DVC remote (a reference: its bytes are at its source)
-        elif (marker := _marker(_md5(csv_row), _md5(zip_row))) is not None and marker.exists():
-            continue  # a load checked this very pair of contents
-        else:
-            try:
-                if remote is None:
-                    from .remotes import open_worktree_remote
+        elif (marker := _marker(_md5(csv_row), _md5(zip_row))) is None or not marker.exists():
+            on_remote.append((identifier, csv_row, zip_row, csv_path, zip_path))  # else a load checked these contents
+    if on_remote:
+        found.update(_remote_pair_problems(root, on_remote))
+    return [f"stimulus set {identifier!r}: {problem}" for identifier, problem in sorted(found.items()) if problem]
 
-                    remote = open_worktree_remote(root)
-                problem = _remote_pair_problem(remote, csv_row, zip_row, csv_path, zip_path)
-            except (BrainioDvcError, OSError) as error:
-                problem = f"cannot check its CSV against its ZIP on the remote: {error}"
-        if problem:
-            problems.append(f"stimulus set {identifier!r}: {problem}")
-    return problems
+
+#: Pairs checked at once against a remote (each is a few small requests).
+REMOTE_CHECK_JOBS = 8
+
+
+def _remote_pair_problems(root: Path, pairs: Sequence[tuple[str, Mapping[str, object], Mapping[str, object],
+                                                            Path | None, Path | None]]) -> dict[str, str | None]:
+    from .remotes import open_worktree_remote
+
+    def cannot(error: Exception) -> str:
+        return f"cannot check its CSV against its ZIP on the remote: {error}"
+
+    try:
+        remote = open_worktree_remote(root)
+    except (BrainioDvcError, OSError) as error:
+        return {pair[0]: cannot(error) for pair in pairs}
+
+    def check(pair: tuple[str, Mapping[str, object], Mapping[str, object], Path | None, Path | None]
+              ) -> tuple[str, str | None]:
+        identifier, csv_row, zip_row, csv_path, zip_path = pair
+        try:
+            return identifier, _remote_pair_problem(remote, csv_row, zip_row, csv_path, zip_path)
+        except (BrainioDvcError, OSError) as error:
+            return identifier, cannot(error)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(REMOTE_CHECK_JOBS, len(pairs))) as pool:
+        return dict(pool.map(check, pairs))
 
 
 def _md5(row: Mapping[str, object]) -> str:
