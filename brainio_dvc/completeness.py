@@ -225,9 +225,9 @@ def registry_pair_problems(root: Path, rows: Iterable[Mapping[str, object]], fro
         csv_path, zip_path = (_on_machine(root, cache, row) for row in (csv_row, zip_row))
         if csv_path is not None and zip_path is not None:
             found[identifier] = stimulus_files_problem(csv_path, zip_path, f"{csv_row['location']}")
-        elif not from_remote or not all(_md5(row) for row in (csv_row, zip_row)):
-            continue  # not here, or not on the DVC remote (a reference: its bytes are at its source)
-        elif (marker := _marker(_md5(csv_row), _md5(zip_row))) is None or not marker.exists():
+        elif not from_remote or not all(_md5(row) or _source(row) for row in (csv_row, zip_row)):
+            continue  # not here, and neither on the DVC remote nor a reference to an S3 source
+        elif (marker := _marker(_digest(csv_row), _digest(zip_row))) is None or not marker.exists():
             on_remote.append((identifier, csv_row, zip_row, csv_path, zip_path))  # else a load checked these contents
     if on_remote:
         found.update(_remote_pair_problems(root, on_remote))
@@ -245,10 +245,12 @@ def _remote_pair_problems(root: Path, pairs: Sequence[tuple[str, Mapping[str, ob
     def cannot(error: Exception) -> str:
         return f"cannot check its CSV against its ZIP on the remote: {error}"
 
-    try:
-        remote = open_worktree_remote(root)
-    except (BrainioDvcError, OSError) as error:
-        return {pair[0]: cannot(error) for pair in pairs}
+    remote: Any = None
+    if any(_md5(row) and path is None for pair in pairs for row, path in ((pair[1], pair[3]), (pair[2], pair[4]))):
+        try:  # some file is on the DVC remote (references are read from their sources)
+            remote = open_worktree_remote(root)
+        except (BrainioDvcError, OSError) as error:
+            return {pair[0]: cannot(error) for pair in pairs}
 
     def check(pair: tuple[str, Mapping[str, object], Mapping[str, object], Path | None, Path | None]
               ) -> tuple[str, str | None]:
@@ -264,6 +266,19 @@ def _remote_pair_problems(root: Path, pairs: Sequence[tuple[str, Mapping[str, ob
         return dict(pool.map(check, pairs))
 
 
+def _source(row: Mapping[str, object]) -> Any:
+    """The S3 source of a reference row (``migrate --reference``), or None."""
+    from .references import Source
+
+    source = row.get("source")
+    return source if isinstance(source, Source) else None
+
+
+def _digest(row: Mapping[str, object]) -> str:
+    """What loads name a row's file by (the md5, or a reference's SHA-1), for :func:`_marker`."""
+    return _md5(row) or str(row.get("sha1") or "")
+
+
 def _md5(row: Mapping[str, object]) -> str:
     from .hashes import is_digest
 
@@ -273,11 +288,12 @@ def _md5(row: Mapping[str, object]) -> str:
 
 def _on_machine(root: Path, cache: Any, row: Mapping[str, object]) -> Path | None:
     """A file on this machine with the bytes of the artifact of ``row``, or None."""
-    from .hashes import file_hash
+    from .hashes import file_hash, is_digest
 
     md5 = _md5(row)
-    if not md5:
-        return None
+    if not md5:  # a reference: in the data cache by its SHA-1, if anywhere
+        sha1 = str(row.get("sha1") or "")
+        return Path(cached) if is_digest("sha1", sha1) and (cached := cache.lookup("sha1", sha1)) is not None else None
     dvc_cache = root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]  # named by its content
     if dvc_cache.is_file():
         return dvc_cache
@@ -289,24 +305,34 @@ def _on_machine(root: Path, cache: Any, row: Mapping[str, object]) -> Path | Non
 
 def _remote_pair_problem(remote: Any, csv_row: Mapping[str, object], zip_row: Mapping[str, object],
                          csv_path: Path | None, zip_path: Path | None) -> str | None:
-    """:func:`stimulus_files_problem` for a pair of which at least one file is on ``remote`` only."""
+    """:func:`stimulus_files_problem` for a pair of which at least one file is not on this
+    machine: it is read from ``remote`` (the DVC remote) or, for a reference, from its source."""
     from .hashes import file_hash
+    from .references import SourceObject
     from .remotes import RemoteObjectFile
 
-    csv_md5, zip_md5 = _md5(csv_row), _md5(zip_row)
+    def where(row: Mapping[str, object]) -> tuple[Any, str, str, str, str]:
+        """(what to read from, its key, the algorithm and digest that name the file, a label)"""
+        source = _source(row)
+        if _md5(row) or source is None:
+            return remote, _md5(row), "md5", _md5(row), f"the remote {remote.spec.name!r}"
+        return SourceObject(source, str(row["identifier"])), "", "sha1", str(row.get("sha1") or ""), source.describe()
+
     with tempfile.TemporaryDirectory(prefix="brainio-dvc-check-") as scratch:
         if csv_path is None:
+            reader, key, algorithm, expected, label = where(csv_row)
             csv_path = Path(scratch) / "stimuli.csv"
-            digests = remote.download(csv_md5, csv_path, str(csv_row["identifier"]))
-            found = (digests or {}).get("md5") or file_hash(csv_path, "md5")
-            if found != csv_md5:
-                return (f"the remote {remote.spec.name!r} holds other bytes for {csv_row['location']}: "
-                        f"expected md5 {csv_md5}, found {found}")
+            digests = reader.download(key, csv_path, str(csv_row["identifier"]))
+            found = (digests or {}).get(algorithm) or file_hash(csv_path, algorithm)
+            if found != expected:
+                return (f"{label} holds other bytes for {csv_row['location']}: "
+                        f"expected {algorithm} {expected}, found {found}")
         csv_name = f"{csv_row['location']}"
         if zip_path is not None:
             return stimulus_files_problem(csv_path, zip_path, csv_name)
-        with RemoteObjectFile(remote, zip_md5) as stream:
+        reader, key, algorithm, expected, label = where(zip_row)
+        with RemoteObjectFile(reader, key) as stream:
             problem = stimulus_files_problem(
-                csv_path, stream, csv_name, f"{zip_row['location']} (md5 {zip_md5} on the remote {remote.spec.name!r})")
+                csv_path, stream, csv_name, f"{zip_row['location']} ({algorithm} {expected} on {label})")
             logger.debug("read the central directory of %s in %d range requests", zip_row["location"], stream.requests)
             return problem
