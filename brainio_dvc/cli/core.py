@@ -302,14 +302,15 @@ def verify(options: Options, identifiers: tuple[str, ...]) -> None:
 
     Without identifiers, every file in the cache is checked. The stimuli extracted from a
     stimulus set's ZIP are compared with it file by file; corrupt extractions are removed so
-    that the next load extracts again. With a stimulus set's identifier, every filename of its
-    CSV must also be a file of its ZIP. Exits 1 if anything was corrupt.
+    that the next load extracts again. Every filename of a stimulus set's CSV must also be a
+    file of its ZIP (without identifiers: every stimulus set of the catalogs whose CSV and ZIP
+    are both cached). Exits 1 if anything was corrupt.
 
     \b
     Example:
       brainio-dvc verify demo.Gabor2024.neural
     """
-    from ..contribute.completeness import cached_pair_problems
+    from ..contribute.completeness import cached_pair_problems, catalog_rows
     from ..fetch import data_cache, verify_stimuli_directory
 
     cache = data_cache()
@@ -319,6 +320,7 @@ def verify(options: Options, identifiers: tuple[str, ...]) -> None:
         targets = [("md5", str(row["md5"])) if row.get("md5") else ("sha1", str(row["sha1"])) for row in rows]
     else:
         targets = list(cache.entries())
+        rows = catalog_rows(options.rev, options.registry)  # their pairs, where both files are cached
     results = []
     for algorithm, digest in dict.fromkeys(targets):
         intact = cache.verify(algorithm, digest)
@@ -426,7 +428,7 @@ def catalog_check(options: Options, remote: bool, strict: bool, base: str | None
                      for identifier, text in advice.items() if identifier not in before]
     if remote:
         problems += _remote_problems(root, scan.rows)
-    problems += registry_pair_problems(root, scan.rows)  # CSV filenames all in the ZIP, where both are here
+    problems += registry_pair_problems(root, scan.rows, from_remote=remote)  # CSV filenames all in the ZIP
     warnings = [f"naming convention (advice): {text}" for text in advice.values()]
     card_problems, card_warnings = check_cards(root, scan.rows)
     problems += card_problems
