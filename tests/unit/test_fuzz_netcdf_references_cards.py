@@ -1,4 +1,4 @@
-"""Fuzzing, second round: damaged netCDF/HDF5 assembly files, reference ``.dvc`` files and the
+"""Fuzzing the readers of damaged netCDF/HDF5 assembly files, reference ``.dvc`` files and the
 extra meta that migration writes (``bibtex``, ``verified``), and dataset cards.
 
 The contract is :mod:`tests.unit.test_fuzz`'s: a reader returns normally or raises a

@@ -1,4 +1,4 @@
-"""Reliability, second round: bounded pushes, resumable large transfers, no silent loss, many
+"""Reliability of transfers: bounded pushes, resumable large transfers, no silent loss, many
 hands at once, and a soak of loads with SIGKILLs and corruption alongside.
 
 S3 tests go through a real SeaweedFS server, some of them through :mod:`tests.integration.faults`,
