@@ -207,8 +207,8 @@ def test_stimulus_paths_list_missing_files(proto: StimulusSet) -> None:
 def test_any_media_type_is_packaged_without_strict_checks(tmp_path: Path) -> None:
     clip = tmp_path / "clip_1.mp4"
     clip.write_bytes(b"\x00\x00\x00\x18ftypmp42")
-    assert [Path(path) for path in check_stimulus_paths(StimulusSet({"stimulus_id": ["c1"]},
-                                                                    stimulus_paths={"c1": clip}))] == [clip]
+    stimuli = StimulusSet({"stimulus_id": ["c1"]}, stimulus_paths={"c1": clip})
+    assert [Path(path) for path in check_stimulus_paths(stimuli)] == [clip]
 
 
 # --- BrainIO's submission checks (bucket brainio.requested, or strict=True) ------------------
