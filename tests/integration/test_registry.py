@@ -15,6 +15,7 @@ import brainio_dvc
 from brainio_dvc import config
 from brainio_dvc.exceptions import AssemblyLookupError, RegistryError, RevisionNotFoundError
 
+from ..gitdvc import git_commands, in_a_new_process
 from .conftest import ASSEMBLY, STIMULI, Registry, git
 
 
@@ -81,22 +82,6 @@ def test_warm_load_from_url_works_with_origin_and_remote_gone(registry: Registry
     with config.set(fetch_interval=0):
         moving = brainio_dvc.get_assembly(ASSEMBLY, registry=registry.url)
     assert pinned.attrs["md5"] == moving.attrs["md5"]
-
-
-def git_commands(trace: Path) -> list[str]:
-    """The git subcommands that ran, in order, from a GIT_TRACE file."""
-    if not trace.exists():
-        return []
-    marker = "trace: built-in: git "
-    return [line.split(marker, 1)[1].split()[0] for line in trace.read_text().splitlines() if marker in line]
-
-
-def in_a_new_process(code: str, trace: Path | None = None, **settings: str) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter with this test's environment (and GIT_TRACE=trace)."""
-    env = {**os.environ, **settings, **({"GIT_TRACE": str(trace)} if trace is not None else {})}
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
-    assert completed.returncode == 0, completed.stderr
-    return completed
 
 
 def print_md5(registry: str, rev: str) -> str:
