@@ -37,6 +37,13 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 
+
+def test_every_hypothesis_test_replays_fixed_examples_unless_searching() -> None:
+    """tests/conftest.py's profile, which every hypothesis test of the suite runs under."""
+    assert settings.default.derandomize is not bool(_SEARCH_EXAMPLES)
+    assert settings.default.database is None
+
+
 # --- valid seeds ------------------------------------------------------------------------------
 
 SHA1 = "5b7a0b3c" * 5
