@@ -6,6 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Every hypothesis test replays the same examples on every run, so that CI (and any rerun) is
+# deterministic: examples come from a fixed seed, none from the example database.  Set
+# BRAINIO_DVC_FUZZ_EXAMPLES=N to search afresh instead (the fuzz files then run N examples per
+# test); keep what a search finds as a fixed ``@example``.
+settings.register_profile("derandomized", derandomize=True, database=None, print_blob=True)
+settings.register_profile("search", derandomize=False, database=None, print_blob=True)
+settings.load_profile("search" if os.environ.get("BRAINIO_DVC_FUZZ_EXAMPLES") else "derandomized")
 
 _SETTINGS_VARIABLES = (
     "BRAINIO_HOME",

@@ -5,6 +5,7 @@ Importable without pytest: the benchmarks build their registries with these too.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,3 +33,23 @@ def init_registry(root: Path, storage: str) -> Path:
     git(root, "add", "-A")
     git(root, "commit", "--quiet", "-m", "Empty registry")
     return root
+
+
+def git_commands(trace: Path) -> list[str]:
+    """The git subcommands that ran, in order, from a ``GIT_TRACE`` file (none if it is absent)."""
+    if not trace.exists():
+        return []
+    marker = "trace: built-in: git "
+    lines = trace.read_text().splitlines()
+    return [line.split(marker, 1)[1].split()[0] for line in lines if marker in line]
+
+
+def in_a_new_process(code: str, trace: Path | None = None, **settings: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter with this process's environment, ``settings`` added
+    (and ``GIT_TRACE=trace``, to see which git commands it runs); it must succeed."""
+    env = {**os.environ, **settings, **({"GIT_TRACE": str(trace)} if trace is not None else {})}
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    if completed.returncode != 0:
+        msg = f"the child failed ({completed.returncode}):\n{completed.stderr}"
+        raise AssertionError(msg)
+    return completed

@@ -1,4 +1,5 @@
-"""Child processes for the second round of reliability tests: ``python -m tests.integration.hands``.
+"""Child processes for :mod:`tests.integration.test_reliability_transfers`:
+``python -m tests.integration.hands``.
 
 Each child inherits the test's environment (BRAINIO_HOME, git and DVC config), does its work
 in its own interpreter and reports JSON on stdout (the last line).

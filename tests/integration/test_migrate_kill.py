@@ -104,6 +104,7 @@ def test_a_killed_migration_leaves_nothing_migrated_and_a_rerun_finishes(
         assert len(dvc_objects) == 2
         cached = [DataCache(home() / "cache").path_for("sha1", sha1) for sha1 in finished]
         assert all(any(os.path.samefile(obj, path) for path in cached) for obj in dvc_objects)
+        # The temporary's name is what the cache's stale-temporary cleanup keys on: the thing under test.
         assert list((home() / "cache" / "files" / "sha1").glob("*/.*.tmp"))
     if mode == "copy" and point != "transfer:2":
         assert (root / JOURNAL).exists()  # the killed run's pushes, for gc to keep and the next run to report

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,8 +14,8 @@ import pytest
 import brainio_dvc
 from brainio_dvc import config
 from brainio_dvc.exceptions import AssemblyLookupError, RegistryError, RevisionNotFoundError
-from brainio_dvc.store.registry import Registry as GitRegistry
 
+from ..gitdvc import git_commands, in_a_new_process
 from .conftest import ASSEMBLY, STIMULI, Registry, git
 
 
@@ -86,14 +84,24 @@ def test_warm_load_from_url_works_with_origin_and_remote_gone(registry: Registry
     assert pinned.attrs["md5"] == moving.attrs["md5"]
 
 
-def test_clone_is_persistent_and_not_refetched_for_known_commits(registry: Registry) -> None:
-    brainio_dvc.get_assembly(ASSEMBLY, rev=registry.v1, registry=registry.url)
-    clone = GitRegistry(registry.url).git_dir
-    stamp = clone / "brainio-dvc-fetched"
-    before = stamp.stat().st_mtime_ns
-    brainio_dvc.get_assembly(ASSEMBLY, rev=registry.v2, registry=registry.url)
-    assert stamp.stat().st_mtime_ns == before
-    assert len(list(clone.parent.glob("*-*"))) >= 1
+def print_md5(registry: str, rev: str) -> str:
+    """Code that loads the assembly at ``rev`` and prints its md5."""
+    return (f"import brainio_dvc\n"
+            f"print(brainio_dvc.get_assembly({ASSEMBLY!r}, rev={rev!r}, registry={registry!r}).attrs['md5'])\n")
+
+
+def test_clone_is_persistent_and_not_refetched_for_known_commits(registry: Registry, tmp_path: Path) -> None:
+    first = brainio_dvc.get_assembly(ASSEMBLY, rev=registry.v1, registry=registry.url)
+    second = brainio_dvc.get_assembly(ASSEMBLY, rev=registry.v2, registry=registry.url)
+    # Another process loads both known commits from the clone this one made: no clone, no fetch.
+    trace = tmp_path / "known.trace"
+    output = in_a_new_process(print_md5(registry.url, registry.v1) + print_md5(registry.url, registry.v2), trace=trace)
+    assert output.stdout.split() == [first.attrs["md5"], second.attrs["md5"]]
+    assert not {"clone", "fetch"} & set(git_commands(trace)), git_commands(trace)
+    # The trace does see a fetch where there is one: a stale moving branch.
+    stale = tmp_path / "stale.trace"
+    in_a_new_process(print_md5(registry.url, "main"), trace=stale, BRAINIO_DVC_FETCH_INTERVAL="0")
+    assert "fetch" in git_commands(stale) and "clone" not in git_commands(stale), git_commands(stale)
 
 
 def test_moving_branch_is_fetched_when_stale(registry: Registry, tmp_path: Path) -> None:
@@ -164,29 +172,40 @@ def test_warm_load_does_not_import_dvc(registry: Registry) -> None:
     assert output.strip() == "False"
 
 
+def files_and_bytes(directory: Path) -> dict[Path, bytes]:
+    return {path: path.read_bytes() for path in directory.rglob("*") if path.is_file()}
+
+
 def test_catalogs_of_a_commit_are_cached_on_disk_and_bad_cache_files_are_replaced(
-    registry: Registry, caplog: pytest.LogCaptureFixture
+    registry: Registry, tmp_path: Path
 ) -> None:
+    before = files_and_bytes(config.home())
     row = brainio_dvc.lookup.lookup_assembly(ASSEMBLY, rev="v1", registry=str(registry.root))
-    cache_file = config.home() / "catalog-cache" / f"{registry.v1}.json"
-    cached = json.loads(cache_file.read_text())
-    committed = list(csv.reader(io.StringIO(git(registry.root, "show", "v1:catalogs/lab/lookup.csv"))))
-    assert [cached["catalogs"]["lab"]["columns"], *cached["catalogs"]["lab"]["rows"]] == committed
+    written = {path: data for path, data in files_and_bytes(config.home()).items()
+               if path not in before and not path.name.endswith(".lock")}
+    assert written, "the lookup wrote no cache"
 
-    code = (
-        "import brainio_dvc.lookup as lookup\n"
-        f"print(lookup.lookup_assembly({ASSEMBLY!r}, rev='v1', registry={str(registry.root)!r})['md5'])\n"
-    )
-    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert fresh.strip() == row["md5"]
+    # Another process answers from what this one wrote, reading no catalog from git.
+    code = ("import brainio_dvc.lookup as lookup\n"
+            f"print(lookup.lookup_assembly({ASSEMBLY!r}, rev='v1', registry={str(registry.root)!r})['md5'])\n")
+    reads = {"cat-file", "ls-tree", "show"}
+    trace = tmp_path / "warm.trace"
+    assert in_a_new_process(code, trace=trace).stdout.strip() == row["md5"]
+    assert not reads & set(git_commands(trace)), git_commands(trace)
+    # (where nothing is cached, the catalog is read from git: the trace sees it)
+    cold = tmp_path / "cold.trace"
+    in_a_new_process(code, trace=cold, BRAINIO_HOME=str(tmp_path / "another-home"))
+    assert reads & set(git_commands(cold)), git_commands(cold)
 
-    cache_file.write_text("{not json")
-    GitRegistry._tables_memo.clear()
-    with caplog.at_level("WARNING"):
-        again = brainio_dvc.lookup.lookup_assembly(ASSEMBLY, rev="v1", registry=str(registry.root))
-    assert again["md5"] == row["md5"]
-    assert "ignoring unreadable catalog cache" in caplog.text and str(cache_file) in caplog.text
-    assert json.loads(cache_file.read_text())["catalogs"] == cached["catalogs"]
+    # Damaged, the cache is ignored with a warning naming the file, and written again.
+    for path in written:
+        path.write_text("{not json")
+    logged = ("import logging\nlogging.basicConfig(level=logging.WARNING)\n" + code)
+    output = in_a_new_process(logged)
+    assert output.stdout.strip() == row["md5"]
+    assert "ignoring unreadable catalog cache" in output.stderr
+    assert any(str(path) in output.stderr for path in written), output.stderr
+    assert files_and_bytes(config.home()).items() >= written.items()
 
 
 def test_a_new_commit_on_a_local_registry_is_seen_at_once(registry: Registry) -> None:
@@ -210,15 +229,31 @@ def test_load_of_an_assembly_in_memory_does_not_import_dask(registry: Registry) 
     assert output.split() == ["True", "False", "NeuronRecordingAssembly"]
 
 
-def test_a_clone_killed_midway_leaves_nothing_after_the_next_clone(registry: Registry) -> None:
-    """A killed `git clone` leaves its staging directory; the next clone, under the lock, removes it."""
-    clone_dir = GitRegistry._clone_dir(registry.url, config.home())
-    stale = clone_dir.with_name(f".{clone_dir.name}.4242.deadbeef.tmp")
-    (stale / "objects").mkdir(parents=True)
-    (stale / "objects" / "half-written").write_bytes(b"\0" * 100)
+def git_repositories_under(directory: Path) -> list[Path]:
+    """Every git directory (bare or not) under ``directory``."""
+    return sorted(head.parent for head in directory.rglob("HEAD") if (head.parent / "objects").is_dir())
 
-    brainio_dvc.get_assembly(ASSEMBLY, registry=registry.url)
 
-    assert (clone_dir / "HEAD").is_file()
-    assert not stale.exists()
-    assert sorted(path.name for path in clone_dir.parent.iterdir() if path.name.endswith(".tmp")) == []
+def test_a_clone_killed_midway_leaves_nothing_after_the_next_clone(registry: Registry, tmp_path: Path) -> None:
+    """A load killed (SIGKILL) the moment its `git clone` finishes leaves a whole clone where it
+    staged it; the next load, under the lock, removes it and clones again."""
+    real_git = shutil.which("git")
+    assert real_git is not None
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    # Real git, then the loading process is killed before it can move the clone into place.
+    wrapper.write_text(f'#!/bin/sh\n"{real_git}" "$@"\nstatus=$?\n'
+                       f'[ "$1" = clone ] && kill -9 "$PPID"\nexit $status\n')
+    wrapper.chmod(0o755)
+    env = {**os.environ, "PATH": f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}"}
+    killed = subprocess.run([sys.executable, "-c", print_md5(registry.url, "main")], env=env,
+                            capture_output=True, text=True, check=False)
+    assert killed.returncode == -9, killed.stderr
+    (left,) = git_repositories_under(config.home())  # the staged clone, never moved into place
+
+    assembly = brainio_dvc.get_assembly(ASSEMBLY, registry=registry.url)
+
+    assert assembly.attrs["rev"] == registry.v2
+    assert not left.exists()
+    (clone,) = git_repositories_under(config.home())
+    assert clone != left

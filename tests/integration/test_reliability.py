@@ -313,6 +313,7 @@ def _rot_silently(path: Path) -> None:
     from brainio_dvc.store.cache import FileState
 
     corrupt(path, _same_size_new_bytes)
+    # The cache's state record is the thing under test: rot that it cannot see is forged there.
     state = path.with_name(path.name + ".state")
     state.write_text(json.dumps(FileState.of(path).__dict__))
 

@@ -6,9 +6,9 @@ Inputs are random bytes and text, and mutations (flipped, inserted, deleted and 
 bytes, truncation) of valid files, which reach much deeper into each parser.  Bounded: the
 whole module runs in well under 30 s.
 
-The default suite replays the same examples on every run (``derandomize``), so that CI stays
-deterministic; ``BRAINIO_DVC_FUZZ_EXAMPLES=5000`` searches afresh, with that many examples per
-test.  Keep what a search finds as a fixed ``@example``.
+The default suite replays the same examples on every run (the ``derandomized`` hypothesis profile
+of tests/conftest.py), so that CI stays deterministic; ``BRAINIO_DVC_FUZZ_EXAMPLES=5000`` searches
+afresh, with that many examples per test.  Keep what a search finds as a fixed ``@example``.
 """
 
 from __future__ import annotations
@@ -33,11 +33,16 @@ from brainio_dvc.stimuli import StimulusSet
 _SEARCH_EXAMPLES = int(os.environ.get("BRAINIO_DVC_FUZZ_EXAMPLES", "0"))
 FUZZ = settings(
     max_examples=_SEARCH_EXAMPLES or 150,
-    derandomize=not _SEARCH_EXAMPLES,
     deadline=None,
-    database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+def test_every_hypothesis_test_replays_fixed_examples_unless_searching() -> None:
+    """tests/conftest.py's profile, which every hypothesis test of the suite runs under."""
+    assert settings.default.derandomize is not bool(_SEARCH_EXAMPLES)
+    assert settings.default.database is None
+
 
 # --- valid seeds ------------------------------------------------------------------------------
 
@@ -174,9 +179,14 @@ def test_catalog_files_load_or_raise_brainio_errors(data: bytes) -> None:
         path = Path(scratch) / "lookup.csv"
         path.write_bytes(data)
         try:
-            Catalog.from_files("lab", path)
-        except BrainioDvcError:
-            pass
+            catalog = Catalog.from_files("lab", path)
+        except BrainioDvcError as error:  # any other exception escapes and fails the test
+            assert str(path) in str(error), str(error)
+            return
+        assert isinstance(catalog, Catalog) and catalog.identifier == "lab"
+        assert catalog.attrs["source_path"] == str(path)
+        assert set(BRAINIO_COLUMNS) <= set(catalog.columns)
+        assert set(catalog["lookup_type"]) <= {"assembly", "stimulus_set"}
 
 
 # --- .dvc files ----------------------------------------------------------------------------------

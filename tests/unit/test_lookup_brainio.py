@@ -27,9 +27,8 @@ import brainio_dvc.lookup
 from brainio_dvc import lookup
 from brainio_dvc.catalogs import BRAINIO_COLUMNS, render_catalog_csv
 from brainio_dvc.exceptions import CatalogRowError
-from brainio_dvc.store.registry import Registry
 
-from tests.gitdvc import git, init_registry
+from tests.gitdvc import git, git_commands, in_a_new_process, init_registry
 
 SHA1 = "5b7a0b3c" * 5
 MD5 = "0cc175b9c0f1b6a831c399e269772661"
@@ -70,7 +69,12 @@ def test_brainios_public_names_are_exported_from_the_same_modules() -> None:
     assert (lookup.ENTRYPOINT, lookup.TYPE_ASSEMBLY, lookup.TYPE_STIMULUS_SET) == (
         "brainio_lookups", "assembly", "stimulus_set")
     assert issubclass(lookup.AssemblyLookupError, KeyError) and issubclass(lookup.StimulusSetLookupError, KeyError)
-    assert {"identifier", "url"} <= set(brainio_dvc.catalogs.Catalog._metadata)
+    catalog = brainio_dvc.catalogs.Catalog({"identifier": ["a", "b"], "lookup_type": ["assembly", "stimulus_set"]})
+    catalog.identifier, catalog.url = "lab", "https://example.org/lab.csv"
+    # As BrainIO's, a catalog's identifier and url survive pandas operations.
+    for derived in (catalog[catalog["lookup_type"] == "assembly"], catalog.copy(), catalog.head(1)):
+        assert isinstance(derived, brainio_dvc.catalogs.Catalog)
+        assert (derived.identifier, derived.url) == ("lab", "https://example.org/lab.csv")
 
 
 # --- a registry catalog with a malformed row ------------------------------------------------
@@ -87,12 +91,6 @@ def bad_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     git(root, "add", CATALOG_PATH)
     git(root, "commit", "--quiet", "-m", "A catalog with a malformed row")
     yield root
-    _forget_process_caches()
-
-
-def _forget_process_caches() -> None:
-    Registry._tables_memo.clear()
-    Registry._catalog_memo.clear()
     lookup.refresh()
 
 
@@ -116,23 +114,28 @@ def test_a_registry_catalog_keeps_its_good_rows_and_names_the_bad_one(
     assert lookup.get_catalog(CATALOG, registry=registry).attrs["bad_rows"][0].line == 5
 
 
-def test_the_catalog_cache_carries_the_bad_rows(bad_registry: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_catalog_cache_carries_the_bad_rows(bad_registry: Path, tmp_path: Path) -> None:
     registry = str(bad_registry)
-    lookup.list_assemblies(registry=registry)  # parses and writes the per-commit cache
-    (cache_file,) = (Path(os.environ["BRAINIO_HOME"]) / "catalog-cache").glob("*.json")
-    cached = json.loads(cache_file.read_text(encoding="utf-8"))
-    assert cached["version"] == 5
-    assert [bad["line"] for bad in cached["catalogs"][CATALOG]["bad_rows"]] == [5]
-    # A new process reads the cache, not the CSV: the bad row is still known there.
-    _forget_process_caches()
-
-    def no_parsing(*args: object, **kwargs: object) -> None:
-        pytest.fail("the catalog was parsed again instead of read from the cache")
-
-    monkeypatch.setattr("brainio_dvc.store.registry.parse_catalog_table", no_parsing)
-    assert lookup.list_assemblies(registry=registry) == ["lab.Good2020"]
-    with pytest.raises(CatalogRowError, match=f"{CATALOG_PATH}, line 5"):
-        lookup.lookup_assembly("lab.Bad2020", registry=registry)
+    assert lookup.list_assemblies(registry=registry) == ["lab.Good2020"]  # parses, writes the cache
+    # A new process reads the cache, not the CSV from git: the bad row is still known there.
+    code = ("import brainio_dvc.lookup as lookup\n"
+            "from brainio_dvc.exceptions import CatalogRowError\n"
+            f"print(lookup.list_assemblies(registry={registry!r}))\n"
+            "try:\n"
+            f"    lookup.lookup_assembly('lab.Bad2020', registry={registry!r})\n"
+            "except CatalogRowError as error:\n"
+            "    print(error.line, error)\n")
+    reads = {"cat-file", "ls-tree", "show"}
+    trace = tmp_path / "warm.trace"
+    listed, refused = in_a_new_process(code, trace=trace).stdout.splitlines()
+    assert listed == "['lab.Good2020']"
+    assert refused.startswith("5 ") and f"{CATALOG_PATH}, line 5" in refused, refused
+    assert not reads & set(git_commands(trace)), git_commands(trace)
+    # (where nothing is cached, the catalog is read from git: the trace sees it)
+    cold = tmp_path / "cold.trace"
+    assert in_a_new_process(code, trace=cold, BRAINIO_HOME=str(tmp_path / "another-home")).stdout.splitlines() == [
+        listed, refused]
+    assert reads & set(git_commands(cold)), git_commands(cold)
 
 
 def test_catalog_check_reports_the_malformed_row(bad_registry: Path) -> None:

@@ -130,7 +130,7 @@ def test_image_format_refuses_a_missing_file(tmp_path: Path) -> None:
 
 def test_csv_columns_accept_a_good_frame() -> None:
     frame = pd.DataFrame({"stimulus_id": ["a", "b"], "filename": ["a.png", "b.png"]})
-    check_stimulus_csv_columns(frame, "s.csv", required=("stimulus_id", "filename"))
+    assert check_stimulus_csv_columns(frame, "s.csv", required=("stimulus_id", "filename")) is None  # accepted
 
 
 def test_csv_columns_name_missing_and_present_columns() -> None:
@@ -164,8 +164,9 @@ def test_stimulus_paths_accept_a_matching_set(proto: StimulusSet) -> None:
 
 def test_stimulus_paths_accept_underscores_dots_and_integers(tmp_path: Path) -> None:
     ids = ["Airplane_11_t1", "im-2.v1", 3]
-    stimuli = StimulusSet({"stimulus_id": ids}, stimulus_paths={i: write_image(tmp_path / f"{i}.png") for i in ids})
-    check_stimulus_paths(stimuli)
+    paths = {i: write_image(tmp_path / f"{i}.png") for i in ids}
+    stimuli = StimulusSet({"stimulus_id": ids}, stimulus_paths=paths)
+    assert [Path(path) for path in check_stimulus_paths(stimuli)] == [paths[i] for i in ids]
 
 
 def test_stimulus_paths_refuse_a_row_without_path(proto: StimulusSet) -> None:
@@ -206,14 +207,15 @@ def test_stimulus_paths_list_missing_files(proto: StimulusSet) -> None:
 def test_any_media_type_is_packaged_without_strict_checks(tmp_path: Path) -> None:
     clip = tmp_path / "clip_1.mp4"
     clip.write_bytes(b"\x00\x00\x00\x18ftypmp42")
-    check_stimulus_paths(StimulusSet({"stimulus_id": ["c1"]}, stimulus_paths={"c1": clip}))
+    stimuli = StimulusSet({"stimulus_id": ["c1"]}, stimulus_paths={"c1": clip})
+    assert [Path(path) for path in check_stimulus_paths(stimuli)] == [clip]
 
 
 # --- BrainIO's submission checks (bucket brainio.requested, or strict=True) ------------------
 
 
 def test_stimulus_numbers_accept_sequential_files(proto: StimulusSet) -> None:
-    check_stimulus_numbers(proto)
+    assert check_stimulus_numbers(proto) is None  # returns normally: no gap, no repeat
 
 
 def test_stimulus_numbers_refuse_a_gap(proto: StimulusSet, tmp_path: Path) -> None:
@@ -223,7 +225,7 @@ def test_stimulus_numbers_refuse_a_gap(proto: StimulusSet, tmp_path: Path) -> No
 
 
 def test_experiment_stimulus_set_accepts_a_good_set(proto: StimulusSet) -> None:
-    check_experiment_stimulus_set(proto)
+    assert check_experiment_stimulus_set(proto) is None  # returns normally: every rule holds
 
 
 def test_experiment_stimulus_set_needs_a_stimulus_id_column(proto: StimulusSet) -> None:

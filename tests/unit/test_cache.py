@@ -40,7 +40,10 @@ def cache(tmp_path: Path) -> DataCache:
 
 @pytest.fixture
 def hash_calls(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every path that the cache hashes, in order."""
+    """Every path that the cache hashes, in order.
+
+    A private seam, kept because it is the thing under test: that the cache reads no bytes of a
+    file it trusts, which nothing else shows without timing."""
     calls: list[Path] = []
     original = cache_module.file_hash
 
@@ -126,9 +129,9 @@ def test_a_failing_downloader_leaves_nothing_behind(cache: DataCache) -> None:
 
 
 def test_fetch_trusts_its_own_download_without_hashing_again(cache: DataCache, hash_calls: list[Path]) -> None:
-    cache.fetch("md5", MD5, CountingDownloader())
+    path = cache.fetch("md5", MD5, CountingDownloader())
     assert len(hash_calls) == 1  # the temporary file, before the rename
-    assert hash_calls[0].name.startswith(".") and hash_calls[0].name.endswith(".tmp")
+    assert hash_calls[0] != path and not hash_calls[0].exists()
 
 
 # --- lookup ---------------------------------------------------------------------------------
@@ -148,14 +151,12 @@ def test_lookup_trusts_an_unchanged_file_without_hashing(cache: DataCache, hash_
 
 def test_lookup_detects_changed_bytes_evicts_and_returns_none(cache: DataCache, hash_calls: list[Path]) -> None:
     path = cache.fetch("md5", MD5, CountingDownloader())
-    state = path.with_name(path.name + ".state")
-    assert state.is_file()
     change_bytes(path, b"X" * len(PAYLOAD))  # same size: only the mtime betrays it
     hash_calls.clear()
     assert cache.lookup("md5", MD5) is None
     assert hash_calls == [path]
     assert not path.exists()
-    assert not state.exists()
+    assert [name for name in files_under(cache.root) if not name.endswith(".lock")] == []  # nor what it knew
     download = CountingDownloader()
     assert cache.fetch("md5", MD5, download).read_bytes() == PAYLOAD
     assert download.calls == 1
@@ -183,9 +184,19 @@ def test_lookup_rehashes_a_file_replaced_by_a_copy(cache: DataCache, hash_calls:
     assert hash_calls == [path]
 
 
+def kept_beside(path: Path) -> list[Path]:
+    """The files that the cache keeps beside an object (what it knows of it), locks aside."""
+    return [other for other in path.parent.iterdir()
+            if other.is_file() and other != path and not other.name.endswith(".lock")]
+
+
 def test_lookup_rehashes_when_the_state_record_is_unreadable(cache: DataCache, hash_calls: list[Path]) -> None:
     path = cache.fetch("md5", MD5, CountingDownloader())
-    path.with_name(path.name + ".state").write_text("{not json", encoding="utf-8")
+    records = kept_beside(path)
+    assert records
+    for record in records:
+        record.chmod(0o644)
+        record.write_text("{not json", encoding="utf-8")
     hash_calls.clear()
     assert cache.lookup("md5", MD5) == path
     assert hash_calls == [path]
@@ -215,9 +226,10 @@ def test_verify_hashes_even_an_unchanged_file(cache: DataCache, hash_calls: list
 
 def test_evict_removes_the_object_and_its_state(cache: DataCache) -> None:
     path = cache.fetch("md5", MD5, CountingDownloader())
+    assert kept_beside(path)
     cache.evict("md5", MD5)
     assert not path.exists()
-    assert not path.with_name(path.name + ".state").exists()
+    assert kept_beside(path) == []
     cache.evict("md5", MD5)  # evicting twice is harmless
 
 
@@ -229,9 +241,7 @@ def test_entries_lists_objects_but_not_state_lock_or_temporary_files(cache: Data
     cache.fetch("md5", other_md5, CountingDownloader(other))
     stray = temporary_path(cache.path_for("md5", MD5))
     stray.write_bytes(b"partial")
-    names = files_under(cache.root)
-    assert any(name.endswith(".state") for name in names)
-    assert any(name.endswith(".lock") for name in names)
+    assert len(files_under(cache.root)) > 3  # besides the two objects: what the cache keeps, and the stray
     assert sorted(cache.entries()) == sorted([("md5", MD5), ("md5", other_md5)])
 
 

@@ -1,4 +1,4 @@
-"""Reliability, second round: bounded pushes, resumable large transfers, no silent loss, many
+"""Reliability of transfers: bounded pushes, resumable large transfers, no silent loss, many
 hands at once, and a soak of loads with SIGKILLs and corruption alongside.
 
 S3 tests go through a real SeaweedFS server, some of them through :mod:`tests.integration.faults`,
@@ -337,6 +337,7 @@ def test_a_stimulus_csv_listing_files_its_zip_lacks_is_refused_at_load_and_repor
 def test_a_good_pair_is_checked_once_then_trusted(registry: Registry) -> None:
     stimuli = brainio_dvc.get_stimulus_set(STIMULI, registry=str(registry.root))
     assert all(Path(stimuli.get_stimulus(i)).is_file() for i in stimuli["stimulus_id"])
+    # The record of a checked pair is the thing under test; nothing else shows a check skipped.
     markers = list((config.home() / "checks" / "stimulus-files").glob("*/*"))
     assert [m.parent.name for m in markers] == [stimuli.attrs["zip"]["md5"]]
     assert [m.name for m in markers] == [stimuli.attrs["md5"]]
@@ -486,7 +487,7 @@ class _Injector:
             os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
         elif what == "delete":
             path.unlink()
-        elif what == "state":
+        elif what == "state":  # the cache's own records and temporaries are what this injects into
             path.with_name(path.name + ".state").write_text("{not json")
         elif what == "temporary":  # what a writer killed long ago left
             path.parent.mkdir(parents=True, exist_ok=True)

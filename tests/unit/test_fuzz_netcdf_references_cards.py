@@ -1,10 +1,10 @@
-"""Fuzzing, second round: damaged netCDF/HDF5 assembly files, reference ``.dvc`` files and the
+"""Fuzzing the readers of damaged netCDF/HDF5 assembly files, reference ``.dvc`` files and the
 extra meta that migration writes (``bibtex``, ``verified``), and dataset cards.
 
 The contract is :mod:`tests.unit.test_fuzz`'s: a reader returns normally or raises a
 :class:`BrainioDvcError` (or, for a file that is gone, FileNotFoundError); nothing else.  The
-default suite replays fixed examples (``derandomize``); ``BRAINIO_DVC_FUZZ_EXAMPLES=N`` searches
-afresh.
+default suite replays fixed examples (tests/conftest.py's ``derandomized`` hypothesis profile);
+``BRAINIO_DVC_FUZZ_EXAMPLES=N`` searches afresh.
 """
 
 from __future__ import annotations
