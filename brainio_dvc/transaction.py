@@ -291,8 +291,10 @@ class PackagingTransaction:
             rows[relative] = parse_dvc_file(dvc_file.read_text(encoding="utf-8"), f"{relative}.dvc")
         return rows
 
-    def build_catalogs(self) -> None:
-        write_catalogs(self.tree)
+    def build_catalogs(self, known: Mapping[str, tuple[str, Mapping[str, object]]] | None = None) -> None:
+        """Regenerate the worktree's catalogs (``known``: rows of ``.dvc`` files just written,
+        see :func:`~brainio_dvc.catalog_build.scan_registry`)."""
+        write_catalogs(self.tree, known)
 
     def push(self, relatives: Sequence[PurePosixPath], md5s: Sequence[str]) -> None:
         """Push the tracked files to the chosen DVC remote (the default one unless asked).

@@ -298,14 +298,17 @@ def _ignore(directory: Path, name: str) -> Path:
 
 
 def _write(transaction: Any, done: Sequence[_Transferred], mode: str, catalog: str | None,
-           jobs: int) -> list[PurePosixPath]:
+           jobs: int) -> tuple[list[PurePosixPath], dict[str, tuple[str, dict[str, object]]]]:
     """Write every transferred entry's ``.dvc`` file into the worktree (copies: and push their
-    objects); return the paths to commit."""
-    from ..references import reference_dvc_text
-    from .copying import tracked_dvc_text
+    objects); return the paths to commit and, per ``.dvc`` file, its text and catalog row (so
+    that the catalog build need not parse them again)."""
+    from ..dvcmeta import dvc_row
+    from ..references import dvc_file_text, reference_dvc_document
+    from .copying import tracked_dvc_document
 
     md5s: list[str] = []
     committed: list[PurePosixPath] = []
+    known: dict[str, tuple[str, dict[str, object]]] = {}
     for item in done:
         entry = item.entry
         name, relative = _relative_path(entry, catalog)
@@ -316,18 +319,23 @@ def _write(transaction: Any, done: Sequence[_Transferred], mode: str, catalog: s
         extra = {"bibtex": entry.bibtex} if entry.bibtex else {}
         if mode == "copy":
             copied = item.copied
-            text = tracked_dvc_text(relative.name, copied.md5, copied.size, _meta(entry, name),
-                                    {"source": entry.source, **extra})
+            document = tracked_dvc_document(relative.name, copied.md5, copied.size, _meta(entry, name),
+                                            {"source": entry.source, **extra})
             md5s.append(copied.md5)
         else:
-            text = reference_dvc_text(relative.name, item.source, _meta(entry, name), extra)
+            document = reference_dvc_document(relative.name, item.source, _meta(entry, name), extra)
+        text = dvc_file_text(document)
         dvc_file.write_text(text, encoding="utf-8")
         _ignore(target.parent, relative.name)
         committed += [PurePosixPath(f"{relative}.dvc"), relative.parent / ".gitignore"]
+        try:
+            known[f"{relative}.dvc"] = (text, dvc_row(document, f"{relative}.dvc"))
+        except BrainioDvcError:  # the catalog build parses it and reports what is wrong
+            pass
     if md5s:
         with transaction.step("push"):
             transaction.push_objects(list(dict.fromkeys(md5s)), jobs)
-    return committed
+    return committed, known
 
 
 # -- the whole run ----------------------------------------------------------------------------
@@ -389,9 +397,9 @@ def migrate(
         done = [item for item in done if (item.entry.identifier, item.entry.role) in candidates]
         if done:
             with transaction.step("write"):
-                committed = _write(transaction, done, mode, catalog, jobs)
+                committed, known = _write(transaction, done, mode, catalog, jobs)
             with transaction.step("catalog build"):
-                transaction.build_catalogs()
+                transaction.build_catalogs(known)
             with transaction.step("commit"):
                 message = f"Migrate {len(done)} files from {Path(source).name} ({mode})"
                 report.commit = transaction.commit(message, [*map(str, dict.fromkeys(committed)), CATALOGS_DIR])

@@ -245,6 +245,16 @@ def test_copy_migrates_everything_it_can_and_the_registry_then_stands_alone(
     dvc(analysis, "import", str(registry), f"registry/lab/assemblies/{ALPHA_RATES}/{ALPHA_RATES}.nc")
     assert sha1_hash(analysis / f"{ALPHA_RATES}.nc") == source.one(f"{FOLDER}/assy_lab_Alpha2024_rates.nc", 0).sha1
 
+    # DVC's own reader takes the .dvc files migrate wrote without ruamel: status against the
+    # remote, then a pull into a fresh clone, after which its workspace is what they describe.
+    assert "in sync" in dvc(registry, "status", "--cloud")
+    clone = tmp_path / "clone"  # beside the registry: the remote's relative path holds
+    git(tmp_path, "clone", "--quiet", str(registry), str(clone))
+    dvc(clone, "pull", "--quiet")
+    assert "up to date" in dvc(clone, "status")
+    pulled = clone / "registry" / "lab" / "assemblies" / ALPHA_RATES / f"{ALPHA_RATES}.nc"
+    assert sha1_hash(pulled) == source.one(f"{FOLDER}/assy_lab_Alpha2024_rates.nc", 0).sha1
+
 
 def test_two_versions_of_one_key_migrate_by_version_id_and_load_by_rev(
     source: Source, registry: Path, tmp_path: Path
