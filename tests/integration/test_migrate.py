@@ -256,6 +256,29 @@ def test_copy_migrates_everything_it_can_and_the_registry_then_stands_alone(
     assert sha1_hash(pulled) == source.one(f"{FOLDER}/assy_lab_Alpha2024_rates.nc", 0).sha1
 
 
+def test_a_copy_whose_push_fails_names_the_push_and_moves_no_branch(
+    source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The objects go up while others still download; a remote that refuses connections still
+    fails the run at its step ``push``, with the remote named, and leaves every branch as it was."""
+    from brainio_dvc.exceptions import PackagingError, RemoteError
+    from brainio_dvc.migrate import migrate as migrate_objects
+
+    _credentials(monkeypatch)
+    root = init_registry(tmp_path / "registry", "s3://registry-bucket/objects")
+    dvc(root, "remote", "modify", "storage", "endpointurl", "http://127.0.0.1:9")
+    git(root, "commit", "--quiet", "-am", "A remote that is down")
+    manifest = write_manifest(tmp_path / "brainscore.csv", input_rows(source)[:5])
+    branches = git(root, "branch", "--list")
+    with pytest.raises(PackagingError) as raised:
+        migrate_objects(manifest, root, "copy", jobs=2)
+    assert raised.value.step == "push", raised.value
+    assert isinstance(raised.value.cause, RemoteError), raised.value
+    assert "s3://registry-bucket/objects" in str(raised.value), raised.value
+    assert git(root, "branch", "--list") == branches
+    assert not (root / ".git" / "brainio-dvc-package.journal").exists()
+
+
 def test_two_versions_of_one_key_migrate_by_version_id_and_load_by_rev(
     source: Source, registry: Path, tmp_path: Path
 ) -> None:
