@@ -52,14 +52,25 @@ class RegistryScan:
     catalogs_on_disk: dict[str, str] = field(default_factory=dict)
 
 
-def scan_registry(root: Path) -> RegistryScan:
-    """Read every ``.dvc`` file under ``registry/`` and every ``catalogs/*/lookup.csv``."""
+#: ``.dvc`` path (relative to the registry) -> the text written there and its catalog row.
+KnownRows = Mapping[str, tuple[str, Mapping[str, object]]]
+
+
+def scan_registry(root: Path, known: KnownRows | None = None) -> RegistryScan:
+    """Read every ``.dvc`` file under ``registry/`` and every ``catalogs/*/lookup.csv``.
+
+    ``known`` holds rows a caller just wrote: a file whose text is still exactly the text
+    given there gets that row without being parsed again (YAML parsing is most of a scan).
+    """
     root = Path(root)
     scan = RegistryScan()
+    known = known or {}
     for dvc_file in sorted((root / REGISTRY_DIR).rglob("*.dvc")):
         relative = dvc_file.relative_to(root).as_posix()
         try:
-            scan.rows.append(parse_dvc_file(dvc_file.read_text(encoding="utf-8"), relative))
+            text = dvc_file.read_text(encoding="utf-8")
+            written = known.get(relative)
+            scan.rows.append(dict(written[1]) if written and written[0] == text else parse_dvc_file(text, relative))
         except (BrainioDvcError, UnicodeDecodeError) as error:
             scan.unreadable.append(str(error))
     for csv_file in sorted((root / CATALOGS_DIR).glob(f"*/{CATALOG_FILE}")):
@@ -85,19 +96,20 @@ def _catalog_lock(root: Path) -> Path:
     return config.home() / "locks" / hashlib.sha1(os.fsencode(root.absolute())).hexdigest()
 
 
-def write_catalogs(root: Path) -> dict[str, Path]:
+def write_catalogs(root: Path, known: KnownRows | None = None) -> dict[str, Path]:
     """Regenerate ``catalogs/<catalog>/lookup.csv`` from the ``.dvc`` files; remove stale ones.
 
     Refuses (ValidationError) when a ``.dvc`` file cannot be read, writing nothing.  Runs on
-    the same working tree wait for each other (two at once give one valid catalog).
+    the same working tree wait for each other (two at once give one valid catalog).  ``known``:
+    as for :func:`scan_registry`.
     """
     root = Path(root)
     with file_lock(_catalog_lock(root)):
-        return _write_catalogs(root)
+        return _write_catalogs(root, known)
 
 
-def _write_catalogs(root: Path) -> dict[str, Path]:
-    scan = scan_registry(root)
+def _write_catalogs(root: Path, known: KnownRows | None = None) -> dict[str, Path]:
+    scan = scan_registry(root, known)
     if scan.unreadable:
         raise ValidationError(
             f"registry {root}", "readable .dvc files with a meta block", "; ".join(scan.unreadable)

@@ -67,7 +67,7 @@ def _zip_name(zip_path: ZipSource) -> str:
 
 def zip_member_files(zip_path: ZipSource, name: str | None = None) -> list[str]:
     """The member names of a ZIP (a path, or a seekable binary file such as
-    :class:`~brainio_dvc.remotes.RemoteObjectFile`), read from its central directory only."""
+    :class:`~brainio_dvc.store.remotes.RemoteObjectFile`), read from its central directory only."""
     try:
         with zipfile.ZipFile(zip_path) as archive:
             return [info.filename for info in archive.infolist()]

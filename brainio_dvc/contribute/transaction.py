@@ -291,8 +291,10 @@ class PackagingTransaction:
             rows[relative] = parse_dvc_file(dvc_file.read_text(encoding="utf-8"), f"{relative}.dvc")
         return rows
 
-    def build_catalogs(self) -> None:
-        write_catalogs(self.tree)
+    def build_catalogs(self, known: Mapping[str, tuple[str, Mapping[str, object]]] | None = None) -> None:
+        """Regenerate the worktree's catalogs (``known``: rows of ``.dvc`` files just written,
+        see :func:`~brainio_dvc.contribute.catalog_build.scan_registry`)."""
+        write_catalogs(self.tree, known)
 
     def push(self, relatives: Sequence[PurePosixPath], md5s: Sequence[str]) -> None:
         """Push the tracked files to the chosen DVC remote (the default one unless asked).
@@ -332,7 +334,8 @@ class PackagingTransaction:
 
         For runs that wrote their ``.dvc`` files themselves (``migrate --copy``): only the
         objects the remote lacks are sent (one batched status query), ``jobs`` at a time, after
-        the journal lists them; then the remote is checked to hold them all.
+        the journal lists them; then the remote is checked to hold them all.  A run may call it
+        more than once (in batches, as objects arrive): the journal keeps every call's objects.
         """
         if not self.push_enabled or not md5s:
             return
@@ -342,8 +345,8 @@ class PackagingTransaction:
 
         wanted = {HashInfo("md5", md5) for md5 in md5s}
 
-        def journal(status: Any) -> None:
-            self._pushed = sorted(info.value for info in status.new)
+        def journal(status: Any) -> None:  # what earlier calls of this run pushed stays listed
+            self._pushed = sorted({*self._pushed, *(info.value for info in status.new)})
             if self._committed_storage is None:
                 _write_journal(self._journal, self.branch, self._pushed)
 

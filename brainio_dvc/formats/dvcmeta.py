@@ -29,7 +29,7 @@ from typing import Any
 from ..catalogs import LOCATION_TYPE_DVC
 from ..exceptions import ValidationError
 
-__all__ = ["META_FIELDS", "load_dvc_document", "parse_dvc_file", "with_meta"]
+__all__ = ["META_FIELDS", "dvc_row", "dvc_yaml", "load_dvc_document", "parse_dvc_file", "with_meta"]
 
 #: What each ``.dvc`` file's ``meta`` block must carry.
 META_FIELDS = ("identifier", "lookup_type", "class", "sha1", "stimulus_set_identifier", "catalog")
@@ -101,7 +101,12 @@ def parse_dvc_file(text: str, dvc_path: str) -> dict[str, object]:
     --reference``) gives a row of ``location_type`` ``s3-reference``: see
     :mod:`brainio_dvc.store.references`.
     """
-    document = _load(text, dvc_path)
+    return dvc_row(_load(text, dvc_path), dvc_path)
+
+
+def dvc_row(document: Mapping[str, Any], dvc_path: str) -> dict[str, object]:
+    """The catalog row of a ``.dvc`` document already parsed (or about to be written): what
+    :func:`parse_dvc_file` gives for its YAML text, without reading YAML."""
     from ..store.references import is_reference, parse_reference  # noqa: PLC0415 - references import this module
 
     if is_reference(document):
@@ -126,3 +131,78 @@ def with_meta(dvc_text: str, meta: Mapping[str, str]) -> str:
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     return buffer.getvalue()
+
+
+# -- writing .dvc files ------------------------------------------------------------------------
+# ruamel.yaml's pure-Python emitter takes about 3 ms a file (its C extension is not installed).
+# .dvc files have one small shape (mappings, lists of mappings, short scalars), so
+# :func:`dvc_yaml` writes them directly, byte for byte as ``YAML(typ="safe")`` with block style
+# writes them, for the scalars it can be sure of; for anything else it gives None and the caller
+# falls back to ruamel.  Tests compare the two outputs and load the text back with ruamel.
+
+_WIDTH = 80  # ruamel's best_width: a plain value that would end past it goes on a line of its own
+_PLAIN_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_.:/?=&%+~-]*")
+_PLAIN_HEX = re.compile(r"[0-9][0-9a-f]*")
+_NUMBER_LIKE = re.compile(r"[0-9]+(?:e[0-9]+)?|0b[0-9a-f]*")
+#: Words some YAML version reads as a boolean or null (1.2 and 1.1, any case): never written plain here.
+_SPECIAL_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+
+
+def _plain_scalar(text: str) -> bool:
+    """Whether ``text`` is certainly written plain by ruamel and read back as this string."""
+    if _PLAIN_WORD.fullmatch(text):
+        return not text.endswith(":") and "::" not in text and text.lower() not in _SPECIAL_WORDS
+    return bool(_PLAIN_HEX.fullmatch(text)) and not _NUMBER_LIKE.fullmatch(text)
+
+
+def _scalar(value: object) -> str | None:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        if value == "":
+            return "''"
+        return value if _plain_scalar(value) else None
+    return None
+
+
+def _emit_mapping(mapping: Mapping[Any, Any], indent: int, lines: list[str], first_prefix: str | None) -> bool:
+    """Append the block mapping at ``indent`` to ``lines`` (its first line starting with
+    ``first_prefix`` instead of the indent: ``- `` in a list); False if it cannot be sure."""
+    if not mapping:
+        return False
+    for number, (key, value) in enumerate(mapping.items()):
+        if not isinstance(key, str) or not _PLAIN_WORD.fullmatch(key) or len(key) > 64 or _scalar(key) != key:
+            return False
+        prefix = (first_prefix if number == 0 and first_prefix is not None else " " * indent) + key + ":"
+        if isinstance(value, Mapping):
+            lines.append(prefix)
+            if not _emit_mapping(value, indent + 2, lines, None):
+                return False
+        elif isinstance(value, list):
+            lines.append(prefix)
+            if not value:
+                return False
+            for item in value:
+                if not isinstance(item, Mapping) or not _emit_mapping(item, indent + 2, lines, " " * indent + "- "):
+                    return False
+        else:
+            text = _scalar(value)
+            if text is None:
+                return False
+            if len(prefix) + 1 + len(text) > _WIDTH:  # ruamel breaks the line after "key: "
+                lines += [prefix + " ", " " * (indent + 2) + text]
+            else:
+                lines.append(f"{prefix} {text}")
+    return True
+
+
+def dvc_yaml(document: Mapping[str, Any]) -> str | None:
+    """``document`` as ruamel.yaml (``typ="safe"``, block style, keys in order) writes it, or
+    None when it holds a value this writer leaves to ruamel (quoted or multi-line text, floats,
+    None, empty collections)."""
+    lines: list[str] = []
+    if not _emit_mapping(document, 0, lines, None):
+        return None
+    return "\n".join(lines) + "\n"

@@ -52,6 +52,7 @@ __all__ = [
     "fetch_reference",
     "is_reference",
     "parse_reference",
+    "reference_dvc_document",
     "reference_dvc_text",
     "source_problems",
 ]
@@ -87,6 +88,12 @@ def is_reference(document: Mapping[str, Any]) -> bool:
 
 def reference_dvc_text(file_name: str, source: Source, meta: Mapping[str, str], extra_meta: Mapping[str, str]) -> str:
     """The ``.dvc`` file of a reference (see the module's documentation)."""
+    return dvc_file_text(reference_dvc_document(file_name, source, meta, extra_meta))
+
+
+def reference_dvc_document(file_name: str, source: Source, meta: Mapping[str, str],
+                           extra_meta: Mapping[str, str]) -> dict[str, Any]:
+    """The document that :func:`reference_dvc_text` writes as YAML."""
     dependency: dict[str, Any] = {}
     if source.etag is not None:
         dependency["etag"] = source.etag
@@ -100,17 +107,22 @@ def reference_dvc_text(file_name: str, source: Source, meta: Mapping[str, str], 
     block = {**{key: str(value or "") for key, value in meta.items()}, **dict(extra_meta)}
     if not source.verified:
         block["verified"] = False
-    document = {
+    return {
         "frozen": True,
         "deps": [dependency],
         "outs": [{"path": file_name, "hash": "md5", "push": False}],
         "meta": block,
     }
-    return dvc_file_text(document)
 
 
 def dvc_file_text(document: Mapping[str, Any]) -> str:
-    """A ``.dvc`` document as YAML, in block style, keys in the order given."""
+    """A ``.dvc`` document as YAML, in block style, keys in the order given (as ruamel.yaml
+    writes it: directly when :func:`~brainio_dvc.formats.dvcmeta.dvc_yaml` can, else with ruamel)."""
+    from ..formats.dvcmeta import dvc_yaml
+
+    fast = dvc_yaml(document)
+    if fast is not None:
+        return fast
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe")
@@ -179,7 +191,7 @@ def _s3_object(source: Source) -> Any:
 
 
 class SourceObject:
-    """A reference's source read as :class:`~brainio_dvc.remotes.RemoteObjectFile` reads a
+    """A reference's source read as :class:`~brainio_dvc.store.remotes.RemoteObjectFile` reads a
     remote's object (``size``, ``read_range``; the key argument is ignored): one HEAD, then
     ranged GETs of the recorded version, anonymously then signed."""
 

@@ -245,6 +245,39 @@ def test_copy_migrates_everything_it_can_and_the_registry_then_stands_alone(
     dvc(analysis, "import", str(registry), f"registry/lab/assemblies/{ALPHA_RATES}/{ALPHA_RATES}.nc")
     assert sha1_hash(analysis / f"{ALPHA_RATES}.nc") == source.one(f"{FOLDER}/assy_lab_Alpha2024_rates.nc", 0).sha1
 
+    # DVC's own reader takes the .dvc files migrate wrote without ruamel: status against the
+    # remote, then a pull into a fresh clone, after which its workspace is what they describe.
+    assert "in sync" in dvc(registry, "status", "--cloud")
+    clone = tmp_path / "clone"  # beside the registry: the remote's relative path holds
+    git(tmp_path, "clone", "--quiet", str(registry), str(clone))
+    dvc(clone, "pull", "--quiet")
+    assert "up to date" in dvc(clone, "status")
+    pulled = clone / "registry" / "lab" / "assemblies" / ALPHA_RATES / f"{ALPHA_RATES}.nc"
+    assert sha1_hash(pulled) == source.one(f"{FOLDER}/assy_lab_Alpha2024_rates.nc", 0).sha1
+
+
+def test_a_copy_whose_push_fails_names_the_push_and_moves_no_branch(
+    source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The objects go up while others still download; a remote that refuses connections still
+    fails the run at its step ``push``, with the remote named, and leaves every branch as it was."""
+    from brainio_dvc.exceptions import PackagingError, RemoteError
+    from brainio_dvc.contribute.migrate import migrate as migrate_objects
+
+    _credentials(monkeypatch)
+    root = init_registry(tmp_path / "registry", "s3://registry-bucket/objects")
+    dvc(root, "remote", "modify", "storage", "endpointurl", "http://127.0.0.1:9")
+    git(root, "commit", "--quiet", "-am", "A remote that is down")
+    manifest = write_manifest(tmp_path / "brainscore.csv", input_rows(source)[:5])
+    branches = git(root, "branch", "--list")
+    with pytest.raises(PackagingError) as raised:
+        migrate_objects(manifest, root, "copy", jobs=2)
+    assert raised.value.step == "push", raised.value
+    assert isinstance(raised.value.cause, RemoteError), raised.value
+    assert "s3://registry-bucket/objects" in str(raised.value), raised.value
+    assert git(root, "branch", "--list") == branches
+    assert not (root / ".git" / "brainio-dvc-package.journal").exists()
+
 
 def test_two_versions_of_one_key_migrate_by_version_id_and_load_by_rev(
     source: Source, registry: Path, tmp_path: Path

@@ -7,6 +7,7 @@ SeaweedFS source of :mod:`.test_migrate`, with real git and DVC.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -108,6 +109,11 @@ def test_a_killed_migration_leaves_nothing_migrated_and_a_rerun_finishes(
         assert list((home() / "cache" / "files" / "sha1").glob("*/.*.tmp"))
     if mode == "copy" and point != "transfer:2":
         assert (root / JOURNAL).exists()  # the killed run's pushes, for gc to keep and the next run to report
+    if mode == "copy" and point == "step:catalog build":
+        # Pushed in batches as downloads finished: the journal lists every batch's objects.
+        journaled = {md5 for run in json.loads((root / JOURNAL).read_text())["runs"] for md5 in run["pushed"]}
+        pushed = {path.parent.name + path.name for path in (tmp_path / "storage" / "files" / "md5").glob("*/*")}
+        assert pushed and journaled == pushed
 
     # Running it again cleans up, reuses finished downloads and finishes.
     caplog.set_level(logging.INFO, logger="brainio_dvc.store.cache")

@@ -192,3 +192,93 @@ def test_parse_of_random_text_raises_only_library_errors(text: str) -> None:
         assert DVC_PATH in str(error)
     else:
         assert set(META_FIELDS) <= set(row)
+
+
+# --- writing: dvc_yaml is ruamel.yaml's output, without ruamel ----------------------------------
+
+
+def ruamel_text(document: dict[str, object]) -> str:
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    return buffer.getvalue()
+
+
+def ruamel_load(text: str) -> object:
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe").load(text)
+
+
+_TEXT = st.one_of(
+    st.text(alphabet="abefxyzAEZ0123456789_.:/?=&%+~-# '\"\n\ttTrRuUnNlLoO@!", max_size=130),
+    st.sampled_from(["", "yes", "No", "TRUE", "null", "Null", "~", "on", "Off", "y", "0b101", "0x1f", "1e5", "12e4",
+                     "1_000", "0o7", "1:30", "2001-01-01", ".inf", ".NaN", "e5", "x:", "a::b", "a:b", "-a", "=", "<<",
+                     MD5, SHA1, "0123456789", "s3://bucket/folder/key.nc?versionId=3HL4kqtJlcpXroDzDmJ+rmSpXd3"]),
+)
+_SCALAR = st.one_of(_TEXT, st.booleans(), st.integers(min_value=-(10**12), max_value=10**12))
+_KEY = st.sampled_from(["md5", "size", "path", "meta", "identifier", "stimulus_set_identifier", "x", "version_aware"])
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> dict[str, object]:
+    """.dvc-shaped documents: mappings of scalars, mappings and lists of mappings, two levels deep."""
+    flat = st.dictionaries(_KEY, _SCALAR, min_size=1, max_size=4)
+    inner = st.dictionaries(_KEY, st.one_of(_SCALAR, flat), min_size=1, max_size=4)
+    value = st.one_of(_SCALAR, inner, st.lists(inner, min_size=1, max_size=2))
+    return draw(st.dictionaries(_KEY, value, min_size=1, max_size=4))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_documents())
+def test_dvc_yaml_writes_what_ruamel_writes_and_ruamel_reads_it_back(document: dict[str, object]) -> None:
+    from brainio_dvc.formats.dvcmeta import dvc_yaml
+
+    text = dvc_yaml(document)
+    if text is not None:
+        assert text == ruamel_text(document)
+        assert ruamel_load(text) == document
+
+
+@pytest.mark.parametrize("value", ["a b", "x:", "yes", "null", "1e5", "0123", "-a", "@x", "a\nb", None, 1.5, []])
+def test_dvc_yaml_leaves_what_it_cannot_be_sure_of_to_ruamel(value: object) -> None:
+    from brainio_dvc.formats.dvcmeta import dvc_yaml
+
+    assert dvc_yaml({"meta": {"identifier": value}}) is None
+
+
+def test_the_dvc_files_migrations_write_are_written_without_ruamel_and_read_back_as_written() -> None:
+    from brainio_dvc.formats.dvcmeta import dvc_row, dvc_yaml
+    from brainio_dvc.contribute.migrate.copying import tracked_dvc_document
+    from brainio_dvc.store.references import Source, reference_dvc_document
+
+    source = "s3://brainscore-storage/brainscore-vision/assy_dicarlo_MajajHong2015_public.nc?versionId=" + "a" * 32
+    documents = [
+        tracked_dvc_document("demo.Gabor2024.nc", MD5, 1024, {**META, "stimulus_set_identifier": ""},
+                             {"source": source}),
+        reference_dvc_document("demo.Gabor2024.nc", Source(source.split("?")[0], "v" * 32, MD5, 10**9), META, {}),
+        reference_dvc_document("demo.Gabor2024.nc", Source(source.split("?")[0], None, None, None), META, {}),
+    ]
+    for document in documents:
+        text = dvc_yaml(document)
+        assert text is not None
+        assert text == ruamel_text(document)
+        assert dvc_row(document, DVC_PATH) == parse_dvc_file(text, DVC_PATH)
+
+
+def test_a_scan_uses_known_rows_only_for_files_that_still_hold_the_known_text(tmp_path) -> None:  # noqa: ANN001
+    from brainio_dvc.contribute.catalog_build import scan_registry
+
+    relative = "registry/demo/assemblies/demo.Gabor2024/demo.Gabor2024.nc.dvc"
+    (tmp_path / relative).parent.mkdir(parents=True)
+    (tmp_path / relative).write_text(dvc_text())
+    stale = {**parse_dvc_file(dvc_text(), relative), "class": "KnownOnly"}
+    assert scan_registry(tmp_path, {relative: (dvc_text(), stale)}).rows == [stale]
+    (tmp_path / relative).write_text(dvc_text(**{"class": "EditedSince"}))
+    assert scan_registry(tmp_path, {relative: (dvc_text(), stale)}).rows[0]["class"] == "EditedSince"

@@ -86,6 +86,8 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("brainio_dvc.contribute.completeness", "brainio_dvc.fetch"): _DATA_CACHE,
     ("brainio_dvc.contribute.completeness", "brainio_dvc.stimuli"):
         "the stimulus CSV reader (read_stimulus_csv) lives with StimulusSet, in the stimuli face",
+    ("brainio_dvc.contribute.completeness", "brainio_dvc.lookup"):
+        "verify without identifiers checks every pair of the configured catalogs (combined_catalog)",
     ("brainio_dvc.contribute.migrate.copying", "brainio_dvc.s3"): _S3,
     ("brainio_dvc.contribute.migrate.manifest", "brainio_dvc.s3"): _S3,
     ("brainio_dvc.contribute.migrate.plugin_scan", "brainio_dvc.s3"): _S3,

@@ -25,10 +25,11 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .manifest import Entry
 
-__all__ = ["Copied", "copy_object", "dvc_cache_root", "place_in_dvc_cache", "tracked_dvc_text"]
+__all__ = ["Copied", "copy_object", "dvc_cache_root", "place_in_dvc_cache", "tracked_dvc_document", "tracked_dvc_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +104,13 @@ def tracked_dvc_text(file_name: str, md5: str, size: int, meta: Mapping[str, str
     """The ``.dvc`` file of a tracked file, as ``dvc add`` writes it, with its ``meta`` block."""
     from ...store.references import dvc_file_text
 
-    document = {
+    return dvc_file_text(tracked_dvc_document(file_name, md5, size, meta, extra_meta))
+
+
+def tracked_dvc_document(file_name: str, md5: str, size: int, meta: Mapping[str, str],
+                         extra_meta: Mapping[str, str]) -> dict[str, Any]:
+    """The document that :func:`tracked_dvc_text` writes as YAML."""
+    return {
         "outs": [{"md5": md5, "size": size, "hash": "md5", "path": file_name}],
         "meta": {**{key: str(value or "") for key, value in meta.items()}, **dict(extra_meta)},
     }
-    return dvc_file_text(document)

@@ -237,8 +237,72 @@ def _reference(entry: Entry, head: bool) -> _Transferred:
     return _Transferred(entry, source=Source(entry.url, version, found.etag, found.size), flags=flags)
 
 
+class _Pusher:
+    """Pushes the DVC cache objects of finished downloads while the others still download.
+
+    One thread sends what has arrived since its last batch (:meth:`PackagingTransaction.push_objects`,
+    which journals each batch before sending it); :meth:`finish` sends the rest and raises what
+    a batch raised.  Objects of entries that fail afterwards (a stimulus set whose other file
+    failed) may have gone up already: they stay, journaled, until ``gc --remote``, as any
+    object of a failed run.
+    """
+
+    def __init__(self, transaction: Any, jobs: int) -> None:
+        import threading
+
+        self._transaction, self._jobs = transaction, jobs
+        self._pending: list[str] = []
+        self._queued: set[str] = set()
+        self._closed = False
+        self._error: BaseException | None = None
+        self._condition = threading.Condition()
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._loop,),
+                                        name="migrate-push", daemon=True)
+        self._thread.start()
+
+    def add(self, md5: str) -> None:
+        with self._condition:
+            if md5 not in self._queued:
+                self._queued.add(md5)
+                self._pending.append(md5)
+                self._condition.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._condition:
+                while not self._pending and not self._closed:
+                    self._condition.wait()
+                if not self._pending or self._error is not None:
+                    return
+                batch, self._pending = self._pending, []
+            try:
+                self._transaction.push_objects(batch, self._jobs)
+            except BaseException as error:  # noqa: BLE001 - raised again by finish(), in the caller's thread
+                with self._condition:
+                    self._error = error
+                return
+
+    def stop(self, send: bool = True) -> None:
+        """End the thread once it has sent what is queued (``send=False``: once the batch it is
+        sending is done), and wait for it."""
+        with self._condition:
+            self._closed = True
+            if not send:
+                self._pending = []
+            self._condition.notify()
+        self._thread.join()
+
+    def finish(self, md5s: Sequence[str]) -> None:
+        """Push ``md5s`` too (those not sent yet), wait for every batch, and raise a batch's error."""
+        for md5 in md5s:
+            self.add(md5)
+        self.stop()
+        if self._error is not None:
+            raise self._error
+
+
 def _transfer(todo: Sequence[Entry], mode: str, jobs: int, head: bool,
-              dvc_cache: Path | None) -> tuple[list[_Transferred], list[Outcome]]:
+              dvc_cache: Path | None, pusher: _Pusher | None = None) -> tuple[list[_Transferred], list[Outcome]]:
     from ...store.progress import tracker
 
     def one(entry: Entry) -> _Transferred:
@@ -254,6 +318,8 @@ def _transfer(todo: Sequence[Entry], mode: str, jobs: int, head: bool,
             entry = futures[future]
             try:
                 done.append(future.result())
+                if pusher is not None:
+                    pusher.add(done[-1].copied.md5)
             except BrainioDvcError as error:
                 logger.info("%s (%s): %s", entry.identifier, entry.role, error)
                 failed.append(_failure(entry, error))
@@ -297,15 +363,17 @@ def _ignore(directory: Path, name: str) -> Path:
     return gitignore
 
 
-def _write(transaction: Any, done: Sequence[_Transferred], mode: str, catalog: str | None,
-           jobs: int) -> list[PurePosixPath]:
-    """Write every transferred entry's ``.dvc`` file into the worktree (copies: and push their
-    objects); return the paths to commit."""
-    from ...store.references import reference_dvc_text
-    from .copying import tracked_dvc_text
+def _write(transaction: Any, done: Sequence[_Transferred], mode: str,
+           catalog: str | None) -> tuple[list[PurePosixPath], dict[str, tuple[str, dict[str, object]]]]:
+    """Write every transferred entry's ``.dvc`` file into the worktree; return the paths to
+    commit and, per ``.dvc`` file, its text and catalog row (so that the catalog build need not
+    parse them again)."""
+    from ...formats.dvcmeta import dvc_row
+    from ...store.references import dvc_file_text, reference_dvc_document
+    from .copying import tracked_dvc_document
 
-    md5s: list[str] = []
     committed: list[PurePosixPath] = []
+    known: dict[str, tuple[str, dict[str, object]]] = {}
     for item in done:
         entry = item.entry
         name, relative = _relative_path(entry, catalog)
@@ -316,18 +384,19 @@ def _write(transaction: Any, done: Sequence[_Transferred], mode: str, catalog: s
         extra = {"bibtex": entry.bibtex} if entry.bibtex else {}
         if mode == "copy":
             copied = item.copied
-            text = tracked_dvc_text(relative.name, copied.md5, copied.size, _meta(entry, name),
-                                    {"source": entry.source, **extra})
-            md5s.append(copied.md5)
+            document = tracked_dvc_document(relative.name, copied.md5, copied.size, _meta(entry, name),
+                                            {"source": entry.source, **extra})
         else:
-            text = reference_dvc_text(relative.name, item.source, _meta(entry, name), extra)
+            document = reference_dvc_document(relative.name, item.source, _meta(entry, name), extra)
+        text = dvc_file_text(document)
         dvc_file.write_text(text, encoding="utf-8")
         _ignore(target.parent, relative.name)
         committed += [PurePosixPath(f"{relative}.dvc"), relative.parent / ".gitignore"]
-    if md5s:
-        with transaction.step("push"):
-            transaction.push_objects(list(dict.fromkeys(md5s)), jobs)
-    return committed
+        try:
+            known[f"{relative}.dvc"] = (text, dvc_row(document, f"{relative}.dvc"))
+        except BrainioDvcError:  # the catalog build parses it and reports what is wrong
+            pass
+    return committed, known
 
 
 # -- the whole run ----------------------------------------------------------------------------
@@ -379,19 +448,30 @@ def migrate(
             existing = scan_registry(transaction.tree).rows
             todo, decided = plan(entries, existing, sorted(ASSEMBLY_CLASSES), sorted(STIMULUS_SET_CLASSES),
                                  new_version)
-        with transaction.step("transfer"):
-            dvc_cache = dvc_cache_root(transaction.tree) if mode == "copy" and todo else None
-            done, failed = _transfer(todo, mode, jobs, head, dvc_cache)
-        for outcome in failed:
-            decided[(outcome.identifier, outcome.role)] = outcome
-        candidates = {(item.entry.identifier, item.entry.role): item.entry for item in done}
-        _settle(candidates, decided, {str(r["identifier"]) for r in existing if r["lookup_type"] == TYPE_STIMULUS_SET})
-        done = [item for item in done if (item.entry.identifier, item.entry.role) in candidates]
+        pusher: _Pusher | None = None
+        try:
+            with transaction.step("transfer"):
+                dvc_cache = dvc_cache_root(transaction.tree) if mode == "copy" and todo else None
+                pusher = _Pusher(transaction, jobs) if dvc_cache is not None else None
+                done, failed = _transfer(todo, mode, jobs, head, dvc_cache, pusher)
+            for outcome in failed:
+                decided[(outcome.identifier, outcome.role)] = outcome
+            candidates = {(item.entry.identifier, item.entry.role): item.entry for item in done}
+            _settle(candidates, decided,
+                    {str(r["identifier"]) for r in existing if r["lookup_type"] == TYPE_STIMULUS_SET})
+            done = [item for item in done if (item.entry.identifier, item.entry.role) in candidates]
+            if done:
+                with transaction.step("write"):
+                    committed, known = _write(transaction, done, mode, catalog)
+            if pusher is not None and done:
+                with transaction.step("push"):
+                    pusher.finish(list(dict.fromkeys(item.copied.md5 for item in done)))
+        finally:
+            if pusher is not None:  # nothing is left after finish(); after a failure, nothing more is sent
+                pusher.stop(send=False)
         if done:
-            with transaction.step("write"):
-                committed = _write(transaction, done, mode, catalog, jobs)
             with transaction.step("catalog build"):
-                transaction.build_catalogs()
+                transaction.build_catalogs(known)
             with transaction.step("commit"):
                 message = f"Migrate {len(done)} files from {Path(source).name} ({mode})"
                 report.commit = transaction.commit(message, [*map(str, dict.fromkeys(committed)), CATALOGS_DIR])
