@@ -10,6 +10,7 @@ clone already knows the branch, the known commit is used with a warning (offline
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -341,7 +342,7 @@ class Registry:
     def _parsed_tables(self, commit: str) -> dict[str, CatalogTable]:
         cache_file = self.home / _CATALOG_CACHE_DIR / f"{commit}.json"
         try:
-            cached = _tables_from_cache(json.loads(cache_file.read_text(encoding="utf-8")))
+            cached = _tables_from_cache(_json_without_gc(cache_file.read_text(encoding="utf-8")))
         except FileNotFoundError:
             cached = None
         except (OSError, ValueError) as error:
@@ -396,6 +397,18 @@ def _decode(data: bytes, source: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise CatalogFormatError(source, "UTF-8 text", f"undecodable bytes ({error.reason})") from error
+
+
+def _json_without_gc(text: str) -> object:
+    """``json.loads(text)`` with the garbage collector paused: the ~100,000 lists and strings of
+    a 10,000-row catalog otherwise set off collections that add a quarter to the decoding."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return json.loads(text)
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _tables_from_cache(cached: object) -> dict[str, CatalogTable] | None:
