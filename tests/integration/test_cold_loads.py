@@ -26,7 +26,7 @@ PROBE = """
 import json, sys
 import brainio_dvc
 assembly = brainio_dvc.get_assembly(sys.argv[1], registry=sys.argv[2])
-heavy = sorted(name for name in ("dvc", "s3fs", "aiobotocore", "git") if name in sys.modules)
+heavy = sorted(name for name in ("dvc", "s3fs", "aiobotocore", "git", "filelock") if name in sys.modules)
 print(json.dumps({"heavy": heavy, "sum": float(assembly.sum()), "stimuli": len(assembly.attrs["stimulus_set"])}))
 """
 
@@ -40,6 +40,14 @@ def test_a_cold_s3_load_reads_the_remote_with_boto3_alone(s3_registry: S3Registr
     result = json.loads(completed.stdout.splitlines()[-1])
     assert result["heavy"] == []  # nor GitPython: the registry's files are read with git cat-file
     assert result["sum"] == pytest.approx(float(make_assembly(1).sum()), rel=1e-5)
+    assert result["stimuli"] == 6
+
+
+def test_a_cold_load_from_a_local_remote_imports_neither_dvc_nor_filelock(registry: Registry) -> None:
+    completed = subprocess.run([sys.executable, "-c", PROBE, ASSEMBLY, str(registry.root)],
+                               capture_output=True, text=True, check=True)
+    result = json.loads(completed.stdout.splitlines()[-1])
+    assert result["heavy"] == []
     assert result["stimuli"] == 6
 
 
