@@ -115,6 +115,22 @@ def test_a_download_whose_bytes_do_not_match_is_refused_while_others_complete(re
     assert hidden_leftovers(config.home()) == []
 
 
+def test_a_failed_download_waits_for_the_extraction_it_started(registry: Registry) -> None:
+    """The ZIP is extracted as soon as it is there; when the netCDF download then fails, the
+    error is raised once that extraction is over: no thread is left running, nothing half-done."""
+    import threading
+
+    expected = artifacts(registry)
+    stored = registry.storage / "files" / "md5" / expected["assembly"][:2] / expected["assembly"][2:]
+    stored.chmod(0o644)
+    stored.write_bytes(stored.read_bytes() + b"tampered\n")
+    with pytest.raises(IntegrityError):
+        brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))
+    assert [thread for thread in threading.enumerate() if thread.name == "brainio-dvc"] == []
+    assert hidden_leftovers(config.home()) == []
+    assert data_cache().lookup("md5", expected["zip"]) is not None
+
+
 def test_warm_loads_give_the_cold_load_values(registry: Registry) -> None:
     cold = brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))
     warm = brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))
