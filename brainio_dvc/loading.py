@@ -23,7 +23,7 @@ from .fetch import (
     stimuli_target,
 )
 from .lookup import find_assembly_row, find_stimulus_set_rows
-from .store.parallel import in_background, side_by_side
+from .store.parallel import Background, awaited, side_by_side
 
 if TYPE_CHECKING:
     from .assemblies import DataAssembly
@@ -131,11 +131,26 @@ def _stimulus_set_rows(identifier: str, decision: pins.Decision) -> tuple[dict[s
     return csv_row, zip_row
 
 
-def _fetch_all(jobs: list[tuple[Mapping[str, Any], str, pins.Decision]]) -> list[Path]:
-    """The files of several rows; when more than one must be downloaded, side by side."""
+def _fetch_all(
+    jobs: list[tuple[Mapping[str, Any], str, pins.Decision]], then: Mapping[int, Callable[[Path], None]] | None = None
+) -> list[Path]:
+    """The files of several rows; when more than one must be downloaded, side by side.
+
+    ``then[i]``, if given, is called with the file of job ``i`` as soon as it is there, in the
+    thread that fetched it.
+    """
+    then = then or {}
+
+    def fetch(number: int) -> Path:
+        row, identifier, decision = jobs[number]
+        path = _fetch(row, identifier, decision)
+        if number in then:
+            then[number](path)
+        return path
+
     if sum(not is_cached(row) for row, _, _ in jobs) <= 1:
-        return [_fetch(row, identifier, decision) for row, identifier, decision in jobs]
-    return side_by_side([partial(_fetch, row, identifier, decision) for row, identifier, decision in jobs])
+        return [fetch(number) for number in range(len(jobs))]
+    return side_by_side([partial(fetch, number) for number in range(len(jobs))])
 
 
 def _zip_digest(zip_row: Mapping[str, Any]) -> str:
@@ -213,16 +228,28 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
     else:
         stimulus_decision = pins.resolve(TYPE_STIMULUS_SET, stimulus_set_identifier, None, None)
     csv_row, zip_row = _stimulus_set_rows(stimulus_set_identifier, stimulus_decision)
-    file_path, csv_path, zip_path = _fetch_all([
-        (row, identifier, decision),
-        (csv_row, stimulus_set_identifier, stimulus_decision),
-        (zip_row, stimulus_set_identifier, stimulus_decision),
-    ])
     directory = extracted_stimuli(_zip_digest(zip_row))
+    started: list[Background[Path]] = []
+
+    def start_extracting(path: Path) -> None:
+        # As soon as the ZIP is there: while the netCDF file is still downloading, the
+        # extraction has the interpreter mostly to itself.
+        started.append(Background(partial(_extract, stimulus_set_identifier, csv_row, zip_row, path)))
+
+    try:
+        file_path, csv_path, zip_path = _fetch_all([
+            (row, identifier, decision),
+            (csv_row, stimulus_set_identifier, stimulus_decision),
+            (zip_row, stimulus_set_identifier, stimulus_decision),
+        ], then={2: start_extracting} if directory is None else None)
+    except BaseException:
+        for background in started:  # nothing is left running
+            background.join()
+        raise
     if directory is not None:
-        extraction = contextlib.nullcontext()
+        extraction: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     else:
-        extraction = in_background(partial(_extract, stimulus_set_identifier, csv_row, zip_row, zip_path))
+        extraction = awaited(started[0])
         directory = stimuli_target(_zip_digest(zip_row))
     with extraction:
         stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path, directory,

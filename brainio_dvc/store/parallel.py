@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-__all__ = ["Background", "in_background", "side_by_side"]
+__all__ = ["Background", "awaited", "in_background", "side_by_side"]
 
 T = TypeVar("T")
 
@@ -46,6 +46,10 @@ class Background(Generic[T]):
         except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
             self._error = error
 
+    def join(self) -> None:
+        """Wait for the task to finish, without raising its error."""
+        self._thread.join()
+
     def result(self) -> T:
         self._thread.join()
         if self._error is not None:
@@ -53,17 +57,21 @@ class Background(Generic[T]):
         return self._result  # type: ignore[return-value]
 
 
-@contextlib.contextmanager
-def in_background(task: Callable[[], T]) -> Iterator[Background[T]]:
+def in_background(task: Callable[[], T]) -> contextlib.AbstractContextManager[Background[T]]:
     """Run ``task`` while the block runs; at the end of the block, wait for it.
 
     Its error is raised after the block, unless the block failed itself: then the block's
     error goes on, once the task has finished.
     """
-    background = Background(task)
+    return awaited(Background(task))
+
+
+@contextlib.contextmanager
+def awaited(background: Background[T]) -> Iterator[Background[T]]:
+    """:func:`in_background` for a task started already."""
     try:
         yield background
     except BaseException:
-        background._thread.join()
+        background.join()
         raise
     background.result()

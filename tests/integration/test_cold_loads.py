@@ -27,7 +27,7 @@ PROBE = """
 import json, sys
 import brainio_dvc
 assembly = brainio_dvc.get_assembly(sys.argv[1], registry=sys.argv[2])
-heavy = sorted(name for name in ("dvc", "s3fs", "aiobotocore", "git") if name in sys.modules)
+heavy = sorted(name for name in ("dvc", "s3fs", "aiobotocore", "git", "filelock") if name in sys.modules)
 print(json.dumps({"heavy": heavy, "sum": float(assembly.sum()), "stimuli": len(assembly.attrs["stimulus_set"])}))
 """
 
@@ -41,6 +41,14 @@ def test_a_cold_s3_load_reads_the_remote_with_boto3_alone(s3_registry: S3Registr
     result = json.loads(completed.stdout.splitlines()[-1])
     assert result["heavy"] == []  # nor GitPython: the registry's files are read with git cat-file
     assert result["sum"] == pytest.approx(float(make_assembly(1).sum()), rel=1e-5)
+    assert result["stimuli"] == 6
+
+
+def test_a_cold_load_from_a_local_remote_imports_neither_dvc_nor_filelock(registry: Registry) -> None:
+    completed = subprocess.run([sys.executable, "-c", PROBE, ASSEMBLY, str(registry.root)],
+                               capture_output=True, text=True, check=True)
+    result = json.loads(completed.stdout.splitlines()[-1])
+    assert result["heavy"] == []
     assert result["stimuli"] == 6
 
 
@@ -106,6 +114,22 @@ def test_a_download_whose_bytes_do_not_match_is_refused_while_others_complete(re
     assert data_cache().lookup("md5", expected["csv"]) is None
     assert data_cache().lookup("md5", expected["assembly"]) is not None
     assert hidden_leftovers(config.home()) == []
+
+
+def test_a_failed_download_waits_for_the_extraction_it_started(registry: Registry) -> None:
+    """The ZIP is extracted as soon as it is there; when the netCDF download then fails, the
+    error is raised once that extraction is over: no thread is left running, nothing half-done."""
+    import threading
+
+    expected = artifacts(registry)
+    stored = registry.storage / "files" / "md5" / expected["assembly"][:2] / expected["assembly"][2:]
+    stored.chmod(0o644)
+    stored.write_bytes(stored.read_bytes() + b"tampered\n")
+    with pytest.raises(IntegrityError):
+        brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))
+    assert [thread for thread in threading.enumerate() if thread.name == "brainio-dvc"] == []
+    assert hidden_leftovers(config.home()) == []
+    assert data_cache().lookup("md5", expected["zip"]) is not None
 
 
 def test_warm_loads_give_the_cold_load_values(registry: Registry) -> None:

@@ -14,6 +14,7 @@ import pytest
 import brainio_dvc
 from brainio_dvc import config
 from brainio_dvc.exceptions import AssemblyLookupError, RegistryError, RevisionNotFoundError
+from brainio_dvc.store.registry import Registry as GitRegistry
 
 from ..gitdvc import git_commands, in_a_new_process
 from .conftest import ASSEMBLY, STIMULI, Registry, git
@@ -257,3 +258,28 @@ def test_a_clone_killed_midway_leaves_nothing_after_the_next_clone(registry: Reg
     assert not left.exists()
     (clone,) = git_repositories_under(config.home())
     assert clone != left
+
+
+def test_read_many_reads_several_files_of_a_commit_with_one_git_process(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = GitRegistry(registry.root)
+    commit = source.resolve("v1")
+    expected = git(registry.root, "show", "v1:catalogs/lab/lookup.csv").encode() + b"\n"
+    started: list[list[str]] = []
+    run = subprocess.run
+
+    def counting(command, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - subprocess.run's
+        started.append(list(command))
+        return run(command, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", counting)
+    found = source.read_many(commit, ["catalogs/lab/lookup.csv", "no/such/file", "catalogs", "a\nb"])
+    assert found["catalogs/lab/lookup.csv"] == expected
+    assert found["no/such/file"] is None and found["catalogs"] is None and found["a\nb"] is None
+    assert len(started) == 1
+    # Parsing the catalogs reads the DVC config in the same process; the remote then needs none.
+    started.clear()
+    source.catalog_tables(commit)
+    committed, _ = source.dvc_config_texts(commit)
+    assert "remote" in committed and [command[3] for command in started] == ["ls-tree", "cat-file"]

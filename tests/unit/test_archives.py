@@ -276,6 +276,36 @@ def test_extract_of_a_corrupt_zip_leaves_nothing(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
+def _stored_zip(tmp_path: Path) -> tuple[Path, bytes]:
+    """A ZIP of stored entries, small and larger than one read, and its bytes."""
+    entries = [("a/1.png", b"one" * 100), ("2.png", os.urandom(3 << 20)), ("3.png", b"")]
+    zip_path = build_zip(tmp_path / "stored.zip", entries)
+    return zip_path, zip_path.read_bytes()
+
+
+def test_stored_entries_are_extracted_byte_for_byte(tmp_path: Path) -> None:
+    zip_path, _ = _stored_zip(tmp_path)
+    target = extract_zip(zip_path, tmp_path / "out")
+    with zipfile.ZipFile(zip_path) as archive:
+        for info in archive.infolist():
+            assert (target / info.filename).read_bytes() == archive.read(info)
+
+
+@pytest.mark.parametrize("damage", ["data", "local name", "local signature"])
+def test_a_damaged_stored_entry_fails_the_extraction(tmp_path: Path, damage: str) -> None:
+    zip_path, data = _stored_zip(tmp_path)
+    with zipfile.ZipFile(zip_path) as archive:
+        info = archive.getinfo("a/1.png")
+    position = {"data": data.index(b"oneone"), "local name": info.header_offset + 30,
+                "local signature": info.header_offset}[damage]
+    damaged = bytearray(data)
+    damaged[position] ^= 0xFF
+    zip_path.write_bytes(bytes(damaged))
+    with pytest.raises(ValidationError, match="readable ZIP"):
+        extract_zip(zip_path, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
 def _extract_after_barrier(barrier, zip_path: str, target: str, results) -> None:
     barrier.wait()
     results.put(str(extract_zip(zip_path, target)))

@@ -315,3 +315,37 @@ def test_remove_stale_temporaries_removes_only_the_targets_leftovers(tmp_path: P
     target.write_bytes(b"complete")
     remove_stale_temporaries(target)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other.name, "object"])
+
+
+def _hold_lock(path: str, log: str, held, release) -> None:  # noqa: ANN001 - multiprocessing events
+    with cache_module.file_lock(Path(path)):
+        with open(log, "a") as out:
+            out.write("child in\n")
+        held.set()
+        release.wait(30)
+        with open(log, "a") as out:
+            out.write("child out\n")
+
+
+def test_file_lock_makes_another_process_and_thread_wait(tmp_path: Path) -> None:
+    import threading
+
+    log = tmp_path / "log"
+    context = multiprocessing.get_context("spawn")
+    held, release = context.Event(), context.Event()
+    child = context.Process(target=_hold_lock, args=(str(tmp_path / "object"), str(log), held, release))
+    child.start()
+    assert held.wait(60)
+
+    def take() -> None:
+        with cache_module.file_lock(tmp_path / "object"), open(log, "a") as out:
+            out.write("parent in\n")
+
+    waiter = threading.Thread(target=take)
+    waiter.start()
+    time.sleep(0.3)  # the waiter has tried by now; it must still be waiting
+    release.set()
+    waiter.join(60)
+    child.join(60)
+    assert log.read_text().splitlines() == ["child in", "child out", "parent in"]
+    assert (tmp_path / "object.lock").exists()  # left in place, as filelock leaves it

@@ -183,6 +183,15 @@ def test_lookup_assembly_returns_its_row(fake: Path) -> None:
     assert row[SOURCE_CATALOG] == "fake"
 
 
+def test_each_lookup_assembly_returns_a_series_of_its_own(fake: Path) -> None:
+    first = lookup.lookup_assembly("dicarlo.MajajHong2015")
+    first["location"] = "changed"
+    first["added"] = "column"
+    again = lookup.lookup_assembly("dicarlo.MajajHong2015")
+    assert again is not first and again["location"] == ASSEMBLY["location"] and "added" not in again.index
+    assert again.dtype == object
+
+
 def test_lookup_stimulus_set_returns_the_csv_row_then_the_zip_row(fake: Path) -> None:
     rows = lookup.lookup_stimulus_set("dicarlo.hvm")
     assert isinstance(rows, tuple) and all(isinstance(row, pd.Series) for row in rows)
