@@ -16,22 +16,17 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
-
 from .. import config
 from .cache import atomic_write_text, file_lock, remove_stale_temporaries, temporary_path
 from ..catalogs import Catalog, CatalogTable, log_bad_rows, parse_catalog_table, tables_from_json, tables_to_json
 from ..exceptions import CatalogFormatError, RegistryError, RevisionNotFoundError
-from .gitrefs import resolve_branch_ref
+from .git import Git, clone
+from .gitrefs import is_branch, resolve_ref
 from .layout import CATALOG_FILE, CATALOGS_DIR
-
-if TYPE_CHECKING:
-    import git
 
 __all__ = [
     "PROVENANCE_COLUMNS",
@@ -133,24 +128,15 @@ class Registry:
 
     # -- git access -----------------------------------------------------------------------
     @cached_property
-    def repo(self) -> git.Repo:
-        import git
+    def _git(self) -> Git:
+        return Git(self.git_dir, bare=True, label=self.label)
 
+    @property
+    def git(self) -> Git:
+        """git in this registry's git directory (a remote registry is cloned first)."""
         if not self.is_local:
             self._ensure_clone()
-        return git.Repo(self.root if self.is_local else self.git_dir)
-
-    def _git(self, *args: str) -> str:
-        """Run git in this registry; failures become RegistryError."""
-        completed = subprocess.run(
-            ["git", "--git-dir", str(self.git_dir), *args],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-        )
-        if completed.returncode != 0:
-            raise RegistryError(self.label, f"git {args[0]} failed: {completed.stderr.strip()}")
-        return completed.stdout
+        return self._git
 
     def _ensure_clone(self) -> None:
         if (self.git_dir / "HEAD").exists():
@@ -162,19 +148,9 @@ class Registry:
             staging = temporary_path(self.git_dir)
             logger.info("cloning registry %s into %s", self.label, self.git_dir)
             try:
-                completed = subprocess.run(
-                    ["git", "clone", "--bare", "--quiet", self.label, str(staging)],
-                    capture_output=True,
-                    text=True,
-                    env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-                )
-                if completed.returncode != 0:
-                    raise RegistryError(self.label, f"cannot clone: {completed.stderr.strip()}")
-                subprocess.run(
-                    ["git", "--git-dir", str(staging), "config", "remote.origin.fetch",
-                     "+refs/heads/*:refs/heads/*"],
-                    check=True,
-                )
+                clone(self.label, staging, "--bare", "--quiet")
+                staged = Git(staging, bare=True, label=self.label)
+                staged.run("config", "remote.origin.fetch", "+refs/heads/*:refs/heads/*")
                 (staging / _FETCH_STAMP).touch()
                 os.replace(staging, self.git_dir)
             finally:
@@ -187,11 +163,11 @@ class Registry:
         self._ensure_clone()
         with file_lock(self.git_dir):
             logger.info("fetching registry %s", self.label)
-            self._git("fetch", "--quiet", "--prune", "--tags", "--force", "origin")
+            self._git.run("fetch", "--quiet", "--prune", "--tags", "--force", "origin")
             # The default branch may have changed on the remote.
-            for line in self._git("ls-remote", "--symref", "origin", "HEAD").splitlines():
+            for line in self._git.run("ls-remote", "--symref", "origin", "HEAD").splitlines():
                 if line.startswith("ref: ") and line.endswith("\tHEAD"):
-                    self._git("symbolic-ref", "HEAD", line.removeprefix("ref: ").split("\t")[0])
+                    self._git.run("symbolic-ref", "HEAD", line.removeprefix("ref: ").split("\t")[0])
             (self.git_dir / _FETCH_STAMP).touch()
 
     def _fetched_recently(self) -> bool:
@@ -205,19 +181,10 @@ class Registry:
         """The commit ``rev`` names in the local git directory, or None."""
         if rev in self._known_commits:
             return rev
-        branch = resolve_branch_ref(self.git_dir, rev)
-        if branch is not None:
-            commit = branch.commit
-        else:
-            completed = subprocess.run(
-                ["git", "--git-dir", str(self.git_dir), "rev-parse", "--verify", "--quiet",
-                 "--end-of-options", f"{rev}^{{commit}}"],
-                capture_output=True,
-                text=True,
-            )
-            if completed.returncode != 0:
-                return None
-            commit = completed.stdout.strip()
+        from_files = resolve_ref(self.git_dir, rev)
+        commit = from_files.commit if from_files is not None else self._git.commit_of(rev)
+        if commit is None:
+            return None
         self._known_commits.add(commit)
         return commit
 
@@ -230,13 +197,10 @@ class Registry:
 
     def _is_moving(self, rev: str) -> bool:
         """Branches and HEAD move; commits and tags do not."""
-        if rev == "HEAD" or resolve_branch_ref(self.git_dir, rev) is not None:
-            return True
-        try:
-            self._git("show-ref", "--verify", "--quiet", f"refs/heads/{rev}")
-        except RegistryError:
-            return False
-        return True
+        moving = is_branch(self.git_dir, rev)
+        if moving is None:
+            moving = self._git.succeeds("show-ref", "--verify", "--quiet", f"refs/heads/{rev}")
+        return moving
 
     def resolve(self, rev: str | None = None) -> str:
         """The 40-hex commit of ``rev`` (branch, tag or commit); None means the default branch
@@ -269,36 +233,14 @@ class Registry:
     def read_bytes(self, commit: str, path: str | PurePosixPath) -> bytes | None:
         """The content of ``path`` at ``commit``, or None if it does not exist there.
 
-        Read with ``git cat-file`` rather than GitPython: importing GitPython costs a cold load
-        a fifth of a second, more than the few git processes a load starts.
+        One ``git cat-file --batch`` (see :mod:`.git` for why not GitPython).
         """
-        if not self.is_local:
-            self._ensure_clone()
-        completed = subprocess.run(
-            ["git", "--git-dir", str(self.git_dir), "cat-file", "--batch"],
-            input=f"{commit}:{path}\n".encode(), capture_output=True, check=False,
-        )
-        header, _, rest = completed.stdout.partition(b"\n")
-        fields = header.split()
-        if completed.returncode != 0 or len(fields) != 3:
-            if completed.returncode == 0 and header.endswith(b" missing"):
-                return None
-            raise RegistryError(self.label, f"git cat-file {commit}:{path} failed: {completed.stderr.decode().strip()}")
-        if fields[1] != b"blob":
-            return None
-        return rest[: int(fields[2])]
+        (found,) = self.git.read_objects([f"{commit}:{path}"])
+        return found[1] if found is not None and found[0] == "blob" else None
 
     def list_dir(self, commit: str, path: str) -> list[str]:
         """Names directly under ``path`` at ``commit`` (empty when it is not a directory)."""
-        if not self.is_local:
-            self._ensure_clone()
-        completed = subprocess.run(
-            ["git", "--git-dir", str(self.git_dir), "ls-tree", "--name-only", "-z", f"{commit}:{path}"],
-            capture_output=True, check=False,
-        )
-        if completed.returncode != 0:
-            return []
-        return sorted(name.decode() for name in completed.stdout.split(b"\0") if name)
+        return sorted(self.git.list_tree(f"{commit}:{path}") or [])
 
     def catalog_tables(self, commit: str) -> dict[str, CatalogTable]:
         """Every catalog of the registry at ``commit``, by name, with provenance columns.
@@ -362,7 +304,7 @@ class Registry:
     def log(self, path: str, rev: str | None = None) -> list[Commit]:
         """The commits up to ``rev`` that changed ``path``, newest first."""
         commit = self.resolve(rev)
-        output = self._git("log", "--format=%H%x09%cI%x09%an%x09%s", commit, "--", path)
+        output = self._git.run("log", "--format=%H%x09%cI%x09%an%x09%s", commit, "--", path)
         commits = []
         for line in output.splitlines():
             sha, date, author, subject = line.split("\t", 3)
