@@ -24,7 +24,6 @@ import logging
 import os
 import signal
 import sys
-from typing import Any
 
 
 def _die() -> None:
@@ -44,7 +43,7 @@ class _KillAtStep(logging.Handler):
 def _arm(point: str) -> contextlib.AbstractContextManager[None]:
     """Install the kill at ``point``; what it returns must stay entered while the command runs."""
     from brainio_dvc.store import progress
-    from brainio_dvc.contribute import transaction
+    from brainio_dvc.store.git import Git
 
     kind, _, argument = point.partition(":")
     if kind == "transfer":
@@ -64,15 +63,15 @@ def _arm(point: str) -> contextlib.AbstractContextManager[None]:
         transaction_logger.setLevel(logging.INFO)
         transaction_logger.addHandler(_KillAtStep(argument))
     elif kind == "git-commit":
-        real_git = transaction._git
+        real_run = Git.run
 
-        def git_then_die(cwd: Any, *args: str) -> str:
-            output = real_git(cwd, *args)
+        def git_then_die(self: Git, *args: str, stdin: str | None = None) -> str:
+            output = real_run(self, *args, stdin=stdin)
             if args[:1] == ("commit",):
                 _die()
             return output
 
-        transaction._git = git_then_die
+        Git.run = git_then_die  # type: ignore[method-assign]
     else:
         raise SystemExit(f"unknown kill point {point!r}")
     return contextlib.nullcontext()
