@@ -4,9 +4,10 @@ Resolving ``HEAD``, a branch or a tag is on the path of every load, and starting
 far more than the load of a small catalog row.  The answers come from git's own files:
 
 - loose refs (``refs/heads/*``, ``refs/tags/*``) and ``packed-refs``, with its ``^peeled``
-  lines, which give the commit an annotated tag names;
-- for a tag whose file does not say what it names, its object: a loose object (zlib) or an
-  undeltified object of a pack, found through the pack's ``.idx`` (version 2).
+  lines, which give the object an annotated tag names;
+- the object a tag names, to tell a commit from a tag object (whose ``object`` line is then
+  followed) or from a tree: a loose object (zlib), or an entry of a pack found through the
+  pack's ``.idx`` (version 2); a delta has the type of its base.
 
 Anything these files cannot answer with certainty (a name that another ref shadows, an
 abbreviated or relative revision, a deltified tag object, a tag of something other than a
@@ -22,14 +23,18 @@ import os
 import re
 import zlib
 from dataclasses import dataclass
+from typing import BinaryIO
 
 __all__ = ["RefResolution", "is_branch", "resolve_ref"]
 
 _SHA = re.compile(r"[0-9a-f]{40}")
 _SYMBOLIC_PREFIX = "ref: "
 _MAX_DEPTH = 5
-#: Pack object types (``OBJ_COMMIT`` ... ``OBJ_TAG``); 6 and 7 are deltas.
+#: Pack object types (``OBJ_COMMIT`` ... ``OBJ_TAG``), then the two kinds of delta.
 _PACK_TYPES = {1: "commit", 2: "tree", 3: "blob", 4: "tag"}
+_OFS_DELTA, _REF_DELTA = 6, 7
+#: Longer delta chains than this (git's default depth is 50) are left to git.
+_MAX_DELTA_CHAIN = 100
 _IDX_V2 = b"\xfftOc\x00\x00\x00\x02"
 #: Enough of an object to hold its header and, for a tag, its ``object`` and ``type`` lines.
 _HEAD_BYTES = 512
@@ -171,7 +176,7 @@ def _peel(git_dir: str, sha: str, depth: int) -> str | None:
     kind, head = found
     if kind == "commit":
         return sha
-    if kind != "tag":
+    if kind != "tag" or head is None:  # not a commit, or a deltified tag object: git decides
         return None
     match = re.match(rb"object ([0-9a-f]{40})\ntype (\w+)\n", head)
     if match is None:
@@ -187,8 +192,9 @@ def _object_type(git_dir: str, sha: str) -> str | None:
     return found[0] if found else None
 
 
-def _object_head(git_dir: str, sha: str) -> tuple[str, bytes] | None:
-    """The type and the first bytes of the object ``sha``: loose, or undeltified in a pack."""
+def _object_head(git_dir: str, sha: str) -> tuple[str, bytes | None] | None:
+    """The type and the first bytes of the object ``sha``, loose or in a pack (bytes None for
+    a delta), or None when the files do not tell."""
     objects = os.path.join(git_dir, "objects")
     try:
         with open(os.path.join(objects, sha[:2], sha[2:]), "rb") as file:
@@ -202,35 +208,52 @@ def _object_head(git_dir: str, sha: str) -> tuple[str, bytes] | None:
     return (kind, body) if separator and kind in _PACK_TYPES.values() else None
 
 
-def _packed_object_head(objects: str, sha: bytes) -> tuple[str, bytes] | None:
+def _packed_object_head(objects: str, sha: bytes) -> tuple[str, bytes | None] | None:
     for index in sorted(glob.glob(os.path.join(glob.escape(objects), "pack", "pack-*.idx"))):
         try:
             offset = _pack_offset(index, sha)
             if offset is None:
                 continue
             with open(index.removesuffix(".idx") + ".pack", "rb") as pack:
-                pack.seek(offset)
-                entry = pack.read(4 * _HEAD_BYTES)
-        except (OSError, ValueError):
+                return _pack_entry_head(pack, index, offset)
+        except (OSError, ValueError, IndexError, zlib.error):  # a pack being rewritten, ...
             return None
-        return _entry_head(entry)
     return None
 
 
-def _entry_head(entry: bytes) -> tuple[str, bytes] | None:
-    """The type and first bytes of a pack entry; None for a delta (its type is its base's)."""
-    if not entry:
-        return None
-    byte, position = entry[0], 1
-    kind = _PACK_TYPES.get((byte >> 4) & 7)
-    while byte & 0x80 and position < len(entry):
-        byte, position = entry[position], position + 1
-    if kind is None:
-        return None
-    try:
-        return kind, zlib.decompressobj().decompress(entry[position:], _HEAD_BYTES)
-    except zlib.error:
-        return None
+def _pack_entry_head(pack: BinaryIO, index: str, offset: int) -> tuple[str, bytes | None] | None:
+    """The type and first bytes of the pack entry at ``offset``.  A delta has its base's type;
+    its bytes are not rebuilt (None)."""
+    deltified = False
+    for _ in range(_MAX_DELTA_CHAIN):
+        pack.seek(offset)
+        entry = pack.read(4 * _HEAD_BYTES)
+        if not entry:
+            return None
+        byte, position = entry[0], 1
+        code = (byte >> 4) & 7
+        while byte & 0x80:  # the rest of the size, not needed
+            byte, position = entry[position], position + 1
+        if code in _PACK_TYPES:
+            if deltified:
+                return _PACK_TYPES[code], None
+            return _PACK_TYPES[code], zlib.decompressobj().decompress(entry[position:], _HEAD_BYTES)
+        deltified = True
+        if code == _OFS_DELTA:  # the base lies this many bytes before, in git's offset encoding
+            byte, position = entry[position], position + 1
+            distance = byte & 0x7F
+            while byte & 0x80:
+                byte, position = entry[position], position + 1
+                distance = ((distance + 1) << 7) | (byte & 0x7F)
+            offset -= distance
+        elif code == _REF_DELTA:  # the base is named; it is in the same pack (packs are not thin)
+            base = _pack_offset(index, entry[position:position + 20])
+            if base is None:
+                return None
+            offset = base
+        else:
+            return None
+    return None
 
 
 def _pack_offset(index: str, sha: bytes) -> int | None:

@@ -112,6 +112,23 @@ def test_tag_objects_read_from_a_pack_when_packed_refs_has_no_peeled_lines(tagge
     _assert_tags_match_git(tagged)
 
 
+@pytest.mark.parametrize("offset_deltas", ["true", "false"], ids=["ofs-delta", "ref-delta"])
+def test_tags_of_deltified_commits_in_a_pack(repo: Path, offset_deltas: str) -> None:
+    for number in range(12):
+        git(repo, "commit", "--quiet", "--allow-empty", "-m", f"a long similar message, number {number}\n" * 8)
+        git(repo, "tag", f"t{number}")
+    git(repo, "-c", f"repack.useDeltaBaseOffset={offset_deltas}", "repack", "-a", "-d", "-f", "--quiet",
+        "--depth=50", "--window=50")
+    git(repo, "pack-refs", "--all", "--prune")
+    (index,) = (repo / ".git" / "objects" / "pack").glob("*.idx")
+    listing = git(repo, "verify-pack", "-v", str(index))
+    deltified = {line.split()[0] for line in listing.splitlines() if " commit " in line and len(line.split()) == 7}
+    tags = {f"t{number}": git(repo, "rev-parse", f"t{number}") for number in range(12)}
+    assert deltified & set(tags.values())  # the delta path is taken
+    for tag, commit in tags.items():
+        assert resolve_ref(repo / ".git", tag).commit == commit
+
+
 def test_a_loose_ref_wins_over_its_stale_packed_line(tagged: Path) -> None:
     git(tagged, "pack-refs", "--all", "--prune")
     git(tagged, "tag", "--force", "-a", "-m", "moved", "annotated", "HEAD~1")
