@@ -1,8 +1,9 @@
 """Every git command brainio_dvc runs goes through this module.
 
 **Why the ``git`` executable rather than GitPython.**  Importing GitPython costs a cold load
-0.1-0.2 s, more than the few git processes a load starts, and GitPython starts ``git`` for most
-of what it does anyway (``cat-file --batch``, ``rev-parse``, ``log``).  Plumbing commands
+0.1-0.2 s (more on a busy machine), more than the few git processes a load starts, and
+GitPython starts ``git`` anyway to read objects (a ``cat-file --batch`` process), to log and to
+fetch.  Plumbing commands
 (``rev-parse``, ``cat-file --batch``, ``ls-tree``, ``for-each-ref``, ``log``) give exactly what
 is asked, in a stable format.  What git's own files answer (``HEAD``, branches and tags) is read
 from them by :mod:`.gitrefs`, without starting git at all, so a warm load starts no process.
@@ -28,8 +29,26 @@ from ..exceptions import GitError
 __all__ = ["Git", "clone"]
 
 
+_NOT_STARTED = 127  # the shell's exit code for a command it cannot find
+
+
 def _environment() -> dict[str, str]:
     return {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+
+
+def _start(
+    command: list[str], cwd: Path | None, stdin: bytes | None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``command``; a git that cannot be started answers like a failed command."""
+    try:
+        return subprocess.run(
+            command, cwd=cwd, input=stdin, capture_output=True, env=_environment(), check=False
+        )
+    except OSError as error:  # no git on PATH, or ``cwd`` is gone
+        said = (
+            f"git could not be started ({error.strerror or error}); is git installed and on PATH?"
+        )
+        return subprocess.CompletedProcess(command, _NOT_STARTED, b"", said.encode())
 
 
 def _raise(
@@ -55,10 +74,7 @@ class Git:
         return ["git", "--git-dir", str(self.path), *args] if self.bare else ["git", *args]
 
     def _run(self, args: Sequence[str], stdin: bytes | None) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(
-            self._command(args), cwd=None if self.bare else self.path, input=stdin,
-            capture_output=True, env=_environment(), check=False,
-        )
+        return _start(self._command(args), None if self.bare else self.path, stdin)
 
     def run_bytes(self, *args: str, stdin: bytes | None = None) -> bytes:
         """git's stdout, as bytes."""
@@ -105,7 +121,7 @@ class Git:
                 raise GitError(self.repository, self._command(["cat-file", "--batch"]), said, 0)
             size = int(fields[2])
             found.append((fields[1].decode(), data[:size]))
-            data = data[size + 1:]
+            data = data[size + 1 :]
         return found
 
     def list_tree(self, treeish: str) -> list[str] | None:
@@ -130,8 +146,11 @@ class Git:
         names = self.run("for-each-ref", "--format=%(refname)", "refs/tags").split()
         if not names:
             return {}
-        peeled = self.run("cat-file", "--batch-check=%(objectname) %(objecttype)",
-                          stdin="".join(f"{name}^{{commit}}\n" for name in names)).splitlines()
+        peeled = self.run(
+            "cat-file",
+            "--batch-check=%(objectname) %(objecttype)",
+            stdin="".join(f"{name}^{{commit}}\n" for name in names),
+        ).splitlines()
         tags = {}
         for name, line in zip(names, peeled, strict=True):
             sha, _, kind = line.partition(" ")
@@ -139,9 +158,10 @@ class Git:
                 tags[name.removeprefix("refs/tags/")] = sha
         return tags
 
+
 def clone(source: str, destination: Path, *options: str) -> None:
     """``git clone [options] source destination``."""
     command = ["git", "clone", *options, source, str(destination)]
-    completed = subprocess.run(command, capture_output=True, env=_environment(), check=False)
+    completed = _start(command, None, None)
     if completed.returncode != 0:
         _raise(source, command, completed)

@@ -93,9 +93,11 @@ def _is_plain_name(rev: str) -> bool:
 
 def _is_unusual(git_dir: str) -> bool:
     """Not a plain files-backed git directory: no HEAD file, reftable, or a worktree's."""
-    return (not os.path.isfile(os.path.join(git_dir, "HEAD"))
-            or os.path.exists(os.path.join(git_dir, "reftable"))
-            or os.path.exists(os.path.join(git_dir, "commondir")))
+    return (
+        not os.path.isfile(os.path.join(git_dir, "HEAD"))
+        or os.path.exists(os.path.join(git_dir, "reftable"))
+        or os.path.exists(os.path.join(git_dir, "commondir"))
+    )
 
 
 def _exists(git_dir: str, ref: str, packed: dict[str, str]) -> bool:
@@ -247,7 +249,7 @@ def _pack_entry_head(pack: BinaryIO, index: str, offset: int) -> tuple[str, byte
                 distance = ((distance + 1) << 7) | (byte & 0x7F)
             offset -= distance
         elif code == _REF_DELTA:  # the base is named; it is in the same pack (packs are not thin)
-            base = _pack_offset(index, entry[position:position + 20])
+            base = _pack_offset(index, entry[position : position + 20])
             if base is None:
                 return None
             offset = base
@@ -264,7 +266,7 @@ def _pack_offset(index: str, sha: bytes) -> int | None:
             return None  # version 1: left to git
 
         def word(at: int) -> int:
-            return int.from_bytes(data[at:at + 4], "big")
+            return int.from_bytes(data[at : at + 4], "big")
 
         fanout = 8
         total = word(fanout + 4 * 255)
@@ -273,13 +275,13 @@ def _pack_offset(index: str, sha: bytes) -> int | None:
         names = fanout + 4 * 256
         while low < high:
             middle = (low + high) // 2
-            name = data[names + 20 * middle:names + 20 * middle + 20]
+            name = data[names + 20 * middle : names + 20 * middle + 20]
             if name == sha:
                 offsets = names + 24 * total  # past the names and the CRCs
                 offset = word(offsets + 4 * middle)
                 if offset & 0x80000000:
                     large = offsets + 4 * total + 8 * (offset & 0x7FFFFFFF)
-                    offset = int.from_bytes(data[large:large + 8], "big")
+                    offset = int.from_bytes(data[large : large + 8], "big")
                 return offset
             if name < sha:
                 low = middle + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import logging
 import subprocess
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from brainio_dvc.store.registry import Registry
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @pytest.fixture
@@ -71,7 +74,9 @@ def test_succeeds_output_or_none_and_commit_of(repo: Path) -> None:
 
 
 def test_read_objects_in_one_batch(repo: Path) -> None:
-    found = Git(repo).read_objects(["HEAD:a.txt", "HEAD:dir/b.bin", "HEAD:missing.txt", "HEAD:dir", "light"])
+    found = Git(repo).read_objects(
+        ["HEAD:a.txt", "HEAD:dir/b.bin", "HEAD:missing.txt", "HEAD:dir", "light"]
+    )
     assert found[0] == ("blob", b"alpha\n")
     assert found[1] == ("blob", bytes(range(256)))
     assert found[2] is None
@@ -94,7 +99,9 @@ def test_tags_match_gitpython(repo: Path) -> None:
         except ValueError:  # a tag of a tree
             continue
     assert "tree" not in expected
-    assert Git(repo).tags() == {name: git(repo, "rev-parse", f"{name}^{{commit}}") for name in expected}
+    assert Git(repo).tags() == {
+        name: git(repo, "rev-parse", f"{name}^{{commit}}") for name in expected
+    }
     assert set(Git(repo).tags()) == {"light", "v1", "v1-again", "release/v2"}
 
 
@@ -116,16 +123,47 @@ def test_clone_and_its_failure(repo: Path, tmp_path: Path) -> None:
     assert raised.value.repository == f"file://{tmp_path}/nothing-here" and raised.value.stderr
 
 
-def test_a_registry_resolves_tags_without_starting_git(repo: Path, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_git_that_cannot_start_is_a_git_error(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
+    with pytest.raises(GitError, match="could not be started") as raised:
+        Git(repo).run("status")
+    assert raised.value.returncode == 127
+    assert Git(repo).succeeds("status") is False and Git(repo).commit_of("HEAD") is None
+
+
+def test_a_registry_resolves_tags_without_starting_git(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (repo / ".dvc").mkdir()
     registry = Registry(repo, home=tmp_path / "home")
-    expected = {tag: git(repo, "rev-parse", f"{tag}^{{commit}}") for tag in ("light", "v1", "release/v2")}
+    expected = {
+        tag: git(repo, "rev-parse", f"{tag}^{{commit}}") for tag in ("light", "v1", "release/v2")
+    }
     git(repo, "gc", "--quiet")  # packed refs, packed objects
     monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))  # git cannot start
     for tag, commit in expected.items():
         assert registry.resolve(tag) == commit
-    assert not registry._is_moving("v1") and registry._is_moving("main")
+
+
+def test_a_clone_fetches_for_a_branch_but_not_for_a_tag(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    (repo / ".dvc").mkdir()
+    registry = Registry(f"file://{repo}", home=tmp_path / "home")
+    tag, branch = git(repo, "rev-parse", "release/v2^{commit}"), git(repo, "rev-parse", "main")
+    assert registry.resolve("v1") == git(repo, "rev-parse", "v1^{commit}")  # clones
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))  # a fetch now fails
+    with brainio_dvc.config.set(fetch_interval=0), caplog.at_level(logging.WARNING):
+        assert registry.resolve("release/v2") == tag
+        assert not caplog.records  # a tag does not move: no fetch
+        assert registry.resolve("main") == branch
+    # The branch moves: the fetch was tried, it failed, and the commit known locally is used.
+    (warning,) = caplog.records
+    assert (
+        "known locally" in warning.getMessage() and "could not be started" in warning.getMessage()
+    )
 
 
 def test_the_package_does_not_import_gitpython() -> None:
@@ -134,8 +172,13 @@ def test_the_package_does_not_import_gitpython() -> None:
     importers = []
     for source in sorted(package.rglob("*.py")):
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
-            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else []
+            )
             if any(name == "git" or name.startswith("git.") for name in names):
                 importers.append(str(source.relative_to(package)))
     assert importers == []

@@ -1,4 +1,4 @@
-"""Resolving HEAD, branches and tags from the files of real git repositories, checked against git."""
+"""Resolving HEAD, branches and tags from the files of real git repositories, checked by git."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from brainio_dvc.store.gitrefs import is_branch, resolve_ref
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @pytest.fixture
@@ -60,7 +62,11 @@ def _assert_tags_match_git(repo: Path) -> None:
 def test_head_and_branches_match_git(repo: Path) -> None:
     git_dir = repo / ".git"
     head = resolve_ref(git_dir, "HEAD")
-    assert head is not None and head.commit == git(repo, "rev-parse", "HEAD") and head.ref == "refs/heads/main"
+    assert (
+        head is not None
+        and head.commit == git(repo, "rev-parse", "HEAD")
+        and head.ref == "refs/heads/main"
+    )
     assert resolve_ref(git_dir, "main").commit == git(repo, "rev-parse", "main")
     assert resolve_ref(git_dir, "feature").commit == git(repo, "rev-parse", "feature")
 
@@ -107,7 +113,9 @@ def test_tag_objects_read_from_a_pack_when_packed_refs_has_no_peeled_lines(tagge
     git(tagged, "gc", "--quiet", "--prune=now")
     packed_refs = tagged / ".git" / "packed-refs"
     # As an older git writes it: no peeled trait, no ^ lines; the tag objects must be read.
-    lines = [line for line in packed_refs.read_text().splitlines() if not line.startswith(("^", "#"))]
+    lines = [
+        line for line in packed_refs.read_text().splitlines() if not line.startswith(("^", "#"))
+    ]
     packed_refs.write_text("\n".join(lines) + "\n")
     _assert_tags_match_git(tagged)
 
@@ -115,14 +123,35 @@ def test_tag_objects_read_from_a_pack_when_packed_refs_has_no_peeled_lines(tagge
 @pytest.mark.parametrize("offset_deltas", ["true", "false"], ids=["ofs-delta", "ref-delta"])
 def test_tags_of_deltified_commits_in_a_pack(repo: Path, offset_deltas: str) -> None:
     for number in range(12):
-        git(repo, "commit", "--quiet", "--allow-empty", "-m", f"a long similar message, number {number}\n" * 8)
+        git(
+            repo,
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            f"a long similar message, number {number}\n" * 8,
+        )
         git(repo, "tag", f"t{number}")
-    git(repo, "-c", f"repack.useDeltaBaseOffset={offset_deltas}", "repack", "-a", "-d", "-f", "--quiet",
-        "--depth=50", "--window=50")
+    git(
+        repo,
+        "-c",
+        f"repack.useDeltaBaseOffset={offset_deltas}",
+        "repack",
+        "-a",
+        "-d",
+        "-f",
+        "--quiet",
+        "--depth=50",
+        "--window=50",
+    )
     git(repo, "pack-refs", "--all", "--prune")
     (index,) = (repo / ".git" / "objects" / "pack").glob("*.idx")
     listing = git(repo, "verify-pack", "-v", str(index))
-    deltified = {line.split()[0] for line in listing.splitlines() if " commit " in line and len(line.split()) == 7}
+    deltified = {
+        line.split()[0]
+        for line in listing.splitlines()
+        if " commit " in line and len(line.split()) == 7
+    }
     tags = {f"t{number}": git(repo, "rev-parse", f"t{number}") for number in range(12)}
     assert deltified & set(tags.values())  # the delta path is taken
     for tag, commit in tags.items():
@@ -156,8 +185,22 @@ def test_is_branch(tagged: Path) -> None:
     assert is_branch(git_dir, "main~1") is None  # not a name: git decides
 
 
-@pytest.mark.parametrize("rev", ["main~1", "HEAD^", "abc123", "../main", "-main", "main.lock", "ma in", "",
-                                 "light@{0}", "tags/light", "heads/main"])
+@pytest.mark.parametrize(
+    "rev",
+    [
+        "main~1",
+        "HEAD^",
+        "abc123",
+        "../main",
+        "-main",
+        "main.lock",
+        "ma in",
+        "",
+        "light@{0}",
+        "tags/light",
+        "heads/main",
+    ],
+)
 def test_what_is_not_a_plain_existing_name_is_left_to_git(tagged: Path, rev: str) -> None:
     assert resolve_ref(tagged / ".git", rev) is None
 
