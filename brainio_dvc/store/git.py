@@ -3,11 +3,11 @@
 **Why the ``git`` executable rather than GitPython.**  Importing GitPython costs a cold load
 0.1-0.2 s (more on a busy machine), more than the few git processes a load starts, and
 GitPython starts ``git`` anyway to read objects (a ``cat-file --batch`` process), to log and to
-fetch.  Plumbing commands
-(``rev-parse``, ``cat-file --batch``, ``ls-tree``, ``for-each-ref``, ``log``) give exactly what
-is asked, in a stable format.  What git's own files answer (``HEAD``, branches and tags) is read
-from them by :mod:`.gitrefs`, without starting git at all, so a warm load starts no process.
-GitPython stays a dependency of the package only because DVC's ``scmrepo`` needs it.
+fetch.  Plumbing commands (``rev-parse``, ``cat-file --batch``, ``ls-tree``, ``for-each-ref``,
+``log``) give exactly what is asked, in a stable format.  What git's own files answer
+(``HEAD``, branches and tags) is read from them by :mod:`.gitrefs`, without starting git at
+all, so resolving a revision on the warm path starts no process.  GitPython stays a dependency
+of the package only because DVC's ``scmrepo`` needs it.
 
 A :class:`Git` names one repository: a working tree (git runs there) or, with ``bare``, a git
 directory (git runs with ``--git-dir``).  A command that fails raises

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+
 from .. import config
 from .cache import atomic_write_text, file_lock, remove_stale_temporaries, temporary_path
 from ..catalogs import Catalog, CatalogTable, log_bad_rows, parse_catalog_table, tables_from_json, tables_to_json
