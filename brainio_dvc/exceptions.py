@@ -17,6 +17,7 @@ __all__ = [
     "CatalogLookupError",
     "CatalogRowError",
     "ConfigurationError",
+    "GitError",
     "GroupbyError",
     "IdentifierError",
     "IdentifierLookupError",
@@ -205,6 +206,35 @@ class RegistryError(BrainioDvcError):
         self.registry = registry
         self.problem = problem
         super().__init__(f"registry {registry}: {problem}")
+
+
+def _git_subcommand(command: Sequence[str]) -> str:
+    """``fetch`` of ``git --git-dir DIR fetch ...``."""
+    words = list(command[1:])
+    while words and words[0].startswith("-"):
+        del words[: 2 if words[0] in ("--git-dir", "-C", "-c") else 1]
+    return words[0] if words else "run git"
+
+
+class GitError(RegistryError):
+    """A git command failed: carries the command, the repository (a path or a registry's URL),
+    git's stderr (its stdout when stderr is empty) and its exit code."""
+
+    def __init__(
+        self, repository: str, command: Sequence[str], stderr: str, returncode: int
+    ) -> None:
+        self.repository = repository
+        self.command = list(command)
+        self.stderr = stderr
+        self.returncode = returncode
+        subcommand = _git_subcommand(self.command)
+        shown = " ".join(self.command)
+        if len(shown) > 120:
+            shown = shown[:117] + "..."
+        said = stderr or "git printed nothing"
+        super().__init__(
+            repository, f"cannot {subcommand}: `{shown}` exited with {returncode}: {said}"
+        )
 
 
 class RevisionNotFoundError(RegistryError, KeyError):

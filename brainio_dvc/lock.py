@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,14 +61,8 @@ def _split(spec: str) -> tuple[str, str | None]:
     return identifier, rev or None
 
 
-def _git(registry: Registry, *args: str) -> str | None:
-    """git's output in a registry's git directory, or None when it fails."""
-    completed = subprocess.run(["git", "--git-dir", str(registry.git_dir), *args], capture_output=True, text=True)
-    return completed.stdout.strip() if completed.returncode == 0 else None
-
-
 def _default_branch(registry: Registry) -> str | None:
-    return _git(registry, "symbolic-ref", "--quiet", "--short", "HEAD")
+    return registry.git.output_or_none("symbolic-ref", "--quiet", "--short", "HEAD")
 
 
 # -- resolving identifiers to entries ---------------------------------------------------------------
@@ -205,7 +198,7 @@ def _entry_problems(registry: Registry, entry: LockEntry) -> list[str]:
     from .store.remotes import open_remote
 
     commit = entry.commit
-    if _git(registry, "cat-file", "-e", f"{commit}^{{commit}}") is None:
+    if not registry.git.succeeds("cat-file", "-e", f"{commit}^{{commit}}"):
         return [f"commit {commit} is gone from {registry.label} (its history was rewritten)"]
     problems = _rev_problems(registry, entry)
     try:
@@ -232,11 +225,12 @@ def _rev_problems(registry: Registry, entry: LockEntry) -> list[str]:
     rev, commit = entry.rev, entry.commit
     if not rev or rev == commit:
         return []
-    if _git(registry, "show-ref", "--verify", "--quiet", f"refs/tags/{rev}") is not None:
-        now = _git(registry, "rev-parse", "--verify", "--quiet", f"refs/tags/{rev}^{{commit}}")
+    git = registry.git
+    if git.succeeds("show-ref", "--verify", "--quiet", f"refs/tags/{rev}"):
+        now = git.commit_of(f"refs/tags/{rev}")
         return [] if now == commit else [f"tag {rev!r} moved: locked at {commit[:10]}, now {str(now)[:10]}"]
-    if _git(registry, "show-ref", "--verify", "--quiet", f"refs/heads/{rev}") is not None:
-        if _git(registry, "merge-base", "--is-ancestor", commit, f"refs/heads/{rev}") is None:
+    if git.succeeds("show-ref", "--verify", "--quiet", f"refs/heads/{rev}"):
+        if not git.succeeds("merge-base", "--is-ancestor", commit, f"refs/heads/{rev}"):
             return [f"branch {rev!r} was rewritten: the locked commit {commit[:10]} is no longer in its history"]
         return []
     if re.fullmatch(r"[0-9a-f]{7,40}", rev) and commit.startswith(rev):

@@ -104,14 +104,11 @@ def public_url(registry: Registry) -> str:
     (its path when it has no origin)."""
     if not registry.is_local:
         return registry.label
-    try:
-        return str(registry.repo.remotes.origin.url)
-    except (AttributeError, IndexError, ValueError):
-        return registry.label
+    return registry.git.config_value("remote.origin.url") or registry.label
 
 
 def _commit_date(registry: Registry, commit: str) -> str:
-    return registry.repo.commit(commit).committed_datetime.isoformat()
+    return registry.git.commit_date(commit)
 
 
 def citation(identifier: str, rev: str | None = None, registry: str | None = None, url: str | None = None) -> Citation:

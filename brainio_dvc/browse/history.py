@@ -73,10 +73,6 @@ def file_history(registry: Registry, location: str, rev: str | None = None) -> l
 def tags_by_commit(registry: Registry) -> dict[str, list[str]]:
     """Commit -> the names of the tags that point at it (annotated tags peeled), sorted."""
     tags: dict[str, list[str]] = {}
-    for tag in registry.repo.tags:
-        try:
-            sha = tag.commit.hexsha
-        except ValueError:  # a tag of something other than a commit
-            continue
-        tags.setdefault(sha, []).append(tag.name)
+    for name, sha in registry.git.tags().items():
+        tags.setdefault(sha, []).append(name)
     return {sha: sorted(names) for sha, names in tags.items()}

@@ -387,11 +387,10 @@ def _remote_problems(root: Path, rows: Iterable[Mapping[str, Any]]) -> list[str]
 
 
 def _default_base(root: Path) -> str:
-    import subprocess
+    from ..store.git import Git
 
     for candidate in ("origin/HEAD", "main", "master"):
-        if subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"], cwd=root,
-                          capture_output=True, check=False).returncode == 0:
+        if Git(root).commit_of(candidate) is not None:
             return candidate
     raise click.UsageError("--strict needs --base REV: no origin/HEAD, main or master to compare with")
 

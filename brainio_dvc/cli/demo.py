@@ -9,7 +9,6 @@ catalog site into ``build/site``.  Output goes through ``echo`` (the CLI's).
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,8 @@ from types import ModuleType
 
 from ..loading import get_assembly, get_stimulus_set
 from ..lookup import combined_catalog
+from ..store.git import Git
+from ..store.git import clone as git_clone
 from .tables import format_table
 
 __all__ = ["run_demo"]
@@ -65,13 +66,14 @@ def _show_versions(root: Path, data: ModuleType, echo: Echo) -> None:
 
     with tempfile.TemporaryDirectory(prefix="brainio-dvc-demo-") as scratch:
         clone = Path(scratch) / "registry"
-        subprocess.run(["git", "clone", "--quiet", str(root), str(clone)], check=True)
-        version_1 = subprocess.run(["git", "rev-parse", "HEAD"], cwd=clone, check=True, capture_output=True, text=True).stdout.strip()
+        git_clone(str(root), clone, "--quiet")
+        git = Git(clone)
+        version_1 = git.run("rev-parse", "HEAD").strip()
         result = package_data_assembly(
             data.CATALOG, data.neural_assembly(version=2), data.NEURAL_IDENTIFIER, data.STIMULUS_SET_IDENTIFIER,
             "NeuronRecordingAssembly", registry=clone, new_version=True,
         )
-        subprocess.run(["git", "merge", "--quiet", "--ff-only", result["branch"]], cwd=clone, check=True)
+        git.run("merge", "--quiet", "--ff-only", result["branch"])
         echo(f"\n== Versions: packaged a second version of {data.NEURAL_IDENTIFIER} into a throwaway clone {clone}")
         for label, rev in (("v1", version_1), ("v2", result["commit"])):
             assembly = get_assembly(data.NEURAL_IDENTIFIER, rev=rev, registry=str(clone))

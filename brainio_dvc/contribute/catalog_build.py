@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import subprocess
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..store.cache import atomic_write_text, file_lock
+from ..store.git import Git
 from ..catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET, parse_catalog_table, render_catalog_csv
 from ..formats.dvcmeta import parse_dvc_file
 from ..exceptions import BrainioDvcError, CatalogFormatError, ValidationError
@@ -209,14 +209,9 @@ def naming_advice(rows: Iterable[Row]) -> dict[str, str]:
 
 def identifiers_at(root: Path, rev: str) -> set[str]:
     """The identifiers that the registry at ``root`` holds at ``rev``, from its layout's paths."""
-    listed = subprocess.run(
-        ["git", "ls-tree", "-r", "--name-only", rev, "--", REGISTRY_DIR],
-        cwd=root, capture_output=True, text=True, check=False,
-    )
-    if listed.returncode != 0:
-        raise BrainioDvcError(f"cannot list {REGISTRY_DIR}/ at {rev!r} in {root}: {listed.stderr.strip()}")
+    listed = Git(root).run("ls-tree", "-r", "--name-only", rev, "--", REGISTRY_DIR)
     # registry/<catalog>/<kind>/<identifier>/<file>.dvc
-    return {parts[3] for line in listed.stdout.splitlines() if len(parts := line.split("/")) == 5 and line.endswith(".dvc")}
+    return {parts[3] for line in listed.splitlines() if len(parts := line.split("/")) == 5 and line.endswith(".dvc")}
 
 
 def _completeness_problems(rows: Sequence[Row]) -> list[str]:

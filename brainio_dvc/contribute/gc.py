@@ -15,7 +15,6 @@ objects.  It is a dry run unless ``force``.
 from __future__ import annotations
 
 import logging
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..store.cache import file_lock
+from ..store.git import Git
 from ..exceptions import BrainioDvcError
 from ..store.layout import REGISTRY_DIR
 from .transaction import LOCK, journal_objects
@@ -86,18 +86,13 @@ def select_garbage(
     )
 
 
-def _git(root: Path, *args: str, stdin: str | None = None) -> str:
-    completed = subprocess.run(["git", *args], cwd=root, input=stdin, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise BrainioDvcError(f"git {' '.join(args[:2])} failed in {root}: {completed.stderr.strip()}")
-    return completed.stdout
-
-
 def _refs(root: Path) -> list[str]:
     """Every branch and tag: origin's (fetched now) and the local ones."""
-    if "origin" in _git(root, "remote").split():
-        _git(root, "fetch", "--quiet", "--tags", "origin", "+refs/heads/*:refs/remotes/origin/*")
-    listing = _git(root, "for-each-ref", "--format=%(objectname)", "refs/heads", "refs/tags", "refs/remotes/origin")
+    git = Git(root)
+    if "origin" in git.run("remote").split():
+        git.run("fetch", "--quiet", "--tags", "origin", "+refs/heads/*:refs/remotes/origin/*")
+    listing = git.run("for-each-ref", "--format=%(objectname)", "refs/heads", "refs/tags",
+                      "refs/remotes/origin")
     return sorted(set(listing.split()))
 
 
@@ -105,19 +100,11 @@ def _dvc_texts(root: Path, refs: list[str]) -> list[str]:
     """Every distinct ``.dvc`` blob reachable from ``refs``, as text."""
     if not refs:
         return []
-    objects = _git(root, "rev-list", "--objects", *refs)
+    git = Git(root)
+    objects = git.run("rev-list", "--objects", *refs)
     blobs = sorted({line.split(" ", 1)[0] for line in objects.splitlines() if line.endswith(".dvc") and " " in line})
-    if not blobs:
-        return []
-    completed = subprocess.run(["git", "cat-file", "--batch"], cwd=root, input=("\n".join(blobs) + "\n").encode(),
-                               capture_output=True, check=True)
-    texts, data = [], completed.stdout
-    while data:
-        header, _, rest = data.partition(b"\n")
-        size = int(header.split()[2])
-        texts.append(rest[:size].decode("utf-8", errors="replace"))
-        data = rest[size + 1:]
-    return texts
+    return [found[1].decode("utf-8", errors="replace")
+            for found in git.read_objects(blobs) if found is not None]
 
 
 def _mtime(info: Mapping[str, Any]) -> float:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..exceptions import BrainioDvcError
+from ..store.git import Git
 from ..store.layout import CATALOGS_DIR
 
 __all__ = ["GITATTRIBUTES", "WORKFLOW", "RemotePlan", "init_registry", "plan_remote"]
@@ -115,12 +115,6 @@ def plan_remote(root: Path, remote: str | None, endpoint_url: str | None, cwd: P
     return RemotePlan(url=os.path.relpath(directory, cwd), local_directory=directory)
 
 
-def _git(root: Path, *args: str) -> None:
-    completed = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        raise BrainioDvcError(f"git {' '.join(args[:2])} failed in {root}: {(completed.stderr or completed.stdout).strip()}")
-
-
 def init_registry(
     directory: str | os.PathLike[str] = ".",
     remote: str | None = None,
@@ -138,8 +132,9 @@ def init_registry(
         raise BrainioDvcError(f"{root} is a DVC repository already; `brainio-dvc --registry {root} list` reads it")
     plan = plan_remote(root, remote, endpoint_url, Path.cwd())
     root.mkdir(parents=True, exist_ok=True)
+    git = Git(root)
     if not (root / ".git").exists():
-        _git(root, "init", "--quiet")
+        git.run("init", "--quiet")
     from .transaction import quiet_dvc
 
     with quiet_dvc():
@@ -167,8 +162,8 @@ def init_registry(
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    _git(root, "add", "--", ".dvc", ".dvcignore", *files)
-    _git(root, "commit", "--quiet", "-m", "Empty brainio-dvc registry")
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    git.run("add", "--", ".dvc", ".dvcignore", *files)
+    git.run("commit", "--quiet", "-m", "Empty brainio-dvc registry")
+    commit = git.run("rev-parse", "HEAD").strip()
     logger.info("made an empty registry in %s with remote %s", root, described)
     return {"registry": str(root), "remote": described, "commit": commit}

@@ -27,9 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -37,9 +35,10 @@ from typing import Any
 
 from .. import config
 from ..store.cache import atomic_write_text, file_lock
+from ..store.git import Git
 from .catalog_build import write_catalogs
 from ..formats.dvcmeta import parse_dvc_file, with_meta
-from ..exceptions import BrainioDvcError, JournalError, PackagingError, RemoteError
+from ..exceptions import BrainioDvcError, GitError, JournalError, PackagingError, RemoteError
 from ..store.layout import REGISTRY_DIR
 from ..store.remotes import bound_repo, describe_remote_failure
 
@@ -92,38 +91,21 @@ def quiet_dvc() -> Iterator[None]:
         dvc_logger.setLevel(level)
 
 
-def _git(cwd: Path, *args: str) -> str:
-    completed = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True,
-        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-    )
-    if completed.returncode != 0:
-        message = (completed.stderr or completed.stdout).strip()
-        raise BrainioDvcError(f"git {' '.join(args[:2])} failed in {cwd}: {message}")
-    return completed.stdout
-
-
-def _git_succeeds(cwd: Path, *args: str) -> bool:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False).returncode == 0
-
-
 def _branch_tip(root: Path, branch: str) -> str | None:
-    if not _git_succeeds(root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"):
-        return None
-    return _git(root, "rev-parse", f"refs/heads/{branch}").strip()
+    return Git(root).output_or_none("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
 
 
 def _is_merged(root: Path, tip: str, base: str) -> bool:
     """Whether the base already holds everything the branch at ``tip`` changed in ``registry/``."""
-    if _git_succeeds(root, "merge-base", "--is-ancestor", tip, base):
+    if Git(root).succeeds("merge-base", "--is-ancestor", tip, base):
         return True
-    fork = _git(root, "merge-base", tip, base).strip()
-    changed = _git(root, "diff", "--name-only", fork, tip, "--", REGISTRY_DIR).split()
-    return not changed or _git_succeeds(root, "diff", "--quiet", tip, base, "--", *changed)
+    fork = Git(root).run("merge-base", tip, base).strip()
+    changed = Git(root).run("diff", "--name-only", fork, tip, "--", REGISTRY_DIR).split()
+    return not changed or Git(root).succeeds("diff", "--quiet", tip, base, "--", *changed)
 
 
 def _checked_out(root: Path, branch: str) -> bool:
-    listing = _git(root, "worktree", "list", "--porcelain")
+    listing = Git(root).run("worktree", "list", "--porcelain")
     return f"branch refs/heads/{branch}" in listing.splitlines()
 
 
@@ -195,15 +177,16 @@ class PackagingTransaction:
             raise BrainioDvcError(f"{self.registry_root} is not a DVC registry (no .dvc/ directory)")
         _remove_stale_worktrees(self.registry_root)
         _recover_journal(self._journal)
-        if not _git_succeeds(self.registry_root, "rev-parse", "--verify", "--quiet", f"{self.base}^{{commit}}"):
+        base_commit = Git(self.registry_root).commit_of(self.base)
+        if base_commit is None:
             raise BrainioDvcError(
                 f"base revision {self.base!r} does not exist in {self.registry_root}"
                 + ("; the repository has no commit yet: commit once (`git commit --allow-empty -m 'Empty registry'`)"
                    if self.base == "HEAD" else "")
             )
-        self.base_commit = _git(self.registry_root, "rev-parse", f"{self.base}^{{commit}}").strip()
+        self.base_commit = base_commit
         start = self._choose_start()
-        _git(self.registry_root, "worktree", "add", "--quiet", "--detach", str(self.tree), start)
+        Git(self.registry_root).run("worktree", "add", "--quiet", "--detach", str(self.tree), start)
         self._configure_dvc()
 
     def _choose_start(self) -> str:
@@ -255,7 +238,7 @@ class PackagingTransaction:
                 return
             if local_path.is_relative_to(self.registry_root):
                 relative = local_path.relative_to(self.registry_root).as_posix()
-                if not _git_succeeds(self.registry_root, "check-ignore", "-q", relative):
+                if not Git(self.registry_root).succeeds("check-ignore", "-q", relative):
                     self._committed_storage = relative
                     return
             local.setdefault("remote", {}).setdefault(self.remote, {})["url"] = str(local_path)
@@ -267,7 +250,8 @@ class PackagingTransaction:
 
     def exists_at_base(self, relative: PurePosixPath | str) -> bool:
         """Whether ``relative`` is tracked at the base revision (not just on the pending branch)."""
-        return _git_succeeds(self.registry_root, "cat-file", "-e", f"{self.base_commit}:{relative}.dvc")
+        return Git(self.registry_root).succeeds("cat-file", "-e",
+                                                f"{self.base_commit}:{relative}.dvc")
 
     def exists_in_tree(self, relative: PurePosixPath | str) -> bool:
         """Whether ``relative`` is tracked where this run starts (the base or the pending branch)."""
@@ -382,16 +366,16 @@ class PackagingTransaction:
         to_add = [str(p) for p in paths]
         if self._committed_storage and self.push_enabled:
             to_add.append(self._committed_storage)
-        _git(self.tree, "add", "--", *to_add)
-        if not _git(self.tree, "diff", "--cached", "--name-only").strip():
+        Git(self.tree).run("add", "--", *to_add)
+        if not Git(self.tree).run("diff", "--cached", "--name-only").strip():
             if self.pending_tip:
                 logger.info("branch %s already holds %s unchanged", self.branch, self.identifier)
                 return self.pending_tip
             raise BrainioDvcError("nothing changed: the registry already holds exactly these files")
-        _git(self.tree, "commit", "--quiet", "-m", message)
-        commit = _git(self.tree, "rev-parse", "HEAD").strip()
+        Git(self.tree).run("commit", "--quiet", "-m", message)
+        commit = Git(self.tree).run("rev-parse", "HEAD").strip()
         # Compare and swap: fails if someone moved the branch meanwhile.
-        _git(self.registry_root, "update-ref", "-m", f"brainio-dvc: {message}",
+        Git(self.registry_root).run("update-ref", "-m", f"brainio-dvc: {message}",
              f"refs/heads/{self.branch}", commit, self._old_tip or _NO_COMMIT)
         return commit
 
@@ -406,10 +390,10 @@ class PackagingTransaction:
 
     def _remove_worktree(self) -> None:
         if self.tree and self.tree.exists():
-            with contextlib.suppress(BrainioDvcError):
-                _git(self.registry_root, "worktree", "remove", "--force", str(self.tree))
-        with contextlib.suppress(BrainioDvcError):
-            _git(self.registry_root, "worktree", "prune")
+            with contextlib.suppress(GitError):
+                Git(self.registry_root).run("worktree", "remove", "--force", str(self.tree))
+        with contextlib.suppress(GitError):
+            Git(self.registry_root).run("worktree", "prune")
 
 
 # -- the journal ---------------------------------------------------------------------------
@@ -468,7 +452,7 @@ def _recover_journal(journal: Path) -> None:
 
 def _stale_worktrees(registry_root: Path) -> list[Path]:
     """Worktrees of earlier packaging runs (runs wait for each other, so those are all dead)."""
-    listing = _git(registry_root, "worktree", "list", "--porcelain")
+    listing = Git(registry_root).run("worktree", "list", "--porcelain")
     paths = [Path(line.removeprefix("worktree ")) for line in listing.splitlines() if line.startswith("worktree ")]
     return [path for path in paths if path.name == "tree" and path.parent.name.startswith(_TEMPORARY_PREFIX)]
 
@@ -477,7 +461,7 @@ def _remove_stale_worktrees(registry_root: Path) -> None:
     """Remove what killed runs left: their worktrees (even half-made, locked ones) and directories."""
     for tree in _stale_worktrees(registry_root):
         logger.warning("removing the worktree %s of an interrupted packaging run", tree)
-        with contextlib.suppress(BrainioDvcError):
-            _git(registry_root, "worktree", "remove", "--force", "--force", str(tree))
+        with contextlib.suppress(GitError):
+            Git(registry_root).run("worktree", "remove", "--force", "--force", str(tree))
         shutil.rmtree(tree.parent, ignore_errors=True)
-    _git(registry_root, "worktree", "prune")
+    Git(registry_root).run("worktree", "prune")

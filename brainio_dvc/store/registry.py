@@ -17,23 +17,19 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
 from .. import config
 from .cache import atomic_write_text, file_lock, remove_stale_temporaries, temporary_path
 from ..catalogs import Catalog, CatalogTable, log_bad_rows, parse_catalog_table, tables_from_json, tables_to_json
 from ..exceptions import CatalogFormatError, RegistryError, RevisionNotFoundError
-from .gitrefs import resolve_branch_ref
+from .git import Git, clone
+from .gitrefs import is_branch, resolve_ref
 from .layout import CATALOG_FILE, CATALOGS_DIR
-
-if TYPE_CHECKING:
-    import git
 
 __all__ = [
     "PROVENANCE_COLUMNS",
@@ -137,24 +133,15 @@ class Registry:
 
     # -- git access -----------------------------------------------------------------------
     @cached_property
-    def repo(self) -> git.Repo:
-        import git
+    def _git(self) -> Git:
+        return Git(self.git_dir, bare=True, label=self.label)
 
+    @property
+    def git(self) -> Git:
+        """git in this registry's git directory (a remote registry is cloned first)."""
         if not self.is_local:
             self._ensure_clone()
-        return git.Repo(self.root if self.is_local else self.git_dir)
-
-    def _git(self, *args: str) -> str:
-        """Run git in this registry; failures become RegistryError."""
-        completed = subprocess.run(
-            ["git", "--git-dir", str(self.git_dir), *args],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-        )
-        if completed.returncode != 0:
-            raise RegistryError(self.label, f"git {args[0]} failed: {completed.stderr.strip()}")
-        return completed.stdout
+        return self._git
 
     def _ensure_clone(self) -> None:
         if (self.git_dir / "HEAD").exists():
@@ -166,19 +153,9 @@ class Registry:
             staging = temporary_path(self.git_dir)
             logger.info("cloning registry %s into %s", self.label, self.git_dir)
             try:
-                completed = subprocess.run(
-                    ["git", "clone", "--bare", "--quiet", self.label, str(staging)],
-                    capture_output=True,
-                    text=True,
-                    env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-                )
-                if completed.returncode != 0:
-                    raise RegistryError(self.label, f"cannot clone: {completed.stderr.strip()}")
-                subprocess.run(
-                    ["git", "--git-dir", str(staging), "config", "remote.origin.fetch",
-                     "+refs/heads/*:refs/heads/*"],
-                    check=True,
-                )
+                clone(self.label, staging, "--bare", "--quiet")
+                staged = Git(staging, bare=True, label=self.label)
+                staged.run("config", "remote.origin.fetch", "+refs/heads/*:refs/heads/*")
                 (staging / _FETCH_STAMP).touch()
                 os.replace(staging, self.git_dir)
             finally:
@@ -191,11 +168,11 @@ class Registry:
         self._ensure_clone()
         with file_lock(self.git_dir):
             logger.info("fetching registry %s", self.label)
-            self._git("fetch", "--quiet", "--prune", "--tags", "--force", "origin")
+            self._git.run("fetch", "--quiet", "--prune", "--tags", "--force", "origin")
             # The default branch may have changed on the remote.
-            for line in self._git("ls-remote", "--symref", "origin", "HEAD").splitlines():
+            for line in self._git.run("ls-remote", "--symref", "origin", "HEAD").splitlines():
                 if line.startswith("ref: ") and line.endswith("\tHEAD"):
-                    self._git("symbolic-ref", "HEAD", line.removeprefix("ref: ").split("\t")[0])
+                    self._git.run("symbolic-ref", "HEAD", line.removeprefix("ref: ").split("\t")[0])
             (self.git_dir / _FETCH_STAMP).touch()
 
     def _fetched_recently(self) -> bool:
@@ -209,19 +186,10 @@ class Registry:
         """The commit ``rev`` names in the local git directory, or None."""
         if rev in self._known_commits:
             return rev
-        branch = resolve_branch_ref(self.git_dir, rev)
-        if branch is not None:
-            commit = branch.commit
-        else:
-            completed = subprocess.run(
-                ["git", "--git-dir", str(self.git_dir), "rev-parse", "--verify", "--quiet",
-                 "--end-of-options", f"{rev}^{{commit}}"],
-                capture_output=True,
-                text=True,
-            )
-            if completed.returncode != 0:
-                return None
-            commit = completed.stdout.strip()
+        from_files = resolve_ref(self.git_dir, rev)
+        commit = from_files.commit if from_files is not None else self._git.commit_of(rev)
+        if commit is None:
+            return None
         self._known_commits.add(commit)
         return commit
 
@@ -234,13 +202,10 @@ class Registry:
 
     def _is_moving(self, rev: str) -> bool:
         """Branches and HEAD move; commits and tags do not."""
-        if rev == "HEAD" or resolve_branch_ref(self.git_dir, rev) is not None:
-            return True
-        try:
-            self._git("show-ref", "--verify", "--quiet", f"refs/heads/{rev}")
-        except RegistryError:
-            return False
-        return True
+        moving = is_branch(self.git_dir, rev)
+        if moving is None:
+            moving = self._git.succeeds("show-ref", "--verify", "--quiet", f"refs/heads/{rev}")
+        return moving
 
     def resolve(self, rev: str | None = None) -> str:
         """The 40-hex commit of ``rev`` (branch, tag or commit); None means the default branch
@@ -273,8 +238,7 @@ class Registry:
     def read_bytes(self, commit: str, path: str | PurePosixPath) -> bytes | None:
         """The content of ``path`` at ``commit``, or None if it does not exist there.
 
-        Read with ``git cat-file`` rather than GitPython: importing GitPython costs a cold load
-        a fifth of a second, more than the few git processes a load starts.
+        One ``git cat-file --batch`` (see :mod:`.git` for why not GitPython).
         """
         key = (commit, str(path))
         if key in self._blobs:
@@ -290,47 +254,19 @@ class Registry:
         this process when ``commit`` is a full commit id (which fixes them): what a cold load
         needs of one commit (its catalogs, its DVC config) then costs one git process.
         """
-        if not self.is_local:
-            self._ensure_clone()
         names = [str(path) for path in paths]
         found: dict[str, bytes | None] = {name: None for name in names if "\n" in name}  # not addressable
         names = [name for name in names if name not in found]
-        if not names:
-            return found
-        completed = subprocess.run(
-            ["git", "--git-dir", str(self.git_dir), "cat-file", "--batch"],
-            input="".join(f"{commit}:{name}\n" for name in names).encode(), capture_output=True, check=False,
-        )
-        if completed.returncode != 0:
-            failed = f"{commit}:{names[0]}" if len(names) == 1 else f"{commit}:{{{', '.join(names)}}}"
-            raise RegistryError(self.label, f"git cat-file {failed} failed: {completed.stderr.decode().strip()}")
-        rest = completed.stdout
-        for name in names:
-            header, _, rest = rest.partition(b"\n")
-            fields = header.split()
-            if header.endswith(b" missing"):
-                found[name] = None
-                continue
-            if len(fields) != 3 or not fields[2].isdigit():
-                raise RegistryError(self.label, f"git cat-file {commit}:{name} failed: unexpected output {header[:80]!r}")
-            size = int(fields[2])
-            found[name] = rest[:size] if fields[1] == b"blob" else None
-            rest = rest[size + 1:]
+        objects = self.git.read_objects([f"{commit}:{name}" for name in names])
+        for name, answer in zip(names, objects, strict=True):
+            found[name] = answer[1] if answer is not None and answer[0] == "blob" else None
         if _FULL_SHA.fullmatch(commit):
             self._blobs.update(((commit, name), found[name]) for name in keep if name in found)
         return found
 
     def list_dir(self, commit: str, path: str) -> list[str]:
         """Names directly under ``path`` at ``commit`` (empty when it is not a directory)."""
-        if not self.is_local:
-            self._ensure_clone()
-        completed = subprocess.run(
-            ["git", "--git-dir", str(self.git_dir), "ls-tree", "--name-only", "-z", f"{commit}:{path}"],
-            capture_output=True, check=False,
-        )
-        if completed.returncode != 0:
-            return []
-        return sorted(name.decode() for name in completed.stdout.split(b"\0") if name)
+        return sorted(self.git.list_tree(f"{commit}:{path}") or [])
 
     def catalog_tables(self, commit: str) -> dict[str, CatalogTable]:
         """Every catalog of the registry at ``commit``, by name, with provenance columns.
@@ -398,7 +334,7 @@ class Registry:
     def log(self, path: str, rev: str | None = None) -> list[Commit]:
         """The commits up to ``rev`` that changed ``path``, newest first."""
         commit = self.resolve(rev)
-        output = self._git("log", "--format=%H%x09%cI%x09%an%x09%s", commit, "--", path)
+        output = self._git.run("log", "--format=%H%x09%cI%x09%an%x09%s", commit, "--", path)
         commits = []
         for line in output.splitlines():
             sha, date, author, subject = line.split("\t", 3)
