@@ -22,13 +22,13 @@ import os
 import shutil
 import threading
 import urllib.parse
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import config
-from .store.cache import DataCache, file_lock, temporary_path
+from .formats.atomic import atomic_path, publish, remove_stale_temporaries, temporary_path
+from .store.cache import DataCache, file_lock
 from .catalogs import LOCATION_TYPE_DVC
 from .exceptions import IntegrityError, RemoteError, UnknownClassError, ValidationError
 from .formats.hashes import DIGEST_LENGTHS, check_digest, is_digest, sha1_hash
@@ -299,13 +299,12 @@ def _extract_beside(zip_path: Path) -> Path:
     directory = zip_path.absolute().parent
     lock = config.home() / "locks" / hashlib.sha1(os.fsencode(zip_path.absolute())).hexdigest()
     with file_lock(lock):
-        for stale in directory.glob(f".{zip_path.name}.*.unzip"):
-            shutil.rmtree(stale, ignore_errors=True)
+        remove_stale_temporaries(directory / zip_path.name)
         names = _member_files(zip_path)
         if names and all((directory / name).is_file() for name in names):
             logger.debug("%s is already extracted in %s", zip_path, directory)
             return directory
-        staging = directory / f".{zip_path.name}.{uuid.uuid4().hex[:8]}.unzip"
+        staging = temporary_path(directory / zip_path.name)
         try:
             extract_zip(zip_path, staging)
             for root, _, files in os.walk(staging):
@@ -313,7 +312,7 @@ def _extract_beside(zip_path: Path) -> Path:
                     source = Path(root) / name
                     target = directory / source.relative_to(staging)
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(source, target)
+                    publish(source, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     logger.info("extracted %s into %s", zip_path, directory)
@@ -457,14 +456,8 @@ class BotoFetcher(Fetcher):
         from .s3 import S3Object, download_s3_object
 
         target = Path(self.output_filename)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = temporary_path(target)
-        try:
-            obj = S3Object(self.bucketname, self.relative_path, self.version_id)
-            download_s3_object(obj, temporary)
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
+        with atomic_path(target) as temporary:
+            download_s3_object(S3Object(self.bucketname, self.relative_path, self.version_id), temporary)
         self._logger.debug("downloaded %s to %s", self.location, target)
 
 

@@ -318,7 +318,7 @@ def _citation_of(entry: LockEntry) -> str:
 
 def export_citations(output: Path | str, path: Path | str | None = None) -> int:
     """Write the BibTeX of every locked artifact to ``output``; returns how many were written."""
-    from .store.cache import atomic_write_text
+    from .formats.atomic import atomic_write_text
 
     current = read(path)
     parts = list(dict.fromkeys(_citation_of(current.entries[key]) for key in sorted(current.entries)))

@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from .formats import hashes
-from .store.cache import atomic_write_text
+from .formats.atomic import atomic_write_text
 from .catalogs import (
     BRAINIO_COLUMNS,
     CATALOG_COLUMNS,

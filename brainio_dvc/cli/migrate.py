@@ -95,7 +95,7 @@ def migrate_scan_plugins(options: Options, path: Path, output: Path | None) -> N
     Example:
       brainio-dvc migrate scan-plugins vision/brainscore_vision/data -o manifest.csv
     """
-    from ..store.cache import atomic_write_text
+    from ..formats.atomic import atomic_write_text
     from ..contribute.migrate import render_manifest_csv, render_manifest_json, scan_plugins
 
     scan = scan_plugins(path)

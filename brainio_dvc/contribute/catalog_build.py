@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..store.cache import atomic_write_text, file_lock
+from ..formats.atomic import atomic_write_text
+from ..store.cache import file_lock
 from ..catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET, parse_catalog_table, render_catalog_csv
 from ..formats.dvcmeta import parse_dvc_file
 from ..exceptions import BrainioDvcError, CatalogFormatError, ValidationError

@@ -36,7 +36,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import config
-from ..store.cache import atomic_write_text, file_lock
+from ..formats.atomic import atomic_write_text
+from ..store.cache import file_lock
 from .catalog_build import write_catalogs
 from ..formats.dvcmeta import parse_dvc_file, with_meta
 from ..exceptions import BrainioDvcError, JournalError, PackagingError, RemoteError

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..store.cache import atomic_write_text
+from .atomic import atomic_write_text
 from ..exceptions import IdentifierError, LockFileError
 from .identifiers import check_safe_identifier, relative_path_problem
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Hashable, Mapping
 from numbers import Number
 from os import PathLike
@@ -28,6 +27,7 @@ import xarray as xr
 from xarray.indexes import PandasMultiIndex
 
 from ..exceptions import ValidationError
+from .atomic import atomic_path
 from .hashes import sha1_hash
 from ..store.progress import tracker
 
@@ -102,17 +102,8 @@ def write_netcdf(
 
 def _write_atomically(dataset: xr.Dataset, target: Path, group: str | None) -> None:
     """Write to a temporary file beside ``target``, then move it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    os.close(descriptor)
-    try:
+    with atomic_path(target) as temporary:
         dataset.to_netcdf(temporary, mode="w", group=group, engine="netcdf4", format="NETCDF4")
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _to_dataset(assembly: xr.DataArray) -> xr.Dataset:

@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
-from .cache import FileState, atomic_write_text
+from ..formats.atomic import atomic_write_text
+from .cache import FileState
 from ..exceptions import PinError, ValidationError
 from ..formats.hashes import file_hash
 from ..formats.lockfile import (

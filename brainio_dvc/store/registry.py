@@ -24,7 +24,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from .. import config
-from .cache import atomic_write_text, file_lock, remove_stale_temporaries, temporary_path
+from ..formats.atomic import atomic_write_text, remove_stale_temporaries, temporary_path
+from .cache import file_lock
 from ..catalogs import Catalog, CatalogTable, log_bad_rows, parse_catalog_table, tables_from_json, tables_to_json
 from ..exceptions import CatalogFormatError, RegistryError, RevisionNotFoundError
 from .gitrefs import resolve_branch_ref
