@@ -366,7 +366,7 @@ def _remote_problems(root: Path, rows: Iterable[Mapping[str, Any]]) -> list[str]
     from dvc.repo import Repo
 
     from ..store.references import source_problems
-    from ..store.remotes import bound_retries, describe_remote_failure
+    from ..store.remotes import describe_remote_failure, open_remote_odb
 
     rows = list(rows)
     references = source_problems(rows)  # their bytes are at their source, not on the remote
@@ -375,8 +375,7 @@ def _remote_problems(root: Path, rows: Iterable[Mapping[str, Any]]) -> list[str]
         return references
     try:
         with Repo(str(root)) as repo:
-            odb = repo.cloud.get_remote_odb()
-            bound_retries(odb.fs)
+            odb = open_remote_odb(repo)
             present = odb.oids_exist({str(row["md5"]) for row in rows})
     except Exception as error:  # noqa: BLE001 - any remote failure is a problem to report
         return [*references, f"cannot check the remote: {describe_remote_failure(error)}"]

@@ -146,12 +146,11 @@ def collect_garbage(
 
     from dvc.repo import Repo
 
-    from ..store.remotes import bound_retries
+    from ..store.remotes import open_remote_odb
 
     root = Path(registry_root).resolve()
     with file_lock(root / ".git" / LOCK), Repo(str(root)) as repo:
-        odb = repo.cloud.get_remote_odb(remote)
-        bound_retries(odb.fs)
+        odb = open_remote_odb(repo, remote)
         name = repo.cloud.get_remote(remote).name
         if odb.fs.protocol in ("local", "file") and Path(odb.path).resolve().is_relative_to(root):
             raise BrainioDvcError(
