@@ -30,17 +30,17 @@ from . import config
 from .formats.atomic import atomic_path, publish, remove_stale_temporaries, temporary_path
 from .store.cache import DataCache, file_lock
 from .catalogs import LOCATION_TYPE_DVC
-from .exceptions import IntegrityError, RemoteError, UnknownClassError, ValidationError
+from .exceptions import IntegrityError, RemoteError, ValidationError
 from .formats.hashes import DIGEST_LENGTHS, check_digest, is_digest, sha1_hash
 from .store.references import LOCATION_TYPE_REFERENCE
 
 if TYPE_CHECKING:
     from . import assemblies, stimuli
-    from .assemblies import DataAssembly
+    from .assemblies import resolve_assembly_class
     from .loading import get_assembly, get_stimulus_set
     from .lookup import lookup_assembly, lookup_stimulus_set
     from .store.remotes import Remote
-    from .stimuli import StimulusSet, StimulusSetLoader
+    from .stimuli import StimulusSetLoader, resolve_stimulus_set_class
 
 __all__ = [
     "BRAINIO_HOME",
@@ -86,6 +86,8 @@ _LAZY = {
     "lookup_stimulus_set": ("lookup", "lookup_stimulus_set"),
     "assemblies": ("assemblies", None),
     "stimuli": ("stimuli", None),
+    "resolve_assembly_class": ("assemblies", "resolve_assembly_class"),
+    "resolve_stimulus_set_class": ("stimuli", "resolve_stimulus_set_class"),
 }
 
 
@@ -384,24 +386,6 @@ def stimuli_target(digest: str) -> Path:
     since it comes from a catalog and becomes a directory name."""
     algorithm = "md5" if len(digest) == DIGEST_LENGTHS["md5"] else "sha1"
     return stimuli_root() / check_digest(algorithm, digest, "stimulus ZIP digest")
-
-
-def resolve_assembly_class(name: str) -> type[DataAssembly]:
-    """The assembly class of a catalog's ``class`` column; only known classes resolve."""
-    from .assemblies import ASSEMBLY_CLASSES
-
-    if name not in ASSEMBLY_CLASSES:
-        raise UnknownClassError(name, "assembly", sorted(ASSEMBLY_CLASSES))
-    return ASSEMBLY_CLASSES[name]
-
-
-def resolve_stimulus_set_class(name: str) -> type[StimulusSet]:
-    """The stimulus set class of a catalog's ``class`` column; only known classes resolve."""
-    from .stimuli import STIMULUS_SET_CLASSES
-
-    if name not in STIMULUS_SET_CLASSES:
-        raise UnknownClassError(name, "stimulus set", sorted(STIMULUS_SET_CLASSES))
-    return STIMULUS_SET_CLASSES[name]
 
 
 class Fetcher:

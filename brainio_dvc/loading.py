@@ -16,8 +16,6 @@ from .fetch import (
     extracted_stimuli,
     fetch_row,
     is_cached,
-    resolve_assembly_class,
-    resolve_stimulus_set_class,
     stimuli_directory,
     stimuli_target,
 )
@@ -137,6 +135,8 @@ def _stimulus_set(
     Every filename of the CSV must be a file of the ZIP (checked once per pair of contents:
     :mod:`brainio_dvc.contribute.completeness`), so that no stimulus path leads nowhere.
     """
+    from .stimuli import resolve_stimulus_set_class
+
     cls = resolve_stimulus_set_class(str(csv_row["class"]))
     try:
         stimulus_set = cls.from_files(csv_path, directory)
@@ -174,6 +174,8 @@ def get_assembly(
     decision = pins.resolve(TYPE_ASSEMBLY, identifier, rev, registry)
     row = find_assembly_row(identifier, rev=decision.rev, registry=decision.registry)
     _check_pin(identifier, decision, (row,))
+    from .assemblies import resolve_assembly_class
+
     cls = resolve_assembly_class(str(row["class"]))
     stimulus_set_identifier = str(row["stimulus_set_identifier"])
     source_registry = row.get("registry")

@@ -82,7 +82,7 @@ _LAZY = {
     "fetch": (".fetch", None),
     "lookup": (".lookup", None),
     "list_stimulus_sets": (".lookup", "list_stimulus_sets"),
-    "resolve_assembly_class": (".fetch", "resolve_assembly_class"),
+    "resolve_assembly_class": (".assemblies", "resolve_assembly_class"),
 }
 
 
@@ -273,7 +273,7 @@ def _prepare_assembly(
 ) -> xr.DataArray:
     import xarray as xr
 
-    from .fetch import resolve_assembly_class
+    from .assemblies import resolve_assembly_class
 
     check_safe_identifier(stimulus_set_identifier, "stimulus set identifier")
     not_arrays = [name for name, extra in (extras or {}).items() if not isinstance(extra, xr.DataArray)]

@@ -494,8 +494,7 @@ def upload_to_s3(
 def _assembly_class(cls: type) -> type[DataAssembly]:
     """``cls`` if it is one of ours, else our class of the same name (a plugin's class from
     ``brainio.assemblies`` or ``brainscore_core``), so that porting needs one import line."""
-    from .assemblies import DataAssembly
-    from .fetch import resolve_assembly_class
+    from .assemblies import DataAssembly, resolve_assembly_class
 
     if isinstance(cls, type) and issubclass(cls, DataAssembly):
         return cls
