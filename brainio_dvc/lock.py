@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from . import config
 from .store import pins
 from .catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .exceptions import BrainioDvcError, PinError, RegistryError, ValidationError
+from .formats.hashes import is_hex
 from .formats.lockfile import LOCK_FILE_NAME, LockedFile, LockEntry, LockFile, read_lock, write_lock
 from .store.registry import Registry, open_registry
 
@@ -239,7 +239,7 @@ def _rev_problems(registry: Registry, entry: LockEntry) -> list[str]:
         if _git(registry, "merge-base", "--is-ancestor", commit, f"refs/heads/{rev}") is None:
             return [f"branch {rev!r} was rewritten: the locked commit {commit[:10]} is no longer in its history"]
         return []
-    if re.fullmatch(r"[0-9a-f]{7,40}", rev) and commit.startswith(rev):
+    if 7 <= len(rev) <= 40 and is_hex(rev, lowercase=True) and commit.startswith(rev):  # an abbreviated commit
         return []
     return [f"{rev!r} is no longer a tag or branch of {registry.label}"]
 

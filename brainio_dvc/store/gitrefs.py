@@ -10,12 +10,12 @@ commits, so their files answer directly.  Anything this module cannot answer wit
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
+
+from ..formats.hashes import is_digest
 
 __all__ = ["RefResolution", "resolve_branch_ref"]
 
-_SHA = re.compile(r"[0-9a-f]{40}")
 _SYMBOLIC_PREFIX = "ref: "
 _MAX_SYMBOLIC_DEPTH = 5
 
@@ -68,7 +68,7 @@ def _follow(git_dir: str, ref: str, packed: dict[str, str], depth: int) -> RefRe
         if not target.startswith("refs/heads/"):
             return None
         return _follow(git_dir, target, packed, depth + 1)
-    if _SHA.fullmatch(content) and (ref == "HEAD" or ref.startswith("refs/heads/")):
+    if is_digest("sha1", content, lowercase=True) and (ref == "HEAD" or ref.startswith("refs/heads/")):
         return RefResolution(content, ref)
     return None
 
@@ -93,6 +93,6 @@ def _packed_refs(git_dir: str) -> dict[str, str]:
         if not line or line[0] in "#^":
             continue
         sha, _, name = line.partition(" ")
-        if _SHA.fullmatch(sha) and name:
+        if is_digest("sha1", sha, lowercase=True) and name:
             refs[name] = sha
     return refs

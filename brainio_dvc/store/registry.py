@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from .. import config
 from ..formats.atomic import atomic_write_text, remove_stale_temporaries, temporary_path
+from ..formats.hashes import is_digest
 from .cache import file_lock
 from ..catalogs import Catalog, CatalogTable, log_bad_rows, parse_catalog_table, tables_from_json, tables_to_json
 from ..exceptions import CatalogFormatError, RegistryError, RevisionNotFoundError
@@ -46,7 +47,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_FULL_SHA = re.compile(r"[0-9a-f]{40}")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 _FETCH_STAMP = "brainio-dvc-fetched"
 #: Validated catalog rows by commit, shared by all registries: a commit fixes its tree, so
@@ -252,7 +252,7 @@ class Registry:
             if known is None:
                 raise RevisionNotFoundError(self.label, rev)
             return known
-        needs_fetch = known is None or (not _FULL_SHA.fullmatch(rev) and self._is_moving(rev) and not self._fetched_recently())
+        needs_fetch = known is None or (not is_digest("sha1", rev, lowercase=True) and self._is_moving(rev) and not self._fetched_recently())
         if needs_fetch:
             try:
                 self.fetch()
