@@ -26,6 +26,7 @@ import pandas as pd
 
 from .exceptions import CatalogFormatError, CatalogRowError
 from .formats.hashes import DIGEST_LENGTHS, is_digest
+from .formats.values import is_missing
 
 __all__ = [
     "BRAINIO_COLUMNS",
@@ -323,7 +324,7 @@ def _is_index_of(index: object, row_count: int) -> bool:
 
 
 def _as_text(value: object) -> str:
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:  # noqa: PLR0124
+    if is_missing(value):
         return ""
     return str(value)
 

@@ -31,6 +31,7 @@ from .formats.atomic import atomic_path, publish, remove_stale_temporaries, temp
 from .store.cache import DataCache, file_lock
 from .catalogs import LOCATION_TYPE_DVC
 from .exceptions import IntegrityError, RemoteError, ValidationError
+from .formats.values import is_missing
 from .formats.hashes import DIGEST_LENGTHS, check_digest, is_digest, sha1_hash
 from .store.references import LOCATION_TYPE_REFERENCE
 
@@ -231,7 +232,7 @@ def fetch_row(row: Mapping[str, Any], identifier: str | None = None) -> Path:
 
     def value(column: str) -> str | None:
         found = row.get(column)
-        return None if found is None or found == "" or found != found else str(found)
+        return None if is_missing(found) else str(found)
 
     return fetch_file(
         str(row["location_type"]),

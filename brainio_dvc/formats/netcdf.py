@@ -28,6 +28,7 @@ from xarray.indexes import PandasMultiIndex
 
 from ..exceptions import ValidationError
 from .atomic import atomic_path
+from .values import is_missing
 from .hashes import sha1_hash
 from ..store.progress import tracker
 
@@ -157,7 +158,7 @@ def _as_string(value: object) -> str:
     """A string for netCDF: missing values become empty strings."""
     if isinstance(value, str):
         return value
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+    if is_missing(value):
         return ""
     return str(value)
 
