@@ -40,6 +40,7 @@ __all__ = [
     "Catalog",
     "CatalogLoader",
     "CatalogTable",
+    "csv_first",
     "log_bad_rows",
     "parse_catalog_csv",
     "parse_catalog_table",
@@ -321,6 +322,12 @@ def _is_index_of(index: object, row_count: int) -> bool:
             if not isinstance(numbers, list) or not all(isinstance(n, int) and 0 <= n < row_count for n in numbers):
                 return False
     return True
+
+
+def csv_first(rows: Iterable[Mapping[str, Any]]) -> list[Any]:
+    """A stimulus set's catalog rows with its CSV's first (the row with a ``class``), then its
+    ZIP's; otherwise in their order."""
+    return sorted(rows, key=lambda row: not row.get("class"))
 
 
 def _as_text(value: object) -> str:

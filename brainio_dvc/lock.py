@@ -23,7 +23,7 @@ from typing import Any
 
 from . import config
 from .store import pins
-from .catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
+from .catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET, csv_first
 from .exceptions import BrainioDvcError, PinError, RegistryError, ValidationError
 from .formats.hashes import is_hex
 from .formats.lockfile import LOCK_FILE_NAME, LockedFile, LockEntry, LockFile, read_lock, write_lock
@@ -84,7 +84,7 @@ def entries_from_rows(kind: str, identifier: str, rows: Sequence[Mapping[str, An
     if not registry or not commit or any(not row.get("md5") for row in rows):
         raise PinError(identifier, "the lock", "its catalog is not a registry's (an installed package's), so it "
                        "has no commit to pin", hint="only registry artifacts can be locked")
-    ordered = sorted(rows, key=lambda row: not row.get("class")) if kind == TYPE_STIMULUS_SET else rows[:1]
+    ordered = csv_first(rows) if kind == TYPE_STIMULUS_SET else rows[:1]
     return LockEntry(
         kind=kind, identifier=identifier, registry=str(registry), commit=str(commit),
         files=tuple(_file(row) for row in ordered), rev=rev,

@@ -45,6 +45,7 @@ from .catalogs import (
     TYPE_STIMULUS_SET,
     Catalog,
     CatalogTable,
+    csv_first,
     log_bad_rows,
     read_catalog_text,
     with_appended_row,
@@ -369,7 +370,7 @@ def lookup_identifier(identifier: str, rev: str | None = None, registry: str | N
     for lookup_type in LOOKUP_TYPES:
         rows = combined.records(lookup_type, identifier)
         if rows:
-            return sorted(rows, key=lambda row: not row.get("class"))
+            return csv_first(rows)
     known = set().union(*(combined.identifiers(lookup_type) for lookup_type in LOOKUP_TYPES))
     raise IdentifierLookupError(identifier, searched=combined.searched, suggestions=_close(identifier, known))
 
@@ -384,7 +385,7 @@ def find_stimulus_set_rows(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The two catalog rows of a stimulus set as dicts: its CSV's (``class`` set), its ZIP's."""
     rows = _rows(TYPE_STIMULUS_SET, identifier, rev, registry)
-    ordered = sorted(rows, key=lambda row: not row.get("class"))
+    ordered = csv_first(rows)
     if len(ordered) != 2 or not ordered[0].get("class") or ordered[1].get("class"):
         raise ValidationError(
             f"stimulus set {identifier!r}",

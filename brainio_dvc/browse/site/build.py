@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ...catalogs import TYPE_ASSEMBLY
+from ...catalogs import TYPE_ASSEMBLY, csv_first
 from ...exceptions import BrainioDvcError
 
 __all__ = ["SiteReport", "build_site", "page_path"]
@@ -139,7 +139,7 @@ def _gather(rev: str | None, registry: str | None, url: str | None) -> tuple[lis
     tags: dict[str, dict[str, list[str]]] = {}
     for entry in found:
         key = (entry["kind"], entry["identifier"])
-        entry_rows = sorted(grouped[key], key=lambda row: not row.get("class"))
+        entry_rows = csv_first(grouped[key])
         entry["page"] = page_path(*key).as_posix()
         entry["card"] = cards.get(key, {})
         entry["facts"] = _facts(entry, entry["card"])
