@@ -347,14 +347,13 @@ def stimuli_directory(zip_path: Path, digest: str) -> Path:
     Extraction happens once, under a lock that waits: concurrent loads wait for it, and
     whatever an interrupted extraction left behind is removed first.
     """
-    from .formats.archives import extract_zip, is_extracted, remove_partial_extractions
+    from .formats.archives import extract_zip, is_extracted
 
     target = stimuli_target(digest)
     if is_extracted(target):
         return target
     with file_lock(target):
-        remove_partial_extractions(target)
-        return extract_zip(zip_path, target)
+        return extract_zip(zip_path, target)  # which removes what interrupted ones left
 
 
 def verify_stimuli_directory(zip_path: Path, digest: str) -> bool | None:

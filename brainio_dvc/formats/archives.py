@@ -12,8 +12,8 @@ never leaves a truncated file under the final name.  Extraction goes to a tempor
 directory that is renamed into place once complete; entries that could escape it, symlinks and
 repeated names are refused, and anything a damaged archive makes :mod:`zipfile` raise becomes a
 :class:`ValidationError`.  A killed extraction leaves only a hidden temporary directory, which
-the next extraction into the same directory (or :func:`remove_partial_extractions`) removes;
-:func:`extraction_problems` compares an extraction with its archive (``brainio-dvc verify``).
+the next extraction into the same directory removes; :func:`extraction_problems` compares an
+extraction with its archive (``brainio-dvc verify``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import UnsafeArchiveError, ValidationError
-from .atomic import atomic_path, is_nonempty_directory, remove_stale_temporaries, temporary_path
+from .atomic import atomic_path, is_nonempty_directory, temporary_path
 from .hashes import sha1_hash
 from .identifiers import relative_path_problem
 from ..store.progress import tracker
@@ -45,7 +45,6 @@ __all__ = [
     "extract_zip",
     "extraction_problems",
     "is_extracted",
-    "remove_partial_extractions",
     "stimulus_zip_member_names",
 ]
 
@@ -282,12 +281,6 @@ def _is_complete(directory: Path) -> bool:
 def is_extracted(directory: str | os.PathLike[str]) -> bool:
     """Whether ``directory`` holds a finished extraction (see :func:`extract_zip`)."""
     return _is_complete(Path(directory))
-
-
-def remove_partial_extractions(target_dir: str | os.PathLike[str]) -> None:
-    """Remove the temporary directories that interrupted extractions into ``target_dir`` left
-    (those whose process is gone: see :func:`~brainio_dvc.formats.atomic.remove_stale_temporaries`)."""
-    remove_stale_temporaries(Path(target_dir))
 
 
 def extraction_problems(zip_path: str | os.PathLike[str], directory: str | os.PathLike[str]) -> list[str]:
