@@ -21,7 +21,6 @@ from typing import Any
 
 from ..catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from ..exceptions import ValidationError
-from ..formats.values import is_missing
 
 __all__ = ["WEIGHTS", "SearchResult", "entries", "normalize_kind", "rank", "registry_entries", "rows_and_cards", "search"]
 
@@ -62,7 +61,7 @@ class SearchResult:
 
 def normalize_kind(kind: str | None) -> str | None:
     """``assembly`` or ``stimulus_set`` for the ways people write them; None stays None."""
-    if is_missing(kind):
+    if kind is None or kind == "":
         return None
     found = _KINDS.get(kind.strip().lower())
     if found is None:

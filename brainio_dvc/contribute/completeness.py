@@ -189,7 +189,7 @@ def registry_pair_problems(root: Path, rows: Iterable[Mapping[str, object]]) -> 
     cache = data_cache()
     problems = []
     for identifier, (csv_row, zip_row) in _pairs(rows).items():
-        paths = []
+        paths: list[Path | None] = []
         for row in (csv_row, zip_row):
             md5 = str(row.get("md5") or "")
             if not is_digest("md5", md5):
