@@ -863,3 +863,19 @@ class GroupAppendAssemblyLoader(StimulusReferenceAssemblyLoader):
                     f"{type(error).__name__}: {error}",
                 ) from error
         return data_array
+
+
+# ---------------------------------------------------------------------------------------------
+# Class resolution
+
+__all__ += ["resolve_assembly_class"]  # kept here, beside the classes it resolves
+
+
+def resolve_assembly_class(name: str) -> type[DataAssembly]:
+    """The assembly class of a catalog's ``class`` column; only known classes resolve
+    (:data:`ASSEMBLY_CLASSES`), else :class:`~brainio_dvc.exceptions.UnknownClassError`."""
+    from .exceptions import UnknownClassError
+
+    if name not in ASSEMBLY_CLASSES:
+        raise UnknownClassError(name, "assembly", sorted(ASSEMBLY_CLASSES))
+    return ASSEMBLY_CLASSES[name]

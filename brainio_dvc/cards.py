@@ -27,9 +27,9 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .store.cache import atomic_write_text
 from .catalogs import TYPE_ASSEMBLY
 from .exceptions import CardError, ValidationError
+from .formats.atomic import atomic_write_text
 
 if TYPE_CHECKING:
     import xarray as xr

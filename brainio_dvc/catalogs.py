@@ -27,6 +27,7 @@ import pandas as pd
 
 from .exceptions import CatalogFormatError, CatalogRowError
 from .formats.hashes import DIGEST_LENGTHS, is_digest
+from .formats.values import is_missing
 
 __all__ = [
     "BRAINIO_COLUMNS",
@@ -40,6 +41,7 @@ __all__ = [
     "Catalog",
     "CatalogLoader",
     "CatalogTable",
+    "csv_first",
     "log_bad_rows",
     "parse_catalog_csv",
     "parse_catalog_table",
@@ -326,8 +328,14 @@ def _is_index_of(index: object, row_count: int) -> bool:
     return True
 
 
+def csv_first(rows: Iterable[Mapping[str, Any]]) -> list[Any]:
+    """A stimulus set's catalog rows with its CSV's first (the row with a ``class``), then its
+    ZIP's; otherwise in their order."""
+    return sorted(rows, key=lambda row: not row.get("class"))
+
+
 def _as_text(value: object) -> str:
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:  # noqa: PLR0124
+    if is_missing(value):
         return ""
     return str(value)
 

@@ -20,6 +20,7 @@ The config file is TOML, at ``$BRAINIO_DVC_CONFIG`` or ``~/.config/brainio-dvc/c
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import math
 import os
@@ -47,21 +48,30 @@ _ENVIRONMENT = {
     "jobs": "BRAINIO_DVC_JOBS",
 }
 _DEFAULT_FETCH_INTERVAL = 300.0
-_overrides: list[dict[str, Any]] = []
+#: The overrides of the enclosing :func:`set` blocks, merged (inner ones win).  A context
+#: variable: each block restores exactly what it found, by its token, however blocks nest and
+#: whatever they hold; and a thread sees the overrides of the context it runs in (the threads of
+#: :mod:`brainio_dvc.store.parallel` run in a copy of their caller's), not another thread's.
+_overrides: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("brainio_dvc_config_overrides", default={})
 
 
 @contextlib.contextmanager
 def set(**settings: Any) -> Iterator[None]:  # noqa: A001 - mirrors intake/dask's config.set
-    """Override settings for the duration of a ``with`` block (meant for tests and scripts)."""
+    """Override settings for the duration of a ``with`` block (meant for tests and scripts).
+
+    Blocks nest: leaving one restores the settings as they were when it was entered.  The
+    overrides belong to the current thread's context (threads started through
+    :mod:`brainio_dvc.store.parallel` inherit them).
+    """
     unknown = sorted(settings.keys() - _ENVIRONMENT.keys())
     if unknown:
         msg = f"unknown settings {unknown}; known: {sorted(_ENVIRONMENT)}"
         raise TypeError(msg)
-    _overrides.append(settings)
+    token = _overrides.set({**_overrides.get(), **settings})
     try:
         yield
     finally:
-        _overrides.remove(settings)
+        _overrides.reset(token)
 
 
 def config_file() -> Path:
@@ -111,9 +121,9 @@ def _read_config_file() -> dict[str, Any]:
 
 def _lookup(name: str) -> tuple[Any, str] | None:
     """The raw value of a setting and where it came from, or None when it is not set."""
-    for overrides in reversed(_overrides):
-        if name in overrides:
-            return overrides[name], "brainio_dvc.config.set()"
+    overrides = _overrides.get()
+    if name in overrides:
+        return overrides[name], "brainio_dvc.config.set()"
     variable = _ENVIRONMENT[name]
     if os.environ.get(variable):
         return os.environ[variable], f"environment variable {variable}"

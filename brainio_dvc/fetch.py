@@ -22,25 +22,26 @@ import os
 import shutil
 import threading
 import urllib.parse
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import config
-from .store.cache import DataCache, file_lock, temporary_path
 from .catalogs import LOCATION_TYPE_DVC
-from .exceptions import IntegrityError, RemoteError, UnknownClassError, ValidationError
+from .exceptions import IntegrityError, RemoteError, ValidationError
+from .formats.atomic import atomic_path, publish, remove_stale_temporaries, temporary_path
 from .formats.hashes import DIGEST_LENGTHS, check_digest, is_digest, sha1_hash
+from .formats.values import is_missing
+from .store.cache import DataCache, file_lock
 from .store.references import LOCATION_TYPE_REFERENCE
 
 if TYPE_CHECKING:
     from . import assemblies, stimuli
-    from .assemblies import DataAssembly
+    from .assemblies import resolve_assembly_class
     from .loading import get_assembly, get_stimulus_set
     from .lookup import lookup_assembly, lookup_stimulus_set
+    from .stimuli import StimulusSetLoader, resolve_stimulus_set_class
     from .store.remotes import Remote
-    from .stimuli import StimulusSet, StimulusSetLoader
 
 __all__ = [
     "BRAINIO_HOME",
@@ -86,6 +87,8 @@ _LAZY = {
     "lookup_stimulus_set": ("lookup", "lookup_stimulus_set"),
     "assemblies": ("assemblies", None),
     "stimuli": ("stimuli", None),
+    "resolve_assembly_class": ("assemblies", "resolve_assembly_class"),
+    "resolve_stimulus_set_class": ("stimuli", "resolve_stimulus_set_class"),
 }
 
 
@@ -229,7 +232,7 @@ def fetch_row(row: Mapping[str, Any], identifier: str | None = None) -> Path:
 
     def value(column: str) -> str | None:
         found = row.get(column)
-        return None if found is None or found == "" or found != found else str(found)
+        return None if is_missing(found) else str(found)
 
     return fetch_file(
         str(row["location_type"]),
@@ -299,13 +302,12 @@ def _extract_beside(zip_path: Path) -> Path:
     directory = zip_path.absolute().parent
     lock = config.home() / "locks" / hashlib.sha1(os.fsencode(zip_path.absolute())).hexdigest()
     with file_lock(lock):
-        for stale in directory.glob(f".{zip_path.name}.*.unzip"):
-            shutil.rmtree(stale, ignore_errors=True)
+        remove_stale_temporaries(directory / zip_path.name)
         names = _member_files(zip_path)
         if names and all((directory / name).is_file() for name in names):
             logger.debug("%s is already extracted in %s", zip_path, directory)
             return directory
-        staging = directory / f".{zip_path.name}.{uuid.uuid4().hex[:8]}.unzip"
+        staging = temporary_path(directory / zip_path.name)
         try:
             extract_zip(zip_path, staging)
             for root, _, files in os.walk(staging):
@@ -313,7 +315,7 @@ def _extract_beside(zip_path: Path) -> Path:
                     source = Path(root) / name
                     target = directory / source.relative_to(staging)
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(source, target)
+                    publish(source, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     logger.info("extracted %s into %s", zip_path, directory)
@@ -345,14 +347,13 @@ def stimuli_directory(zip_path: Path, digest: str) -> Path:
     Extraction happens once, under a lock that waits: concurrent loads wait for it, and
     whatever an interrupted extraction left behind is removed first.
     """
-    from .formats.archives import extract_zip, is_extracted, remove_partial_extractions
+    from .formats.archives import extract_zip, is_extracted
 
     target = stimuli_target(digest)
     if is_extracted(target):
         return target
     with file_lock(target):
-        remove_partial_extractions(target)
-        return extract_zip(zip_path, target)
+        return extract_zip(zip_path, target)  # which removes what interrupted ones left
 
 
 def verify_stimuli_directory(zip_path: Path, digest: str) -> bool | None:
@@ -385,24 +386,6 @@ def stimuli_target(digest: str) -> Path:
     since it comes from a catalog and becomes a directory name."""
     algorithm = "md5" if len(digest) == DIGEST_LENGTHS["md5"] else "sha1"
     return stimuli_root() / check_digest(algorithm, digest, "stimulus ZIP digest")
-
-
-def resolve_assembly_class(name: str) -> type[DataAssembly]:
-    """The assembly class of a catalog's ``class`` column; only known classes resolve."""
-    from .assemblies import ASSEMBLY_CLASSES
-
-    if name not in ASSEMBLY_CLASSES:
-        raise UnknownClassError(name, "assembly", sorted(ASSEMBLY_CLASSES))
-    return ASSEMBLY_CLASSES[name]
-
-
-def resolve_stimulus_set_class(name: str) -> type[StimulusSet]:
-    """The stimulus set class of a catalog's ``class`` column; only known classes resolve."""
-    from .stimuli import STIMULUS_SET_CLASSES
-
-    if name not in STIMULUS_SET_CLASSES:
-        raise UnknownClassError(name, "stimulus set", sorted(STIMULUS_SET_CLASSES))
-    return STIMULUS_SET_CLASSES[name]
 
 
 class Fetcher:
@@ -457,14 +440,8 @@ class BotoFetcher(Fetcher):
         from .s3 import S3Object, download_s3_object
 
         target = Path(self.output_filename)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = temporary_path(target)
-        try:
-            obj = S3Object(self.bucketname, self.relative_path, self.version_id)
-            download_s3_object(obj, temporary)
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
+        with atomic_path(target) as temporary:
+            download_s3_object(S3Object(self.bucketname, self.relative_path, self.version_id), temporary)
         self._logger.debug("downloaded %s to %s", self.location, target)
 
 

@@ -9,7 +9,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .store import pins
 from .catalogs import LOCATION_TYPE_DVC, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .contribute.completeness import check_loaded_stimuli
 from .exceptions import PinError, UnsafeArchiveError, ValidationError
@@ -17,12 +16,11 @@ from .fetch import (
     extracted_stimuli,
     fetch_row,
     is_cached,
-    resolve_assembly_class,
-    resolve_stimulus_set_class,
     stimuli_directory,
     stimuli_target,
 )
 from .lookup import find_assembly_row, find_stimulus_set_rows
+from .store import pins
 from .store.parallel import Background, awaited, side_by_side
 
 if TYPE_CHECKING:
@@ -179,6 +177,8 @@ def _stimulus_set(
     Every filename of the CSV must be a file of the ZIP (checked once per pair of contents:
     :mod:`brainio_dvc.contribute.completeness`), so that no stimulus path leads nowhere.
     """
+    from .stimuli import resolve_stimulus_set_class
+
     cls = resolve_stimulus_set_class(str(csv_row["class"]))
     try:
         stimulus_set = cls.from_files(csv_path, directory)
@@ -220,6 +220,8 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
     decision = pins.resolve(TYPE_ASSEMBLY, identifier, rev, registry)
     row = find_assembly_row(identifier, rev=decision.rev, registry=decision.registry)
     _check_pin(identifier, decision, (row,))
+    from .assemblies import resolve_assembly_class
+
     cls = resolve_assembly_class(str(row["class"]))
     stimulus_set_identifier = str(row["stimulus_set_identifier"])
     source_registry = row.get("registry")

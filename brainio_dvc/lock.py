@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import config
-from .store import pins
-from .catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
+from .catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET, csv_first
 from .exceptions import BrainioDvcError, PinError, RegistryError, ValidationError
+from .formats.hashes import is_hex
 from .formats.lockfile import LOCK_FILE_NAME, LockedFile, LockEntry, LockFile, read_lock, write_lock
+from .store import pins
 from .store.registry import Registry, open_registry
 
 __all__ = [
@@ -77,7 +77,7 @@ def entries_from_rows(kind: str, identifier: str, rows: Sequence[Mapping[str, An
     if not registry or not commit or any(not row.get("md5") for row in rows):
         raise PinError(identifier, "the lock", "its catalog is not a registry's (an installed package's), so it "
                        "has no commit to pin", hint="only registry artifacts can be locked")
-    ordered = sorted(rows, key=lambda row: not row.get("class")) if kind == TYPE_STIMULUS_SET else rows[:1]
+    ordered = csv_first(rows) if kind == TYPE_STIMULUS_SET else rows[:1]
     return LockEntry(
         kind=kind, identifier=identifier, registry=str(registry), commit=str(commit),
         files=tuple(_file(row) for row in ordered), rev=rev,
@@ -233,7 +233,7 @@ def _rev_problems(registry: Registry, entry: LockEntry) -> list[str]:
         if not git.succeeds("merge-base", "--is-ancestor", commit, f"refs/heads/{rev}"):
             return [f"branch {rev!r} was rewritten: the locked commit {commit[:10]} is no longer in its history"]
         return []
-    if re.fullmatch(r"[0-9a-f]{7,40}", rev) and commit.startswith(rev):
+    if 7 <= len(rev) <= 40 and is_hex(rev, lowercase=True) and commit.startswith(rev):  # an abbreviated commit
         return []
     return [f"{rev!r} is no longer a tag or branch of {registry.label}"]
 
@@ -312,7 +312,7 @@ def _citation_of(entry: LockEntry) -> str:
 
 def export_citations(output: Path | str, path: Path | str | None = None) -> int:
     """Write the BibTeX of every locked artifact to ``output``; returns how many were written."""
-    from .store.cache import atomic_write_text
+    from .formats.atomic import atomic_write_text
 
     current = read(path)
     parts = list(dict.fromkeys(_citation_of(current.entries[key]) for key in sorted(current.entries)))

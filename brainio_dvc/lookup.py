@@ -34,8 +34,6 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from .formats import hashes
-from .store.cache import atomic_write_text
 from .catalogs import (
     BRAINIO_COLUMNS,
     CATALOG_COLUMNS,
@@ -45,6 +43,7 @@ from .catalogs import (
     TYPE_STIMULUS_SET,
     Catalog,
     CatalogTable,
+    csv_first,
     log_bad_rows,
     read_catalog_text,
     with_appended_row,
@@ -58,6 +57,8 @@ from .exceptions import (
     StimulusSetLookupError,
     ValidationError,
 )
+from .formats import hashes
+from .formats.atomic import atomic_write_text
 from .store.registry import Registry, default_registry_specs, open_registry
 
 __all__ = [
@@ -404,7 +405,7 @@ def lookup_identifier(identifier: str, rev: str | None = None, registry: str | N
     for lookup_type in LOOKUP_TYPES:
         rows = combined.records(lookup_type, identifier)
         if rows:
-            return sorted(rows, key=lambda row: not row.get("class"))
+            return csv_first(rows)
     known = set().union(*(combined.identifiers(lookup_type) for lookup_type in LOOKUP_TYPES))
     raise IdentifierLookupError(identifier, searched=combined.searched, suggestions=_close(identifier, known))
 
@@ -419,7 +420,7 @@ def find_stimulus_set_rows(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The two catalog rows of a stimulus set as dicts: its CSV's (``class`` set), its ZIP's."""
     rows = _rows(TYPE_STIMULUS_SET, identifier, rev, registry)
-    ordered = sorted(rows, key=lambda row: not row.get("class"))
+    ordered = csv_first(rows)
     if len(ordered) != 2 or not ordered[0].get("class") or ordered[1].get("class"):
         raise ValidationError(
             f"stimulus set {identifier!r}",

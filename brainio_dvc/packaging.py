@@ -29,16 +29,9 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .formats.archives import create_stimulus_csv, create_stimulus_zip, extract_specific
 from .cards import CardInput, derive_assembly, derive_stimulus_set, load_card_input, write_card
-from .contribute.catalog_build import scan_registry
 from .catalogs import LOCATION_TYPE_DVC, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
-from .exceptions import BrainioDvcError, PackagingError, ValidationError
-from .formats.hashes import sha1_hash
-from .formats.identifiers import check_naming_convention, check_safe_identifier, default_catalog, naming_problem
-from .store.layout import CATALOGS_DIR, assembly_path, stimulus_set_paths
-from .formats.netcdf import validate_netcdf, write_netcdf
-from .s3 import get_user_info, upload_to_s3
+from .contribute.catalog_build import scan_registry
 from .contribute.transaction import PackagingTransaction
 from .contribute.validation import (
     check_experiment_stimulus_set,
@@ -47,6 +40,18 @@ from .contribute.validation import (
     check_stimulus_numbers,
     check_stimulus_paths,
 )
+from .exceptions import BrainioDvcError, PackagingError, ValidationError
+from .formats.archives import create_stimulus_csv, create_stimulus_zip, extract_specific
+from .formats.hashes import sha1_hash
+from .formats.identifiers import (
+    check_naming_convention,
+    check_safe_identifier,
+    default_catalog,
+    naming_problem,
+)
+from .formats.netcdf import validate_netcdf, write_netcdf
+from .s3 import get_user_info, upload_to_s3
+from .store.layout import CATALOGS_DIR, assembly_path, stimulus_set_paths
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -82,7 +87,7 @@ _LAZY = {
     "fetch": (".fetch", None),
     "lookup": (".lookup", None),
     "list_stimulus_sets": (".lookup", "list_stimulus_sets"),
-    "resolve_assembly_class": (".fetch", "resolve_assembly_class"),
+    "resolve_assembly_class": (".assemblies", "resolve_assembly_class"),
 }
 
 
@@ -273,7 +278,7 @@ def _prepare_assembly(
 ) -> xr.DataArray:
     import xarray as xr
 
-    from .fetch import resolve_assembly_class
+    from .assemblies import resolve_assembly_class
 
     check_safe_identifier(stimulus_set_identifier, "stimulus set identifier")
     not_arrays = [name for name, extra in (extras or {}).items() if not isinstance(extra, xr.DataArray)]

@@ -164,23 +164,6 @@ def parse_s3_url(location: str) -> S3Object:
 # Doing: clients, downloads, uploads
 
 
-def _client_config(signed: bool) -> Any:
-    from botocore import UNSIGNED
-    from botocore.config import Config
-
-    from .store.remotes import S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT, S3_TOTAL_ATTEMPTS
-
-    settings: dict[str, Any] = {
-        "connect_timeout": S3_CONNECT_TIMEOUT,
-        "read_timeout": S3_READ_TIMEOUT,
-    }
-    if not (os.environ.get("AWS_MAX_ATTEMPTS") or os.environ.get("AWS_RETRY_MODE")):
-        settings["retries"] = {"total_max_attempts": S3_TOTAL_ATTEMPTS, "mode": "standard"}
-    if not signed:
-        settings["signature_version"] = UNSIGNED
-    return Config(**settings)
-
-
 def _aws_settings() -> tuple[tuple[str, str], ...]:
     """The environment that boto3 reads its endpoint, region, credentials and retries from."""
     return tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("AWS_")))
@@ -190,8 +173,10 @@ def _aws_settings() -> tuple[tuple[str, str], ...]:
 def _cached_client(signed: bool, service: str, settings: tuple[tuple[str, str], ...]) -> Any:
     import boto3
 
+    from .store.remotes import bounded_client_config
+
     del settings  # part of the cache key only: a changed environment gets a new client
-    return boto3.session.Session().client(service, config=_client_config(signed))
+    return boto3.session.Session().client(service, config=bounded_client_config(signed))
 
 
 def s3_client(signed: bool = True, service: str = "s3") -> Any:
@@ -509,8 +494,7 @@ def upload_to_s3(
 def _assembly_class(cls: type) -> type[DataAssembly]:
     """``cls`` if it is one of ours, else our class of the same name (a plugin's class from
     ``brainio.assemblies`` or ``brainscore_core``), so that porting needs one import line."""
-    from .assemblies import DataAssembly
-    from .fetch import resolve_assembly_class
+    from .assemblies import DataAssembly, resolve_assembly_class
 
     if isinstance(cls, type) and issubclass(cls, DataAssembly):
         return cls

@@ -14,10 +14,16 @@ from typing import Any
 
 import pandas as pd
 
-from .exceptions import ValidationError
 from .contribute.validation import check_stimulus_csv_columns, metadata_attribute
+from .exceptions import UnknownClassError, ValidationError
 
-__all__ = ["STIMULUS_SET_CLASSES", "StimulusSet", "StimulusSetLoader", "read_stimulus_csv"]
+__all__ = [
+    "STIMULUS_SET_CLASSES",
+    "StimulusSet",
+    "StimulusSetLoader",
+    "read_stimulus_csv",
+    "resolve_stimulus_set_class",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -262,3 +268,11 @@ def _read_csv(csv_path: str | os.PathLike[str], **kwargs: Any) -> pd.DataFrame:
 #: through this dict, never through ``eval`` or ``getattr`` on a module, keeps catalogs from
 #: naming arbitrary objects.
 STIMULUS_SET_CLASSES: dict[str, type[StimulusSet]] = {"StimulusSet": StimulusSet}
+
+
+def resolve_stimulus_set_class(name: str) -> type[StimulusSet]:
+    """The stimulus set class of a catalog's ``class`` column; only known classes resolve
+    (:data:`STIMULUS_SET_CLASSES`), else :class:`~brainio_dvc.exceptions.UnknownClassError`."""
+    if name not in STIMULUS_SET_CLASSES:
+        raise UnknownClassError(name, "stimulus set", sorted(STIMULUS_SET_CLASSES))
+    return STIMULUS_SET_CLASSES[name]

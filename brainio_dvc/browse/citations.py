@@ -114,8 +114,8 @@ def _commit_date(registry: Registry, commit: str) -> str:
 def citation(identifier: str, rev: str | None = None, registry: str | None = None, url: str | None = None) -> Citation:
     """The :class:`Citation` of ``identifier`` at ``rev`` of ``registry`` (default: the
     configured registries at their default branch).  ``url`` replaces the registry's URL."""
-    from ..formats.bibtex import parse_bibtex, text_citation
     from ..cards import cards_at
+    from ..formats.bibtex import parse_bibtex, text_citation
     from ..lookup import lookup_identifier
     from ..store.registry import open_registry
 

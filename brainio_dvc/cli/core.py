@@ -9,7 +9,7 @@ import json
 import logging
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -368,7 +368,7 @@ def _remote_problems(root: Path, rows: Iterable[Mapping[str, Any]]) -> list[str]
     from dvc.repo import Repo
 
     from ..store.references import source_problems
-    from ..store.remotes import bound_retries, describe_remote_failure
+    from ..store.remotes import describe_remote_failure, open_remote_odb
 
     rows = list(rows)
     references = source_problems(rows)  # their bytes are at their source, not on the remote
@@ -377,8 +377,7 @@ def _remote_problems(root: Path, rows: Iterable[Mapping[str, Any]]) -> list[str]
         return references
     try:
         with Repo(str(root)) as repo:
-            odb = repo.cloud.get_remote_odb()
-            bound_retries(odb.fs)
+            odb = open_remote_odb(repo)
             present = odb.oids_exist({str(row["md5"]) for row in rows})
     except Exception as error:  # noqa: BLE001 - any remote failure is a problem to report
         return [*references, f"cannot check the remote: {describe_remote_failure(error)}"]
@@ -413,7 +412,12 @@ def catalog_check(options: Options, remote: bool, strict: bool, base: str | None
     """
     from ..assemblies import ASSEMBLY_CLASSES
     from ..cards import check_cards
-    from ..contribute.catalog_build import find_problems, identifiers_at, naming_advice, scan_registry
+    from ..contribute.catalog_build import (
+        find_problems,
+        identifiers_at,
+        naming_advice,
+        scan_registry,
+    )
     from ..contribute.completeness import registry_pair_problems
     from ..stimuli import STIMULUS_SET_CLASSES
 

@@ -14,6 +14,7 @@ import click
 from .core import Options, _emit, _local_registry, cli
 from .tables import format_table
 
+
 class _MigrateGroup(click.Group):
     """``migrate FROM ...`` runs the migration; ``migrate scan-plugins PATH`` writes a manifest."""
 
@@ -95,8 +96,8 @@ def migrate_scan_plugins(options: Options, path: Path, output: Path | None) -> N
     Example:
       brainio-dvc migrate scan-plugins vision/brainscore_vision/data -o manifest.csv
     """
-    from ..store.cache import atomic_write_text
     from ..contribute.migrate import render_manifest_csv, render_manifest_json, scan_plugins
+    from ..formats.atomic import atomic_write_text
 
     scan = scan_plugins(path)
     text = (render_manifest_json if output is not None and output.suffix == ".json" else render_manifest_csv)(

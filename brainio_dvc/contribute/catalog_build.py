@@ -19,12 +19,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..store.cache import atomic_write_text, file_lock
-from ..store.git import Git
 from ..catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET, parse_catalog_table, render_catalog_csv
-from ..formats.dvcmeta import parse_dvc_file
 from ..exceptions import BrainioDvcError, CatalogFormatError, ValidationError
+from ..formats.atomic import atomic_write_text
+from ..formats.dvcmeta import parse_dvc_file
 from ..formats.identifiers import naming_problem
+from ..store.cache import file_lock
+from ..store.git import Git
 from ..store.layout import CATALOG_FILE, CATALOGS_DIR, REGISTRY_DIR, catalog_csv_path
 
 __all__ = [

@@ -127,7 +127,7 @@ def check_loaded_stimuli(
     The verdict depends only on the two files' contents, which their digests name, so a pair
     that passed is recorded and never read again.
     """
-    from ..store.cache import atomic_write_text
+    from ..formats.atomic import atomic_write_text
 
     marker = _marker(csv_digest, zip_digest)
     if marker is not None and marker.exists():

@@ -21,9 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..exceptions import BrainioDvcError
 from ..store.cache import file_lock
 from ..store.git import Git
-from ..exceptions import BrainioDvcError
 from ..store.layout import REGISTRY_DIR
 from .transaction import LOCK, journal_objects
 
@@ -133,12 +133,11 @@ def collect_garbage(
 
     from dvc.repo import Repo
 
-    from ..store.remotes import bound_retries
+    from ..store.remotes import open_remote_odb
 
     root = Path(registry_root).resolve()
     with file_lock(root / ".git" / LOCK), Repo(str(root)) as repo:
-        odb = repo.cloud.get_remote_odb(remote)
-        bound_retries(odb.fs)
+        odb = open_remote_odb(repo, remote)
         name = repo.cloud.get_remote(remote).name
         if odb.fs.protocol in ("local", "file") and Path(odb.path).resolve().is_relative_to(root):
             raise BrainioDvcError(

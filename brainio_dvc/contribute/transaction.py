@@ -34,13 +34,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import config
-from ..store.cache import atomic_write_text, file_lock
-from ..store.git import Git
-from .catalog_build import write_catalogs
-from ..formats.dvcmeta import parse_dvc_file, with_meta
 from ..exceptions import BrainioDvcError, GitError, JournalError, PackagingError, RemoteError
+from ..formats.atomic import atomic_write_text
+from ..formats.dvcmeta import parse_dvc_file, with_meta
+from ..store.cache import file_lock
+from ..store.git import Git
 from ..store.layout import REGISTRY_DIR
-from ..store.remotes import bound_repo, describe_remote_failure
+from ..store.remotes import describe_remote_failure, open_remote_odb
+from .catalog_build import write_catalogs
 
 __all__ = ["JOURNAL", "LOCK", "PackagingTransaction", "journal_objects", "quiet_dvc"]
 
@@ -284,7 +285,7 @@ class PackagingTransaction:
         """Push the tracked files to the chosen DVC remote (the default one unless asked).
 
         Every request has the bounded timeouts and retries of cold loads
-        (:func:`~brainio_dvc.store.remotes.bound_repo`): a remote that is down or hangs fails within
+        (:func:`~brainio_dvc.store.remotes.open_remote_odb`): a remote that is down or hangs fails within
         a bounded time, with a :class:`RemoteError` naming the registry, the remote and the
         identifier; transient errors (5xx, throttling) are retried with backoff.  Files of
         100 MiB and more go up in 50 MiB parts (s3fs's multipart upload).
@@ -294,10 +295,9 @@ class PackagingTransaction:
         from dvc.repo import Repo
 
         with Repo(str(self.tree)) as repo:
-            bound_repo(repo)  # DVC's push makes its own filesystem: bound that one too
             with _collect_dvc_errors() as collector:
                 try:
-                    odb = repo.cloud.get_remote_odb(self.remote)
+                    odb = open_remote_odb(repo, self.remote)  # push's own filesystem: bounded too
                     self._pushed = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
                     if self._committed_storage is None:
                         _write_journal(self._journal, self.branch, self._pushed)
@@ -335,10 +335,9 @@ class PackagingTransaction:
                 _write_journal(self._journal, self.branch, self._pushed)
 
         with Repo(str(self.tree)) as repo:
-            bound_repo(repo)  # the transfer uses this odb's filesystem: bounded like cold loads
             with _collect_dvc_errors() as collector:
                 try:
-                    odb = repo.cloud.get_remote_odb(self.remote)
+                    odb = open_remote_odb(repo, self.remote)  # the transfer uses its filesystem
                     jobs = jobs or config.jobs() or None
                     result = transfer(repo.cache.local, odb, wanted, jobs=jobs, validate_status=journal)
                     missing = sorted(set(md5s) - set(odb.oids_exist(list(md5s), jobs=jobs)))

@@ -32,6 +32,7 @@ import pandas as pd
 
 from ..exceptions import IdentifierError, ValidationError
 from ..formats.identifiers import check_naming_convention, check_stimulus_id, relative_path_problem
+from ..formats.values import is_missing
 
 __all__ = [
     "BRAINIO_STIMULUS_FILE_NAME",
@@ -106,12 +107,6 @@ def check_stimulus_naming_convention(name: object) -> str:
     return name
 
 
-def _missing_mask(values: pd.Series) -> np.ndarray:
-    """True where a value is missing: NA, or an empty string (how a blank CSV field reads)."""
-    as_objects = values.to_numpy(dtype=object)
-    return values.isna().to_numpy() | (as_objects == "")
-
-
 def check_stimulus_csv_columns(
     frame: pd.DataFrame,
     source: str | os.PathLike[str],
@@ -136,7 +131,7 @@ def check_stimulus_csv_columns(
             hint="legacy stimulus sets call it 'image_id'" if "stimulus_id" in absent else None,
         )
     for column in required:
-        missing = _missing_mask(frame[column])
+        missing = is_missing(frame[column])
         if missing.any():
             rows = np.flatnonzero(missing)
             raise ValidationError(

@@ -7,25 +7,23 @@ uncompressed (``ZIP_STORED``) because PNG and JPEG data are already compressed. 
 200 noisy 256x256 images (half PNG, half JPEG, 16.55 MB): deflate saved 0.13% (16.57 MB stored,
 16.55 MB deflated) and made writing 15 times slower (25 ms -> 375 ms).
 
-Every file is written to a temporary sibling and renamed into place, so a crash never leaves a
-truncated file under the final name.  Extraction goes to a temporary sibling directory that is
-renamed into place once complete; entries that could escape it, symlinks and repeated names
-are refused, and anything a damaged archive makes :mod:`zipfile` raise becomes a
-:class:`ValidationError`.  A killed extraction leaves only a hidden ``.partial`` directory,
-which :func:`remove_partial_extractions` clears; :func:`extraction_problems` compares an
+Every file is written to a temporary sibling and renamed into place (:mod:`.atomic`), so a crash
+never leaves a truncated file under the final name.  Extraction goes to a temporary sibling
+directory that is renamed into place once complete; entries that could escape it, symlinks and
+repeated names are refused, and anything a damaged archive makes :mod:`zipfile` raise becomes a
+:class:`ValidationError`.  A killed extraction leaves only a hidden temporary directory, which
+the next extraction into the same directory removes; :func:`extraction_problems` compares an
 extraction with its archive (``brainio-dvc verify``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 import os
 import shutil
 import stat
 import struct
-import uuid
 import zipfile
 import zlib
 from collections import Counter
@@ -33,11 +31,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..contribute.validation import describe_stimulus_set, metadata_attribute, preview
 from ..exceptions import UnsafeArchiveError, ValidationError
+from ..store.progress import tracker
+from .atomic import atomic_path, is_nonempty_directory, temporary_path
 from .hashes import sha1_hash
 from .identifiers import relative_path_problem
-from ..store.progress import tracker
-from ..contribute.validation import describe_stimulus_set, metadata_attribute, preview
 
 __all__ = [
     "create_stimulus_csv",
@@ -46,7 +45,6 @@ __all__ = [
     "extract_zip",
     "extraction_problems",
     "is_extracted",
-    "remove_partial_extractions",
     "stimulus_zip_member_names",
 ]
 
@@ -71,28 +69,6 @@ _ZIP_READ_ERRORS = (
 )
 #: Column that, when present, names each stimulus inside the ZIP (before the extension).
 PATH_WITHIN_STORE = "stimulus_path_within_store"
-
-
-# ---------------------------------------------------------------------------------------------
-# Atomic writes
-
-
-@contextlib.contextmanager
-def _atomic_target(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it to ``target`` if the block succeeds.
-
-    The temporary file is created with mode 0o666 minus the umask, as ``open()`` would create
-    ``target`` itself, and it is removed if the block raises.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
-    try:
-        yield temporary
-        os.replace(temporary, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,7 +169,7 @@ def create_stimulus_zip(
     target = Path(target_zip_path)
     names = stimulus_zip_member_names(proto_stimulus_set)
     ids = proto_stimulus_set["stimulus_id"].tolist()
-    with _atomic_target(target) as temporary:
+    with atomic_path(target) as temporary:
         with zipfile.ZipFile(temporary, mode="w", compression=zipfile.ZIP_STORED) as archive, \
                 tracker("zip", target.name, len(names), unit="files") as advance:
             for stimulus_id, name in zip(ids, names, strict=True):
@@ -235,7 +211,7 @@ def create_stimulus_csv(
                 found=f"{len(zip_filenames)} filenames",
             )
         frame = frame.assign(filename=list(zip_filenames))
-    with _atomic_target(target) as temporary:
+    with atomic_path(target) as temporary:
         frame.to_csv(temporary, index=False, encoding="utf-8", lineterminator="\n")
         sha1 = sha1_hash(temporary)
     logger.info("wrote the metadata of %d stimuli to %s (sha1 %s)", len(frame), target, sha1)
@@ -299,36 +275,12 @@ def _is_complete(directory: Path) -> bool:
     complete one.  An empty directory (made by hand, or from an empty ZIP) is extracted into
     again, which is cheap.
     """
-    try:
-        with os.scandir(directory) as entries:
-            return any(True for _ in entries)
-    except (FileNotFoundError, NotADirectoryError):
-        return False
+    return is_nonempty_directory(directory)
 
 
 def is_extracted(directory: str | os.PathLike[str]) -> bool:
     """Whether ``directory`` holds a finished extraction (see :func:`extract_zip`)."""
     return _is_complete(Path(directory))
-
-
-def _partial_directory(target: Path) -> Path:
-    """A unique hidden sibling of ``target`` to extract into before renaming."""
-    return target.with_name(f".{target.name}.{uuid.uuid4().hex}.partial")
-
-
-def remove_partial_extractions(target_dir: str | os.PathLike[str]) -> None:
-    """Remove the temporary directories that interrupted extractions into ``target_dir`` left.
-
-    Only safe while no other process is extracting into ``target_dir``: call it with a lock
-    that every extraction into ``target_dir`` takes (as
-    :func:`brainio_dvc.fetch.stimuli_directory` does).
-    """
-    target = Path(target_dir)
-    if not target.parent.is_dir():
-        return
-    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.partial"):
-        logger.info("removing %s, left by an interrupted extraction", stale)
-        shutil.rmtree(stale, ignore_errors=True)
 
 
 def extraction_problems(zip_path: str | os.PathLike[str], directory: str | os.PathLike[str]) -> list[str]:
@@ -374,7 +326,7 @@ def discard_extraction(directory: str | os.PathLike[str]) -> None:
     It is renamed out of the way first, so that nobody sees a half-deleted directory.
     """
     directory = Path(directory)
-    doomed = _partial_directory(directory)
+    doomed = temporary_path(directory)  # a crash while deleting leaves what the next writer removes
     try:
         os.replace(directory, doomed)
     except FileNotFoundError:
@@ -523,17 +475,6 @@ def _extract_into(zip_path: Path, directory: Path) -> int:
     return len(members)
 
 
-def _publish(temporary: Path, target: Path) -> bool:
-    """Rename ``temporary`` to ``target``; False if another process got there first."""
-    try:
-        os.replace(temporary, target)
-    except OSError:
-        if _is_complete(target):
-            return False
-        raise
-    return True
-
-
 def extract_zip(zip_path: str | os.PathLike[str], target_dir: str | os.PathLike[str]) -> Path:
     """Extract ``zip_path`` into ``target_dir`` safely and atomically; return ``target_dir``.
 
@@ -549,15 +490,7 @@ def extract_zip(zip_path: str | os.PathLike[str], target_dir: str | os.PathLike[
     if _is_complete(target):
         logger.debug("%s is already extracted in %s", zip_path, target)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _partial_directory(target)
-    os.mkdir(temporary, 0o777)  # the umask applies, as it would to target_dir itself
-    try:
+    with atomic_path(target, directory=True) as temporary:
         count = _extract_into(zip_path, temporary)
-        if _publish(temporary, target):
-            logger.info("extracted %d entries of %s into %s", count, zip_path, target)
-        else:
-            logger.debug("another process extracted %s into %s first", zip_path, target)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+    logger.info("extracted %d entries of %s into %s", count, zip_path, target)
     return target

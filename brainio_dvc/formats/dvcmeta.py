@@ -28,13 +28,12 @@ from typing import Any
 
 from ..catalogs import LOCATION_TYPE_DVC
 from ..exceptions import ValidationError
+from .hashes import is_digest
 
 __all__ = ["META_FIELDS", "dvc_row", "dvc_yaml", "load_dvc_document", "parse_dvc_file", "with_meta"]
 
 #: What each ``.dvc`` file's ``meta`` block must carry.
 META_FIELDS = ("identifier", "lookup_type", "class", "sha1", "stimulus_set_identifier", "catalog")
-_MD5 = re.compile(r"[0-9a-f]{32}")
-_SHA1 = re.compile(r"[0-9a-f]{40}")
 
 
 def _yaml(kind: str = "safe") -> Any:
@@ -69,7 +68,7 @@ def _single_out(document: Mapping[str, Any], source: str) -> Mapping[str, Any]:
         raise ValidationError(source, "'outs' with exactly one tracked file", repr(outs))
     out = outs[0]
     md5, size, path = out.get("md5"), out.get("size"), out.get("path")
-    if not isinstance(md5, str) or not _MD5.fullmatch(md5):
+    if not is_digest("md5", md5, lowercase=True):
         raise ValidationError(source, "outs[0].md5 of 32 hex digits (a file, not a directory)", repr(md5))
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise ValidationError(source, "outs[0].size as a number of bytes", repr(size))
@@ -89,7 +88,7 @@ def _meta(document: Mapping[str, Any], source: str) -> dict[str, str]:
     wrong = [field for field, value in values.items() if not isinstance(value, str)]
     if wrong:
         raise ValidationError(source, "text values in meta", "non-text " + ", ".join(wrong))
-    if not _SHA1.fullmatch(values["sha1"]):
+    if not is_digest("sha1", values["sha1"], lowercase=True):
         raise ValidationError(source, "meta.sha1 of 40 hex digits", repr(values["sha1"]))
     return values
 

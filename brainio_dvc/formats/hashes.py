@@ -11,19 +11,27 @@ from typing import BinaryIO
 from ..exceptions import ValidationError
 
 __all__ = [
-    "DIGEST_LENGTHS", "check_digest", "copy_hashing", "file_hash", "is_digest", "md5_hash", "read_chunks", "sha1_hash",
+    "DIGEST_LENGTHS", "check_digest", "copy_hashing", "file_hash", "is_digest", "is_hex", "md5_hash", "read_chunks",
+    "sha1_hash",
 ]
 
 _CHUNK_SIZE = 1 << 20
 #: Hex digits of a digest, by algorithm: the only algorithms the cache stores objects under.
 DIGEST_LENGTHS = {"md5": 32, "sha1": 40}
 _HEX = re.compile(r"[0-9a-fA-F]+")
+_LOWER_HEX = re.compile(r"[0-9a-f]+")
 
 
-def is_digest(algorithm: str, digest: object) -> bool:
-    """Whether ``digest`` is a hex digest of ``algorithm`` (md5 or sha1), in either case."""
+def is_hex(text: object, lowercase: bool = False) -> bool:
+    """Whether ``text`` is a non-empty string of hex digits (only lower-case ones with ``lowercase``)."""
+    return isinstance(text, str) and bool((_LOWER_HEX if lowercase else _HEX).fullmatch(text))
+
+
+def is_digest(algorithm: str, digest: object, lowercase: bool = False) -> bool:
+    """Whether ``digest`` is a hex digest of ``algorithm`` (md5 or sha1; a git commit id is a
+    sha1), in either case, or in lower case only with ``lowercase`` (as git and DVC write them)."""
     length = DIGEST_LENGTHS.get(algorithm)
-    return isinstance(digest, str) and len(digest) == length and bool(_HEX.fullmatch(digest))
+    return isinstance(digest, str) and len(digest) == length and is_hex(digest, lowercase)
 
 
 def check_digest(algorithm: str, digest: object, subject: str = "digest") -> str:

@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..store.cache import atomic_write_text
 from ..exceptions import IdentifierError, LockFileError
+from .atomic import atomic_write_text
+from .hashes import is_digest
 from .identifiers import check_safe_identifier, relative_path_problem
 
 __all__ = ["LOCK_FILE_NAME", "LockEntry", "LockFile", "LockedFile", "read_lock", "render_lock", "write_lock"]
@@ -56,7 +57,6 @@ _HEADER = (
     "# brainio.lock: the data this repository's analyses load, pinned to registry commits.\n"
     "# Written by `brainio-dvc lock`; loads here follow it (see `brainio-dvc why ID`).\n"
 )
-_HEX = {"md5": re.compile(r"[0-9a-f]{32}"), "sha1": re.compile(r"[0-9a-f]{40}"), "commit": re.compile(r"[0-9a-f]{40}")}
 _FILE_KEYS = ("path", "md5", "sha1", "size")
 _ENTRY_KEYS = {
     ASSEMBLY: ("registry", "rev", "commit", "stimulus_set", *_FILE_KEYS),
@@ -212,8 +212,7 @@ class _Parser:
 
     def digest(self, values: Mapping[str, Any], key: str, where: tuple[str, ...], line_key: str | None = None) -> str:
         value = values[key]
-        pattern = _HEX[key]
-        if not isinstance(value, str) or not pattern.fullmatch(value):
+        if not is_digest("md5" if key == "md5" else "sha1", value, lowercase=True):  # a commit id is a sha1
             digits = 32 if key == "md5" else 40
             raise self.fail(f"{key} {value!r} is not {digits} lower-case hex digits", where, line_key or key)
         return value

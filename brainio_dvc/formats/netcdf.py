@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Hashable, Mapping
 from numbers import Number
 from os import PathLike
@@ -28,8 +27,10 @@ import xarray as xr
 from xarray.indexes import PandasMultiIndex
 
 from ..exceptions import ValidationError
-from .hashes import sha1_hash
 from ..store.progress import tracker
+from .atomic import atomic_path
+from .hashes import sha1_hash
+from .values import is_missing
 
 __all__ = [
     "REQUIRED_ATTRS",
@@ -102,17 +103,8 @@ def write_netcdf(
 
 def _write_atomically(dataset: xr.Dataset, target: Path, group: str | None) -> None:
     """Write to a temporary file beside ``target``, then move it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    os.close(descriptor)
-    try:
+    with atomic_path(target) as temporary:
         dataset.to_netcdf(temporary, mode="w", group=group, engine="netcdf4", format="NETCDF4")
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _to_dataset(assembly: xr.DataArray) -> xr.Dataset:
@@ -166,7 +158,7 @@ def _as_string(value: object) -> str:
     """A string for netCDF: missing values become empty strings."""
     if isinstance(value, str):
         return value
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+    if is_missing(value):
         return ""
     return str(value)
 

@@ -20,26 +20,27 @@ turns out not to match is discarded and the object downloaded whole once more.
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
 import logging
 import os
-import shutil
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..exceptions import IntegrityError
+from ..formats.atomic import (
+    atomic_path,
+    atomic_write_text,
+    publish,
+    remove_stale_temporaries,
+    resumable_partial,
+)
 from ..formats.hashes import check_digest, file_hash, is_digest
 
 __all__ = [
     "DataCache",
     "FileState",
-    "atomic_write_text",
     "file_lock",
-    "remove_stale_temporaries",
-    "temporary_path",
 ]
 
 logger = logging.getLogger(__name__)
@@ -65,40 +66,6 @@ class FileState:
         return cls(
             size=status.st_size, mtime_ns=status.st_mtime_ns, inode=status.st_ino, ctime_ns=status.st_ctime_ns
         )
-
-
-def temporary_path(target: Path) -> Path:
-    """A unique hidden sibling of ``target``, for writing before an atomic rename."""
-    return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-
-
-def remove_stale_temporaries(target: Path, keep: Path | None = None) -> None:
-    """Remove the :func:`temporary_path` siblings of ``target`` that crashed writers left.
-
-    Call it only with ``target``'s :func:`file_lock` held, and only where every writer of
-    ``target`` holds that lock: then any temporary sibling that exists belongs to a process
-    that died mid-write.  Files and directories (a staged clone, say) alike.  ``keep`` (a
-    partial download to resume) stays.
-    """
-    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
-        if stale == keep:
-            continue
-        logger.info("removing %s, left by an interrupted write", stale)
-        if stale.is_dir() and not stale.is_symlink():
-            shutil.rmtree(stale, ignore_errors=True)
-        else:
-            stale.unlink(missing_ok=True)
-
-
-def atomic_write_text(target: Path, text: str) -> None:
-    """Write ``text`` to ``target`` so that readers see the old or the new content, never half."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = temporary_path(target)
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -219,16 +186,6 @@ def _complete_resumable(partial: Path, algorithm: str, digest: str, download: Do
         raise IntegrityError(description, algorithm, digest.lower(), found)
 
 
-def _flush_to_disk(path: Path) -> None:
-    """fsync ``path``: after a power cut, a renamed file must not turn out to hold zeros with
-    the size, times and inode its state record trusts."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 class DataCache:
     """Files addressed by their hash, verified when they enter and re-verified when they change."""
 
@@ -328,7 +285,7 @@ class DataCache:
     @staticmethod
     def partial_path(target: Path) -> Path:
         """Where a resumable download of ``target`` accumulates (kept when it is interrupted)."""
-        return target.with_name(f".{target.name}.resume.tmp")
+        return resumable_partial(target)
 
     def fetch(
         self,
@@ -357,24 +314,19 @@ class DataCache:
             if cached is not None:
                 return cached
             partial = self.partial_path(target)
-            remove_stale_temporaries(target, keep=partial if resumable else None)
-            temporary = partial if resumable else temporary_path(target)
-            try:
-                if resumable:
-                    _complete_resumable(partial, algorithm, digest, download, description or str(target))
-                else:
+            if resumable:
+                remove_stale_temporaries(target)  # what killed whole downloads left
+                _complete_resumable(partial, algorithm, digest, download, description or str(target))
+                partial.chmod(0o444)
+                publish(partial, target, fsync=True)
+            else:
+                partial.unlink(missing_ok=True)  # a resumable download's leftovers, unused now
+                with atomic_path(target, fsync=True) as temporary:
                     logger.info("downloading %s", description or digest)
                     found = _digest_of(temporary, algorithm, download(temporary))
                     if found != digest.lower():
-                        raise IntegrityError(
-                            description or str(target), algorithm, digest.lower(), found
-                        )
-                _flush_to_disk(temporary)
-                temporary.chmod(0o444)
-                os.replace(temporary, target)
-            finally:
-                if not resumable:
-                    temporary.unlink(missing_ok=True)
+                        raise IntegrityError(description or str(target), algorithm, digest.lower(), found)
+                    temporary.chmod(0o444)
             self._record_state(target)
         return target
 

@@ -25,9 +25,10 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from ..formats.hashes import is_digest
+
 __all__ = ["RefResolution", "is_branch", "resolve_ref"]
 
-_SHA = re.compile(r"[0-9a-f]{40}")
 _SYMBOLIC_PREFIX = "ref: "
 _MAX_DEPTH = 5
 #: Pack object types (``OBJ_COMMIT`` ... ``OBJ_TAG``), then the two kinds of delta.
@@ -60,7 +61,7 @@ def resolve_ref(git_dir: str | os.PathLike[str], rev: str) -> RefResolution | No
     git_dir = os.fspath(git_dir)
     if rev == "HEAD":
         return _follow(git_dir, "HEAD", None, depth=0)
-    if not _is_plain_name(rev) or _SHA.fullmatch(rev) or _is_unusual(git_dir):
+    if not _is_plain_name(rev) or is_digest("sha1", rev, lowercase=True) or _is_unusual(git_dir):
         return None
     packed, peeled = _packed_refs(git_dir)
     if any(_exists(git_dir, shadowing, packed) for shadowing in (rev, f"refs/{rev}")):
@@ -118,7 +119,7 @@ def _follow(git_dir: str, ref: str, packed: dict[str, str] | None, depth: int) -
         if not target.startswith("refs/heads/"):
             return None
         return _follow(git_dir, target, packed, depth + 1)
-    if _SHA.fullmatch(content) and (ref == "HEAD" or ref.startswith("refs/heads/")):
+    if is_digest("sha1", content, lowercase=True) and (ref == "HEAD" or ref.startswith("refs/heads/")):
         return RefResolution(content, ref)
     return None
 
@@ -154,14 +155,14 @@ def _packed_refs(git_dir: str) -> tuple[dict[str, str], dict[str, str]]:
     last = None
     for line in text.splitlines():
         if line.startswith("^"):
-            if last is not None and _SHA.fullmatch(line[1:]):
+            if last is not None and is_digest("sha1", line[1:], lowercase=True):
                 peeled[last] = line[1:]
             continue
         last = None
         if not line or line.startswith("#"):
             continue
         sha, _, name = line.partition(" ")
-        if _SHA.fullmatch(sha) and name:
+        if is_digest("sha1", sha, lowercase=True) and name:
             refs[name] = sha
             last = name
     return refs, peeled
@@ -178,7 +179,7 @@ def _tag_commit(
         sha = packed.get(ref)
     else:
         sha = content
-    return _peel(git_dir, sha, depth=0) if sha and _SHA.fullmatch(sha) else None
+    return _peel(git_dir, sha, depth=0) if sha and is_digest("sha1", sha, lowercase=True) else None
 
 
 def _peel(git_dir: str, sha: str, depth: int) -> str | None:

@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
-from .cache import FileState, atomic_write_text
 from ..exceptions import PinError, ValidationError
-from ..formats.hashes import file_hash
+from ..formats.atomic import atomic_write_text
+from ..formats.hashes import file_hash, is_digest
 from ..formats.lockfile import (
     ASSEMBLY,
     LOCK_FILE_NAME,
@@ -47,6 +47,7 @@ from ..formats.lockfile import (
     lock_signature,
     read_lock,
 )
+from .cache import FileState
 from .registry import is_git_url
 
 __all__ = [
@@ -74,8 +75,6 @@ _ARTIFACT = re.compile(
 _KIND_OF_DIR = {"assemblies": ASSEMBLY, "stimulus_sets": STIMULUS_SET}
 _SUFFIXES = {ASSEMBLY: (".nc",), STIMULUS_SET: (".csv", ".zip")}
 _SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
-_MD5 = re.compile(r"[0-9a-f]{32}")
-_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True)
@@ -317,12 +316,12 @@ def _import_of(document: Mapping[str, Any], dvc_file: Path, root: Path) -> Impor
         return None
     url, commit, rev = repo.get("url"), repo.get("rev_lock"), repo.get("rev")
     output = out.get("path")
-    if not isinstance(url, str) or not isinstance(commit, str) or not _SHA.fullmatch(commit) \
+    if not isinstance(url, str) or not isinstance(commit, str) or not is_digest("sha1", commit, lowercase=True) \
             or not isinstance(output, str):
         raise ValidationError(str(dvc_file), "deps[0].repo with url and a 40-hex rev_lock, and outs[0].path",
                               f"url {url!r}, rev_lock {commit!r}, path {output!r}")
     md5 = out.get("md5")
-    md5 = md5 if file_name is not None and isinstance(md5, str) and _MD5.fullmatch(md5) else None
+    md5 = md5 if file_name is not None and is_digest("md5", md5, lowercase=True) else None
     return Import(
         dvc_file=dvc_file, kind=kind, identifier=identifier, url=_registry_spec(url, dvc_file.parent, root),
         rev=rev if isinstance(rev, str) else None, commit=commit, registry_path=registry_path.strip("/"),

@@ -43,7 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..exceptions import BrainioDvcError, IntegrityError, S3ObjectError, SourceChangedError, ValidationError
+from ..exceptions import (
+    BrainioDvcError,
+    IntegrityError,
+    S3ObjectError,
+    SourceChangedError,
+    ValidationError,
+)
 
 __all__ = [
     "LOCATION_TYPE_REFERENCE",

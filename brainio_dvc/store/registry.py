@@ -24,9 +24,18 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 from .. import config
-from .cache import atomic_write_text, file_lock, remove_stale_temporaries, temporary_path
-from ..catalogs import Catalog, CatalogTable, log_bad_rows, parse_catalog_table, tables_from_json, tables_to_json
+from ..catalogs import (
+    Catalog,
+    CatalogTable,
+    log_bad_rows,
+    parse_catalog_table,
+    tables_from_json,
+    tables_to_json,
+)
 from ..exceptions import CatalogFormatError, RegistryError, RevisionNotFoundError
+from ..formats.atomic import atomic_write_text, remove_stale_temporaries, temporary_path
+from ..formats.hashes import is_digest
+from .cache import file_lock
 from .git import Git, clone
 from .gitrefs import is_branch, resolve_ref
 from .layout import CATALOG_FILE, CATALOGS_DIR
@@ -43,7 +52,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_FULL_SHA = re.compile(r"[0-9a-f]{40}")
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 _FETCH_STAMP = "brainio-dvc-fetched"
 #: Validated catalog rows by commit, shared by all registries: a commit fixes its tree, so
@@ -220,7 +228,7 @@ class Registry:
             if known is None:
                 raise RevisionNotFoundError(self.label, rev)
             return known
-        needs_fetch = known is None or (not _FULL_SHA.fullmatch(rev) and self._is_moving(rev) and not self._fetched_recently())
+        needs_fetch = known is None or (not is_digest("sha1", rev, lowercase=True) and self._is_moving(rev) and not self._fetched_recently())
         if needs_fetch:
             try:
                 self.fetch()
@@ -260,7 +268,7 @@ class Registry:
         objects = self.git.read_objects([f"{commit}:{name}" for name in names])
         for name, answer in zip(names, objects, strict=True):
             found[name] = answer[1] if answer is not None and answer[0] == "blob" else None
-        if _FULL_SHA.fullmatch(commit):
+        if is_digest("sha1", commit, lowercase=True):
             self._blobs.update(((commit, name), found[name]) for name in keep if name in found)
         return found
 

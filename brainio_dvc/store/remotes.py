@@ -36,9 +36,11 @@ __all__ = [
     "RemoteSpec",
     "S3Remote",
     "bound_retries",
+    "bounded_client_config",
     "default_remote",
     "object_path",
     "open_remote",
+    "open_remote_odb",
     "open_worktree_remote",
 ]
 
@@ -114,6 +116,36 @@ def bound_repo(repo: Any) -> Any:
     cloud.get_remote = get_remote  # get_remote_odb and DVC's index both call it
     cloud._brainio_dvc_bounded = True
     return repo
+
+
+def open_remote_odb(repo: Any, name: str | None = None) -> Any:
+    """The object database of the DVC remote ``name`` (by default ``core.remote``) of an open
+    DVC ``Repo``, with bounded timeouts and retries.
+
+    The one way this package opens a DVC remote: the repo is bounded first
+    (:func:`bound_repo`), so the remote returned and every remote filesystem the repo opens
+    later (``push``, ``fetch``, ``gc``) have the bounds of cold loads.
+    """
+    return bound_repo(repo).cloud.get_remote_odb(name)
+
+
+def bounded_client_config(
+    signed: bool = True,
+    connect_timeout: float = S3_CONNECT_TIMEOUT,
+    read_timeout: float = S3_READ_TIMEOUT,
+) -> Any:
+    """The botocore ``Config`` of every S3 client made here: bounded timeouts, and
+    :data:`S3_TOTAL_ATTEMPTS` standard-mode attempts unless ``AWS_MAX_ATTEMPTS`` or
+    ``AWS_RETRY_MODE`` is set; unsigned (anonymous) requests unless ``signed``."""
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    settings: dict[str, Any] = {"connect_timeout": connect_timeout, "read_timeout": read_timeout}
+    if not (os.environ.get("AWS_MAX_ATTEMPTS") or os.environ.get("AWS_RETRY_MODE")):
+        settings["retries"] = {"total_max_attempts": S3_TOTAL_ATTEMPTS, "mode": "standard"}
+    if not signed:
+        settings["signature_version"] = UNSIGNED
+    return Config(**settings)
 
 
 def object_path(md5: str) -> str:
@@ -400,8 +432,6 @@ def _missing_if_404(error: Exception, bucket: str, key: str) -> Exception:
 def _s3_remote_client(settings: dict[str, str]) -> Any:
     """A boto3 S3 client configured from a DVC remote's options."""
     import boto3
-    from botocore import UNSIGNED
-    from botocore.config import Config
 
     session = boto3.session.Session(
         profile_name=settings.get("profile"),
@@ -410,14 +440,11 @@ def _s3_remote_client(settings: dict[str, str]) -> Any:
         aws_secret_access_key=settings.get("secret_access_key"),
         aws_session_token=settings.get("session_token"),
     )
-    config: dict[str, Any] = {
-        "connect_timeout": float(settings.get("connect_timeout", S3_CONNECT_TIMEOUT)),
-        "read_timeout": float(settings.get("read_timeout", S3_READ_TIMEOUT)),
-    }
-    if not (os.environ.get("AWS_MAX_ATTEMPTS") or os.environ.get("AWS_RETRY_MODE")):
-        config["retries"] = {"total_max_attempts": S3_TOTAL_ATTEMPTS, "mode": "standard"}
-    if _true(settings.get("allow_anonymous_login")) and session.get_credentials() is None:
-        config["signature_version"] = UNSIGNED
+    config = bounded_client_config(
+        signed=not (_true(settings.get("allow_anonymous_login")) and session.get_credentials() is None),
+        connect_timeout=float(settings.get("connect_timeout", S3_CONNECT_TIMEOUT)),
+        read_timeout=float(settings.get("read_timeout", S3_READ_TIMEOUT)),
+    )
     verify: bool | str | None = None
     if "ssl_verify" in settings:
         value = settings["ssl_verify"]
@@ -427,7 +454,7 @@ def _s3_remote_client(settings: dict[str, str]) -> Any:
         endpoint_url=settings.get("endpointurl"),
         use_ssl=_true(settings.get("use_ssl", "true")),
         verify=verify,
-        config=Config(**config),
+        config=config,
     )
 
 
@@ -446,9 +473,7 @@ class DvcRemote:
             from dvc.repo import Repo
 
             with Repo(str(self.registry.root), rev=self.commit) as repo:
-                odb = repo.cloud.get_remote_odb(self.spec.name)
-            bound_retries(odb.fs)
-            self._odb = odb
+                self._odb = open_remote_odb(repo, self.spec.name)
         return self._odb
 
     def _error(self, error: Exception, identifier: str | None) -> RemoteError:

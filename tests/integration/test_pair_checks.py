@@ -25,7 +25,7 @@ from brainio_dvc.store.remotes import LocalRemote, RemoteSpec, object_path
 from .conftest import CATALOG, STIMULI, Registry, dvc, git
 from .faults import FaultProxy
 from .test_reliability import _s3_template, s3_registry, track_new_bytes  # noqa: F401 - fixtures
-from .test_reliability_round2 import CSV_WITH_A_LOST_FILE, point_remote_at
+from .test_reliability_transfers import CSV_WITH_A_LOST_FILE, point_remote_at
 
 STIMULUS_DIR = f"registry/{CATALOG}/stimulus_sets/{STIMULI}"
 #: More members than a classic end record can count: the archive needs ZIP64 end records.

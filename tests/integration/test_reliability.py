@@ -182,7 +182,7 @@ def test_an_unzip_killed_midway_leaves_nothing_complete_and_the_next_load_finish
     assert code == -signal.SIGKILL, stderr[-2000:]
     target = stimuli_dir(expected["zip"])
     assert not target.exists()
-    partial = [p for p in target.parent.iterdir() if p.name.endswith(".partial")]
+    partial = [p for p in target.parent.iterdir() if p.name.startswith(f".{target.name}.") and p.name.endswith(".tmp")]
     assert len(partial) == 1 and 0 < len(list(partial[0].iterdir())) < 6, "the kill did not land mid-extraction"
     stimuli = brainio_dvc.get_stimulus_set(STIMULI, registry=str(registry.root))
     assert sorted(p.stem for p in target.iterdir()) == STIMULUS_IDS

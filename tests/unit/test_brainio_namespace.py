@@ -78,4 +78,9 @@ def test_a_name_means_the_same_object_wherever_brainio_re_exported_it() -> None:
     assert brainio_dvc.packaging.write_netcdf is importlib.import_module("brainio_dvc.formats.netcdf").write_netcdf
     assert brainio_dvc.transform.walk_coords is brainio_dvc.assemblies.walk_coords
     assert brainio_dvc.assemblies.BRAINIO_CHUNKS == "BRAINIO_CHUNKS"
+    # class resolution lives beside the classes; fetch and packaging re-export it
+    assert brainio_dvc.fetch.resolve_assembly_class is brainio_dvc.assemblies.resolve_assembly_class
+    packaging = importlib.import_module("brainio_dvc.packaging")
+    assert packaging.resolve_assembly_class is brainio_dvc.assemblies.resolve_assembly_class
+    assert brainio_dvc.fetch.resolve_stimulus_set_class is brainio_dvc.stimuli.resolve_stimulus_set_class
     assert brainio_dvc.fetch.BRAINIO_HOME == "BRAINIO_HOME"

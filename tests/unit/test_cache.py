@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import brainio_dvc.store.cache as cache_module
-from brainio_dvc.store.cache import DataCache, FileState, atomic_write_text, temporary_path
+from brainio_dvc.formats.atomic import temporary_path
+from brainio_dvc.store.cache import DataCache, FileState
 from brainio_dvc.exceptions import IntegrityError
 
 PAYLOAD = b"brainio bytes\n" * 100
@@ -245,34 +246,6 @@ def test_entries_lists_objects_but_not_state_lock_or_temporary_files(cache: Data
     assert sorted(cache.entries()) == sorted([("md5", MD5), ("md5", other_md5)])
 
 
-# --- atomic_write_text ----------------------------------------------------------------------
-
-
-def test_atomic_write_text_creates_parents_and_replaces(tmp_path: Path) -> None:
-    target = tmp_path / "a" / "b" / "file.txt"
-    atomic_write_text(target, "first")
-    atomic_write_text(target, "second\nline")
-    assert target.read_text(encoding="utf-8") == "second\nline"
-    assert os.listdir(target.parent) == ["file.txt"]
-
-
-def test_atomic_write_text_keeps_the_old_content_when_writing_fails(tmp_path: Path) -> None:
-    target = tmp_path / "file.txt"
-    atomic_write_text(target, "old")
-    with pytest.raises(UnicodeEncodeError):
-        atomic_write_text(target, "bad \ud800 surrogate")
-    assert target.read_text(encoding="utf-8") == "old"
-    assert os.listdir(tmp_path) == ["file.txt"]
-
-
-def test_temporary_path_is_a_unique_hidden_sibling(tmp_path: Path) -> None:
-    target = tmp_path / "object"
-    first, second = temporary_path(target), temporary_path(target)
-    assert first != second
-    assert first.parent == target.parent
-    assert first.name.startswith(".object.") and first.name.endswith(".tmp")
-
-
 # --- concurrency ----------------------------------------------------------------------------
 
 
@@ -303,18 +276,33 @@ def test_concurrent_processes_download_once(tmp_path: Path) -> None:
     assert len(counter.read_text(encoding="utf-8").splitlines()) == 1
 
 
-def test_remove_stale_temporaries_removes_only_the_targets_leftovers(tmp_path: Path) -> None:
-    from brainio_dvc.store.cache import remove_stale_temporaries
+# --- what crashed downloads left --------------------------------------------------------------
 
-    target = tmp_path / "object"
-    stale_file, stale_dir = temporary_path(target), temporary_path(target)
-    stale_file.write_bytes(b"half a download")
-    (stale_dir / "objects").mkdir(parents=True)  # half a staged clone
-    other = temporary_path(tmp_path / "other")
-    other.write_bytes(b"someone else's")
-    target.write_bytes(b"complete")
-    remove_stale_temporaries(target)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other.name, "object"])
+def _exited_pid() -> int:
+    import subprocess
+    import sys
+
+    code = "import os; print(os.getpid())"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(child.stdout)
+
+
+def test_a_fetch_removes_a_dead_downloads_leftovers_and_resumes_the_partial(cache: DataCache) -> None:
+    target = cache.path_for("md5", MD5)
+    target.parent.mkdir(parents=True)
+    ours = f".{os.getpid()}-"
+    dead = target.with_name(temporary_path(target).name.replace(ours, f".{_exited_pid()}-"))
+    dead.write_bytes(b"half")
+    partial = cache.partial_path(target)
+    partial.write_bytes(PAYLOAD[:10])  # a resumable download of the same object, to be continued
+
+    def complete(path: Path) -> None:
+        assert path == partial and path.read_bytes() == PAYLOAD[:10]
+        with open(path, "ab") as stream:
+            stream.write(PAYLOAD[10:])
+
+    assert cache.fetch("md5", MD5, complete, resumable=True).read_bytes() == PAYLOAD
+    assert not dead.exists() and not partial.exists()
 
 
 def _hold_lock(path: str, log: str, held, release) -> None:  # noqa: ANN001 - multiprocessing events

@@ -427,3 +427,12 @@ def test_with_appended_row_checks_the_row_as_the_parser_does() -> None:
     assert appended.startswith(text) and len(parse_catalog_table(appended, SOURCE).rows) == 2
     with pytest.raises(CatalogFormatError, match=f"{SOURCE}, line 3.*size"):
         with_appended_row(text, SOURCE, {**ASSEMBLY, "size": "-1"})
+
+
+def test_csv_first_puts_a_stimulus_sets_csv_row_before_its_zip_row() -> None:
+    from brainio_dvc.catalogs import csv_first
+
+    zip_row, csv_row = {"location": "s.zip", "class": ""}, {"location": "s.csv", "class": "StimulusSet"}
+    assert csv_first([zip_row, csv_row]) == [csv_row, zip_row]
+    assert csv_first([csv_row, zip_row]) == [csv_row, zip_row]
+    assert csv_first([{"location": "a.nc", "class": "DataAssembly"}]) == [{"location": "a.nc", "class": "DataAssembly"}]

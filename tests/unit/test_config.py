@@ -121,6 +121,53 @@ def test_nested_set_blocks_restore_the_outer_value(monkeypatch: pytest.MonkeyPat
     assert config.rev() == "env"
 
 
+def test_nested_set_blocks_with_equal_overrides_restore_each_level() -> None:
+    # set(rev="a") / set(rev="b") / set(rev="a"): leaving the inner "a" must restore "b".
+    with config.set(rev="a"):
+        with config.set(rev="b"):
+            with config.set(rev="a"):
+                assert config.rev() == "a"
+            assert config.rev() == "b"
+        assert config.rev() == "a"
+    assert config.rev() is None
+
+
+def test_set_in_a_thread_started_by_parallel_stays_in_that_thread() -> None:
+    from brainio_dvc.store.parallel import Background, side_by_side
+
+    def inside(value: str) -> tuple[str | None, str | None]:
+        before = config.rev()
+        with config.set(rev=value):
+            return before, config.rev()
+
+    with config.set(rev="caller"):
+        # each thread starts with the caller's overrides, and its own set() is its own
+        assert side_by_side([lambda: inside("one"), lambda: inside("two")]) == [("caller", "one"), ("caller", "two")]
+        assert Background(lambda: inside("three")).result() == ("caller", "three")
+        assert config.rev() == "caller"
+    assert config.rev() is None
+
+
+def test_set_in_one_thread_is_not_seen_by_another() -> None:
+    import threading
+
+    entered, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with config.set(rev="elsewhere"):
+            entered.set()
+            release.wait()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        entered.wait()
+        assert config.rev() is None
+    finally:
+        release.set()
+        thread.join()
+
+
 def test_set_restores_after_an_exception() -> None:
     with pytest.raises(RuntimeError), config.set(rev="temporary"):
         raise RuntimeError

@@ -51,9 +51,6 @@ KNOWN_MODULE_LEVEL: dict[tuple[str, str], str] = {
     ("brainio_dvc.formats.netcdf", "brainio_dvc.store.progress"):
         "progress events (tracker) live in store/; formats report progress through them, so "
         "progress belongs beneath formats/ (or the callback is passed in)",
-    ("brainio_dvc.formats.lockfile", "brainio_dvc.store.cache"):
-        "atomic_write_text lives in store/cache; the one atomic-write helper belongs beneath "
-        "formats/, which writes files too",
     ("brainio_dvc.store.layout", "brainio_dvc.catalogs"):
         _SCHEMA + " (TYPE_ASSEMBLY, TYPE_STIMULUS_SET)",
     ("brainio_dvc.store.registry", "brainio_dvc.catalogs"):

@@ -128,6 +128,16 @@ def test_writing_replaces_atomically_and_leaves_no_temporary_files(tmp_path):
     validate_netcdf(path)
 
 
+def test_a_written_file_gets_the_mode_open_gives_not_a_private_temporarys(tmp_path):
+    # It was written to a mkstemp file (mode 0o600) and renamed: others could not read it.
+    umask = os.umask(0o022)
+    try:
+        write_netcdf(make_assembly(), tmp_path / "a.nc")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "a.nc").stat().st_mode & 0o777 == 0o644
+
+
 def test_append_adds_a_group_in_place(tmp_path):
     path = tmp_path / "a.nc"
     write_netcdf(make_assembly(), path)

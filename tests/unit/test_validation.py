@@ -149,6 +149,13 @@ def test_csv_columns_refuse_missing_values() -> None:
         check_stimulus_csv_columns(frame, "s.csv")
 
 
+def test_csv_columns_refuse_missing_values_of_a_pandas_string_column() -> None:
+    # pd.NA among them made the check raise TypeError ("boolean value of NA is ambiguous").
+    frame = pd.DataFrame({"stimulus_id": pd.Series(["a", None, "", "d"], dtype="string")})
+    with pytest.raises(ValidationError, match=r"rows \(0-based\) 2: 1, 2"):
+        check_stimulus_csv_columns(frame, "s.csv")
+
+
 def test_csv_columns_refuse_duplicates_listing_them_once() -> None:
     frame = pd.DataFrame({"stimulus_id": ["a", "b", "a", "a", "c", "b"]})
     with pytest.raises(ValidationError, match="repeated ids 2: 'a', 'b'"):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ...catalogs import TYPE_ASSEMBLY
+from ...catalogs import TYPE_ASSEMBLY, csv_first
 from ...exceptions import BrainioDvcError
 
 __all__ = ["SiteReport", "build_site", "page_path"]
@@ -122,10 +122,10 @@ def _facts(entry: Mapping[str, Any], card: Mapping[str, Any]) -> list[tuple[str,
 
 def _gather(rev: str | None, registry: str | None, url: str | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Every entry, with what its page shows, and the facets of the index's filters."""
-    from ..citations import citation, public_url
-    from ..history import tags_by_commit
     from ...store.registry import open_registry
     from ..catalog_search import entries, rows_and_cards
+    from ..citations import citation, public_url
+    from ..history import tags_by_commit
 
     rows, cards = rows_and_cards(rev, registry)
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -139,7 +139,7 @@ def _gather(rev: str | None, registry: str | None, url: str | None) -> tuple[lis
     tags: dict[str, dict[str, list[str]]] = {}
     for entry in found:
         key = (entry["kind"], entry["identifier"])
-        entry_rows = sorted(grouped[key], key=lambda row: not row.get("class"))
+        entry_rows = csv_first(grouped[key])
         entry["page"] = page_path(*key).as_posix()
         entry["card"] = cards.get(key, {})
         entry["facts"] = _facts(entry, entry["card"])

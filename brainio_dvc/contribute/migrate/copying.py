@@ -68,15 +68,11 @@ def place_in_dvc_cache(source: Path, md5: str, root: Path) -> Path:
         return target
     except OSError as error:  # another file system (EXDEV), or links refused
         logger.debug("cannot hard-link %s into the DVC cache (%s); copying it", source, error)
-    from ...store.cache import temporary_path
+    from ...formats.atomic import atomic_path
 
-    temporary = temporary_path(target)
-    try:
+    with atomic_path(target) as temporary:
         shutil.copyfile(source, temporary)
         temporary.chmod(0o444)
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
     return target
 
 

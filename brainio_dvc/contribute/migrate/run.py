@@ -29,9 +29,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ...browse.history import role_of
 from ...catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from ...exceptions import BrainioDvcError, IntegrityError, MigrationError, S3ObjectError
-from ...browse.history import role_of
 from .manifest import ROLE_CSV, ROLE_NC, ROLE_ZIP, Entry, read_input
 
 __all__ = [
@@ -225,8 +225,8 @@ def _copy(entry: Entry, dvc_cache: Path) -> _Transferred:
 
 
 def _reference(entry: Entry, head: bool) -> _Transferred:
-    from ...store.references import Source
     from ...s3 import S3Object, head_s3_object
+    from ...store.references import Source
 
     if not head:
         source = Source(entry.url, entry.version_id, None, None)
@@ -428,9 +428,9 @@ def migrate(
     :return: every entry's outcome, the branch and the commit (None when nothing was written).
     """
     from ...assemblies import ASSEMBLY_CLASSES
-    from ..catalog_build import scan_registry
-    from ...store.layout import CATALOGS_DIR
     from ...stimuli import STIMULUS_SET_CLASSES
+    from ...store.layout import CATALOGS_DIR
+    from ..catalog_build import scan_registry
     from ..transaction import PackagingTransaction
     from .copying import dvc_cache_root
 
