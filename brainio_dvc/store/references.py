@@ -172,7 +172,7 @@ def _read_source(registry: str, rev: str, location: str) -> Source:
 
 
 def _s3_object(source: Source) -> Any:
-    from ..s3 import parse_s3_url
+    from .s3objects import parse_s3_url
 
     obj = parse_s3_url(source.url)
     return type(obj)(obj.bucket, obj.key, source.version_id)
@@ -183,7 +183,7 @@ def check_source(source: Source, identifier: str | None = None) -> None:
 
     :class:`~brainio_dvc.exceptions.S3ObjectError` when it is missing or refused.
     """
-    from ..s3 import head_s3_object
+    from .s3objects import head_s3_object
 
     head = head_s3_object(_s3_object(source), identifier)
     if source.version_id:
