@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .store import pins
 from .catalogs import LOCATION_TYPE_DVC, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
@@ -31,6 +32,28 @@ if TYPE_CHECKING:
 __all__ = ["get_assembly", "get_stimulus_set", "provenance"]
 
 _PROVENANCE = ("catalog", "registry", "rev", "md5", "sha1")
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+def _again_if_removed(load: Callable[[], _T], identifier: str) -> _T:
+    """``load()``, and once more if a file of the data cache vanished under it.
+
+    Another process may remove a cached file between this load's fetch and its read
+    (``brainio-dvc verify`` removing a corrupt file, a cache cleanup, a user's ``rm``); the
+    second attempt fetches it again, verified, rather than fail with a bare FileNotFoundError.
+    """
+    from .fetch import data_cache
+
+    try:
+        return load()
+    except FileNotFoundError as error:
+        removed = Path(str(error.filename or ""))
+        if not error.filename or not removed.is_relative_to(data_cache().root):
+            raise
+        logger.info("%s was removed while %r loaded; loading it again", removed, identifier)
+        return load()
 
 
 def provenance(row: Mapping[str, Any], identifier: str) -> dict[str, str]:
@@ -91,6 +114,10 @@ def get_stimulus_set(identifier: str, rev: str | None = None, registry: str | No
     Without them, the pins of the repository around the current directory decide
     (:mod:`brainio_dvc.store.pins`); ``attrs['resolved_by']`` names the rule that did.
     """
+    return _again_if_removed(partial(_load_stimulus_set, identifier, rev, registry), identifier)
+
+
+def _load_stimulus_set(identifier: str, rev: str | None, registry: str | None) -> StimulusSet:
     decision = pins.resolve(TYPE_STIMULUS_SET, identifier, rev, registry)
     csv_row, zip_row = _stimulus_set_rows(identifier, decision)
     csv_path, zip_path = _fetch_all([(csv_row, identifier, decision), (zip_row, identifier, decision)])
@@ -171,6 +198,10 @@ def get_assembly(
     ``get_assembly(..., lazy=True).sel(region="IT").load()`` reads the chunks of those
     neuroids only.  It needs dask (``pip install 'brainio-dvc[dask]'``).
     """
+    return _again_if_removed(partial(_load_assembly, identifier, rev, registry, lazy), identifier)
+
+
+def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy: bool) -> DataAssembly:
     decision = pins.resolve(TYPE_ASSEMBLY, identifier, rev, registry)
     row = find_assembly_row(identifier, rev=decision.rev, registry=decision.registry)
     _check_pin(identifier, decision, (row,))

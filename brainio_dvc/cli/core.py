@@ -238,21 +238,24 @@ def verify(options: Options, identifiers: tuple[str, ...]) -> None:
 
     Without identifiers, every file in the cache is checked. The stimuli extracted from a
     stimulus set's ZIP are compared with it file by file; corrupt extractions are removed so
-    that the next load extracts again. With a stimulus set's identifier, every filename of its
-    CSV must also be a file of its ZIP. Exits 1 if anything was corrupt.
+    that the next load extracts again. Every filename of a stimulus set's CSV must also be a
+    file of its ZIP (without identifiers: every stimulus set of the catalogs whose CSV and ZIP
+    are both cached). Exits 1 if anything was corrupt.
 
     \b
     Example:
       brainio-dvc verify demo.Gabor2024.neural
     """
     from ..contribute.checks import verify_cache
+    from ..contribute.completeness import catalog_rows
     from ..lookup import lookup_identifier
 
-    rows = None
     if identifiers:
         rows = [row for identifier in identifiers
                 for row in lookup_identifier(identifier, options.rev, options.registry)]
-    verified = verify_cache(rows)
+        verified = verify_cache(rows)
+    else:  # every cached file; the pairs of the catalogs' stimulus sets, where both files are cached
+        verified = verify_cache(None, pair_rows=catalog_rows(options.rev, options.registry))
     results = [asdict(verification) for verification in verified]
     _emit(options, results, lambda: format_table(results, ["kind", "algorithm", "digest", "status"])
           if results else "the cache is empty")

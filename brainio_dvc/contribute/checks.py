@@ -91,7 +91,8 @@ def check_registry(
 ) -> CheckReport:
     """Every problem of the registry working tree ``root``: catalogs out of sync with the .dvc
     files, duplicates, missing files, unknown classes, stimulus CSVs naming files their ZIP
-    lacks, and cards; with ``remote``, artifacts not on the DVC remote.
+    lacks, and cards; with ``remote``, artifacts not on the DVC remote, and the stimulus CSV/ZIP
+    pairs read from the remote (or a reference's source) where they are not on this machine.
 
     Identifiers that break the naming convention are warnings; with ``strict``, those not at
     revision ``base`` (a revision, or a callable giving one when it is needed; default
@@ -117,9 +118,8 @@ def check_registry(
         ]
     if remote:
         problems += remote_problems(root, scan.rows)
-    problems += registry_pair_problems(
-        root, scan.rows
-    )  # CSV filenames all in the ZIP, where both are here
+    # Every CSV filename in its ZIP: where both are here, and with ``remote`` from the remote.
+    problems += registry_pair_problems(root, scan.rows, from_remote=remote)
     warnings = [f"naming convention (advice): {text}" for text in advice.values()]
     card_problems, card_warnings = check_cards(root, scan.rows)
     problems += card_problems
@@ -168,8 +168,8 @@ def verify_cache(
     """Re-hash the cached files of the catalog ``rows`` (default: every file in the cache);
     corrupt ones are removed, so that the next load fetches them again.  The stimuli extracted
     from an intact stimulus set ZIP are compared with it file by file (corrupt extractions are
-    removed), and every stimulus set of ``pair_rows`` (default: ``rows``) whose CSV and ZIP are
-    cached is checked as a pair: every filename of its CSV must be a file of its ZIP."""
+    removed), and every stimulus set of ``pair_rows`` (default: ``rows``, or none without them)
+    whose CSV and ZIP are cached is checked as a pair: every filename of its CSV must be a file of its ZIP."""
     from ..fetch import data_cache, verify_stimuli_directory
     from .completeness import cached_pair_problems
 

@@ -178,6 +178,42 @@ def _s3_object(source: Source) -> Any:
     return type(obj)(obj.bucket, obj.key, source.version_id)
 
 
+class SourceObject:
+    """A reference's source read as :class:`~brainio_dvc.remotes.RemoteObjectFile` reads a
+    remote's object (``size``, ``read_range``; the key argument is ignored): one HEAD, then
+    ranged GETs of the recorded version, anonymously then signed."""
+
+    def __init__(self, source: Source, identifier: str | None = None) -> None:
+        from .remotes import RemoteSpec
+
+        self.source = source
+        self.identifier = identifier
+        self.registry = ""
+        self.spec = RemoteSpec(name=source.describe(), url=source.url)
+        self.object = _s3_object(source)
+
+    def size(self, _key: str = "") -> int:
+        from .s3objects import head_s3_object
+
+        return head_s3_object(self.object, self.identifier).size
+
+    def read_range(self, _key: str, start: int, end: int) -> bytes:
+        from .s3objects import _anonymous_then_signed
+
+        if end <= start:
+            return b""
+        arguments = {"Bucket": self.object.bucket, "Key": self.object.key, "Range": f"bytes={start}-{end - 1}"}
+        if self.object.version_id:
+            arguments["VersionId"] = self.object.version_id
+        return _anonymous_then_signed(self.object, self.identifier,
+                                      lambda client: bytes(client.get_object(**arguments)["Body"].read()))
+
+    def download(self, _key: str, destination: Path, identifier: str | None = None) -> dict[str, str]:
+        from .s3objects import download_s3_object
+
+        return download_s3_object(self.object, destination, identifier or self.identifier, ("sha1",))
+
+
 def check_source(source: Source, identifier: str | None = None) -> None:
     """HEAD the source at its version; :class:`SourceChangedError` if an unversioned one's ETag or size changed.
 

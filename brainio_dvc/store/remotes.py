@@ -16,6 +16,7 @@ accepts connections and never answers took seven minutes to fail; now it takes a
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import posixpath
@@ -29,7 +30,17 @@ from ..formats.hashes import copy_hashing, read_chunks
 from .progress import ProgressEvent, report, tracker
 from .registry import Registry
 
-__all__ = ["Remote", "RemoteSpec", "S3Remote", "bound_retries", "default_remote", "object_path", "open_remote"]
+__all__ = [
+    "Remote",
+    "RemoteObjectFile",
+    "RemoteSpec",
+    "S3Remote",
+    "bound_retries",
+    "default_remote",
+    "object_path",
+    "open_remote",
+    "open_worktree_remote",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +58,10 @@ S3_TOTAL_ATTEMPTS = 2
 S3FS_RETRIES = 2
 #: Bytes per range request when a download through DVC's filesystem resumes.
 RANGE_BYTES = 16 << 20
+#: Bytes at the end of an object that :class:`RemoteObjectFile` reads in its first request: a
+#: ZIP's end records, a comment of the longest length, and (for small archives) the whole
+#: central directory.
+TAIL_BYTES = 128 << 10
 
 
 def _fsspec_progress(description: str) -> Any:
@@ -161,6 +176,12 @@ class Remote(Protocol):
 
     def exists(self, md5: str) -> bool: ...
 
+    def size(self, md5: str) -> int:
+        """The object's length in bytes."""
+
+    def read_range(self, md5: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (exclusive) of the object, and only those are transferred."""
+
     def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str] | None:
         """Write the object to ``destination``; return the digests computed while writing, if any.
 
@@ -208,13 +229,24 @@ class LocalRemote:
     def exists(self, md5: str) -> bool:
         return (self.directory / object_path(md5)).is_file()
 
-    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str]:
-        source = self.directory / object_path(md5)
+    def _open(self, md5: str, identifier: str | None = None) -> Any:
         try:
-            reader = open(source, "rb")  # noqa: SIM115 - closed below
+            return open(self.directory / object_path(md5), "rb")  # noqa: SIM115 - the caller closes it
         except OSError as error:
             problem = "is missing from" if isinstance(error, FileNotFoundError) else f"cannot be read ({error}) from"
             raise RemoteError(self.registry, self.spec.name, f"object {md5} {problem} {self.directory}", identifier) from error
+
+    def size(self, md5: str) -> int:
+        with self._open(md5) as reader:
+            return os.fstat(reader.fileno()).st_size
+
+    def read_range(self, md5: str, start: int, end: int) -> bytes:
+        with self._open(md5) as reader:  # a seek: only the bytes asked for are read
+            reader.seek(start)
+            return reader.read(max(end - start, 0))
+
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str]:
+        reader = self._open(md5, identifier)
         with reader:
             total = os.fstat(reader.fileno()).st_size
             offset = _resume_offset(destination, total)
@@ -237,7 +269,7 @@ class GitTreeRemote:
     def exists(self, md5: str) -> bool:
         return self.registry.read_bytes(self.commit, self._blob_path(md5)) is not None
 
-    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str]:
+    def _read(self, md5: str, identifier: str | None = None) -> bytes:
         data = self.registry.read_bytes(self.commit, self._blob_path(md5))
         if data is None:
             raise RemoteError(
@@ -246,6 +278,16 @@ class GitTreeRemote:
                 f"object {md5} is not in the registry's committed {self.tree_path}/",
                 identifier,
             )
+        return data
+
+    def size(self, md5: str) -> int:
+        return len(self._read(md5))
+
+    def read_range(self, md5: str, start: int, end: int) -> bytes:
+        return self._read(md5)[start:end]  # a local git object: nothing is transferred
+
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str]:
+        data = self._read(md5, identifier)
         with open(destination, "wb") as writer:
             return copy_hashing([data], writer, ["md5"])
 
@@ -312,6 +354,21 @@ class S3Remote:
             raise self._error(error, None) from error
         return True
 
+    def size(self, md5: str) -> int:
+        try:
+            return int(self.client().head_object(Bucket=self.bucket, Key=self.key(md5))["ContentLength"])
+        except Exception as error:  # noqa: BLE001
+            raise self._error(_missing_if_404(error, self.bucket, self.key(md5)), None) from error
+
+    def read_range(self, md5: str, start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        try:  # one ranged GET
+            response = self.client().get_object(Bucket=self.bucket, Key=self.key(md5), Range=f"bytes={start}-{end - 1}")
+            return bytes(response["Body"].read())
+        except Exception as error:  # noqa: BLE001
+            raise self._error(_missing_if_404(error, self.bucket, self.key(md5)), None) from error
+
     def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str] | None:
         try:
             offset, total, extra = 0, None, {}
@@ -334,6 +391,10 @@ class S3Remote:
 def _http_status(error: Exception) -> int | None:
     response = getattr(error, "response", None) or {}
     return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+
+
+def _missing_if_404(error: Exception, bucket: str, key: str) -> Exception:
+    return FileNotFoundError(f"s3://{bucket}/{key}") if _http_status(error) == 404 else error
 
 
 def _s3_remote_client(settings: dict[str, str]) -> Any:
@@ -373,7 +434,8 @@ def _s3_remote_client(settings: dict[str, str]) -> Any:
 class DvcRemote:
     """Any other remote (S3, ...), through DVC's remote filesystem at the registry's commit."""
 
-    def __init__(self, registry: Registry, commit: str, spec: RemoteSpec) -> None:
+    def __init__(self, registry: Registry, commit: str | None, spec: RemoteSpec) -> None:
+        """``commit`` None: the remote as the registry's working tree configures it."""
         self.registry = registry
         self.commit = commit
         self.spec = spec
@@ -399,6 +461,22 @@ class DvcRemote:
         except Exception as error:  # noqa: BLE001 - DVC and its filesystems raise many kinds
             raise self._error(error, None) from error
 
+    def size(self, md5: str) -> int:
+        try:
+            odb = self._open()
+            return int(odb.fs.size(odb.oid_to_path(md5)))
+        except Exception as error:  # noqa: BLE001
+            raise self._error(error, None) from error
+
+    def read_range(self, md5: str, start: int, end: int) -> bytes:
+        if end <= start:
+            return b""
+        try:
+            odb = self._open()
+            return bytes(odb.fs.cat_file(odb.oid_to_path(md5), start=start, end=end))
+        except Exception as error:  # noqa: BLE001
+            raise self._error(error, None) from error
+
     def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str] | None:
         try:
             odb = self._open()
@@ -415,6 +493,89 @@ class DvcRemote:
                 return _write_from(read_chunks(reader, _CHUNK), destination, offset, total, identifier or md5)
         except Exception as error:  # noqa: BLE001
             raise self._error(error, identifier) from error
+
+
+class RemoteObjectFile(io.RawIOBase):
+    """A remote object as a read-only, seekable binary file that transfers only what is read.
+
+    The first read near the end fetches the last :data:`TAIL_BYTES` in one request (where a
+    ZIP's end records, comment and, for small archives, central directory are); any other read
+    is one range request of its own.  So :mod:`zipfile` lists an archive's members, ZIP64 and
+    comments included, in one or two requests after the size, whatever the archive's length.
+    """
+
+    def __init__(self, remote: Remote, md5: str, tail_bytes: int = TAIL_BYTES) -> None:
+        super().__init__()
+        self.remote = remote
+        self.md5 = md5
+        self.name = f"object {md5} of the remote {remote.spec.name!r}"
+        self.length = remote.size(md5)
+        self.requests = 0
+        self._tail_start = max(self.length - tail_bytes, 0)
+        self._tail: bytes | None = None
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.length}[whence]
+        if base + offset < 0:
+            msg = f"negative seek position {base + offset} in {self.name}"
+            raise ValueError(msg)
+        self._position = base + offset
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        start = min(self._position, self.length)
+        end = self.length if size is None or size < 0 else min(start + size, self.length)
+        if end <= start:
+            return b""
+        if start >= self._tail_start:
+            if self._tail is None:
+                self._tail = self._fetch(self._tail_start, self.length)
+            data = self._tail[start - self._tail_start:end - self._tail_start]
+        else:
+            data = self._fetch(start, end)
+        self._position = start + len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def _fetch(self, start: int, end: int) -> bytes:
+        self.requests += 1
+        data = self.remote.read_range(self.md5, start, end)
+        if len(data) != end - start:
+            registry = getattr(self.remote, "registry", "")
+            raise RemoteError(str(getattr(registry, "label", registry)), self.remote.spec.name,
+                              f"object {self.md5}: asked for bytes {start} to {end} of {self.length}, got {len(data)}")
+        return data
+
+
+def open_worktree_remote(root: Path, name: str | None = None) -> Remote:
+    """The remote ``name`` (by default the default remote) as the working tree at ``root``
+    configures it now (``.dvc/config`` and ``.dvc/config.local`` on disk, committed or not)."""
+    root = Path(root)
+    texts = []
+    for file_name in ("config", "config.local"):
+        path = root / ".dvc" / file_name
+        texts.append(path.read_text(encoding="utf-8") if path.exists() else None)
+    spec = default_remote(texts[0] or "", texts[1], str(root), name)
+    if not spec.is_local:
+        if S3Remote.reads(spec):
+            return S3Remote(str(root), spec)
+        return DvcRemote(Registry(root), None, spec)
+    url = spec.url.removeprefix("file://")
+    return LocalRemote(str(root), spec, Path(url) if Path(url).is_absolute() else (root / ".dvc" / url).resolve())
 
 
 def _chain(error: BaseException) -> list[BaseException]:

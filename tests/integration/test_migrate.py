@@ -418,3 +418,30 @@ data_registry["{LEGACY}"] = lambda: load_assembly_from_s3(
                                   assembly_values(rates))
     assert "bibtex: '@article{alpha2024" in (
         registry / f"registry/lab/assemblies/{ALPHA_RATES}/{ALPHA_RATES}.nc.dvc").read_text().replace('"', "'")
+
+
+def test_the_check_reads_a_referenced_pair_from_its_sources_and_reports_a_lost_stimulus(
+    source: Source, registry: Path, tmp_path: Path
+) -> None:
+    """A pair migrated by reference is never on the machine at migration; ``catalog check
+    --remote`` reads the CSV and the ZIP's central directory from their S3 versions."""
+    import pandas as pd
+
+    identifier = "lab.Lost2024"
+    csv_path, zip_path = _stimulus_files(tmp_path / "lost", identifier, "lost")
+    frame = pd.read_csv(csv_path)
+    lost = frame.iloc[[-1]].assign(stimulus_id="s9", filename="lost/s9.png")
+    pd.concat([frame, lost]).to_csv(csv_path, index=False)
+    stem = identifier.replace(".", "_")
+    rows = [source.put(source.bucket, f"{FOLDER}/stimulus_{stem}.{ext}", path, identifier, "stimulus_set", cls).row()
+            for ext, path, cls in (("csv", csv_path, "StimulusSet"), ("zip", zip_path, ""))]
+    code, report = migrate(registry, write_manifest(tmp_path / "lost.csv", rows), "--reference")
+    assert code == 0, report
+    merge(registry, report["branch"])
+    from brainio_dvc import config
+
+    assert not list(config.home().glob("cache/files/*/*/*"))  # nothing of it is here
+    code, output = run_cli("--registry", str(registry), "--json", "catalog", "check", "--remote")
+    problems = [p for p in json.loads(output)["problems"] if "not in the ZIP" in p]
+    assert code == 1 and len(problems) == 1, output
+    assert identifier in problems[0] and "'lost/s9.png'" in problems[0] and f"s3://{source.bucket}/" in problems[0]

@@ -28,7 +28,7 @@ from brainio_dvc.packaging import package_data_assembly
 from .conftest import ASSEMBLY, CATALOG, STIMULI, Registry, dvc, git, make_assembly
 from .faults import FaultProxy
 from .test_reliability import _s3_template, s3_registry  # noqa: F401 - fixtures
-from .test_reliability import finish, hidden_leftovers, md5_of, run_child, start_child
+from .test_reliability import CHILD_SECONDS, finish, hidden_leftovers, md5_of, run_child, start_child
 
 #: Generous bounds, so that a loaded machine never fails them; what matters is that they are
 #: bounded at all (DVC's defaults retry a hung upload for many minutes).
@@ -502,6 +502,12 @@ class _Injector:
                    for begin, end, md5, what in self.done)
 
 
+def soak_seconds(loads: int) -> int:
+    """How long a soak of ``loads`` loads per worker may take before it counts as hung: a
+    generous bound (200 loads took about 60 s on a shared 2-core machine)."""
+    return CHILD_SECONDS + 3 * loads
+
+
 def soak(registry: Registry, tmp_path: Path, workers: int, loads: int, kills: int, seed: int) -> None:
     import random
 
@@ -517,14 +523,24 @@ def soak(registry: Registry, tmp_path: Path, workers: int, loads: int, kills: in
     def start(worker_seed: int, count: int):
         return start_hands("soak", str(worker_seed), str(count), registry.url, str(plan), str(log))
 
+    # SIGKILLs at random points of the run's progress (loads logged), not of the clock: on a
+    # fast machine the loads could all end before a clock-paced schedule had killed `kills`.
+    kill_at = sorted(generator.sample(range(workers * loads // 10, workers * loads * 8 // 10), kills))
+    deadline = time.monotonic() + soak_seconds(loads)
     running = {n: (start(seed * 1000 + n, loads), loads) for n in range(workers)}
     injector.thread.start()
     killed = 0
     try:
         while any(child.poll() is None for child, _ in running.values()):
-            time.sleep(generator.uniform(0.5, 2.0))
+            if time.monotonic() > deadline:  # a hang, never a slow machine: the bound is generous
+                for child, _ in running.values():
+                    child.kill()
+                stuck = [finish(child)[2][-2000:] for child, _ in running.values()]
+                pytest.fail(f"the soak did not end within {soak_seconds(loads)} s; stderr of the children: {stuck}")
+            time.sleep(generator.uniform(0.02, 0.2))
             alive = [n for n, (child, _) in running.items() if child.poll() is None]
-            if killed < kills and alive:  # a real SIGKILL, at a moment nobody chose
+            logged = len(log.read_text().splitlines()) if log.exists() else 0
+            if killed < kills and alive and logged >= kill_at[killed]:  # a real SIGKILL, mid-run
                 victim = generator.choice(alive)
                 child, count = running[victim]
                 child.send_signal(signal.SIGKILL)
