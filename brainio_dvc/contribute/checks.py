@@ -169,7 +169,8 @@ def verify_cache(
     corrupt ones are removed, so that the next load fetches them again.  The stimuli extracted
     from an intact stimulus set ZIP are compared with it file by file (corrupt extractions are
     removed), and every stimulus set of ``pair_rows`` (default: ``rows``, or none without them)
-    whose CSV and ZIP are cached is checked as a pair: every filename of its CSV must be a file of its ZIP."""
+    whose CSV and ZIP are cached is checked as a pair: every filename of its CSV must be a file
+    of its ZIP."""
     from ..fetch import data_cache, verify_stimuli_directory
     from .completeness import cached_pair_problems
 
