@@ -3,29 +3,54 @@
 A :class:`DataAssembly` is an :class:`xarray.DataArray` whose coordinates of each dimension are
 gathered into one pandas MultiIndex, so that ``assembly.sel(level=value)`` works for any
 coordinate. Loaders read the BrainIO netCDF format and attach the stimulus set.
+
+This module is BrainIO's face: the classes, and every name BrainIO's module had.  The machinery
+beneath them is in :mod:`brainio_dvc.arrays` (indexes, grouping, loaders) and re-exported here.
 """
 
 from __future__ import annotations
 
-import ast
-import importlib.util
 import itertools
 import logging
 import os
 import warnings
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from os import PathLike
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import netCDF4
 import numpy as np
 import pandas as pd
 import xarray as xr
 from xarray.core.indexing import PandasIndexingAdapter
-from xarray.indexes import PandasIndex, PandasMultiIndex
 
-from .exceptions import ConfigurationError, GroupbyError, ValidationError
-from .formats.netcdf import read_data_array
+from .arrays.grouping import (
+    _MULTI_GROUP,
+    GroupbyBridge,
+    _cell_values,
+    _Partition,
+    _simplify,
+    _single_dim_of,
+)
+from .arrays.indexes import (
+    Metadata,  # noqa: F401 - importable from here, as before the split
+    _kind,
+    array_is_element,
+    coords_for_dim,
+    gather_indexes,
+    get_levels,
+    get_metadata,
+    get_metadata_after_2022_06,
+    get_metadata_before_2022_06,
+    walk_coords,
+)
+from .arrays.loaders import (
+    BRAINIO_CHUNKS,
+    AssemblyLoader,
+    StimulusMergeAssemblyLoader,
+    StimulusReferenceAssemblyLoader,
+)
+from .exceptions import GroupbyError, ValidationError
 
 __all__ = [
     "ASSEMBLY_CLASSES",
@@ -60,14 +85,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The environment variable that makes loaders open assemblies lazily with dask chunks.
-BRAINIO_CHUNKS = "BRAINIO_CHUNKS"
 _FASTPATH_POSITION = 6  # DataArray(data, coords, dims, name, attrs, indexes, fastpath)
-_MULTI_GROUP = "multi_group"
-_EXAMPLES_SHOWN = 5
-
-Metadata = tuple[Hashable, tuple[Hashable, ...], np.ndarray]
-XrData = TypeVar("XrData", xr.DataArray, xr.Dataset)
 
 
 def is_fastpath(*args: Any, **kwargs: Any) -> bool:
@@ -416,229 +434,6 @@ ASSEMBLY_CLASSES: dict[str, type[DataAssembly]] = {
 """Every assembly class by name: resolve catalog ``class`` entries here, never with getattr."""
 
 
-# --- grouping helpers ---------------------------------------------------------------------------
-
-
-class GroupbyBridge:
-    """A groupby on a combined key of several coordinates of one dimension.
-
-    Methods are those of the xarray GroupBy; results along the group dimension get the original
-    dimension back, with the grouped coordinates as MultiIndex levels.
-    """
-
-    def __init__(self, groupby: Any, dim: Hashable, uniques: pd.MultiIndex) -> None:
-        self.groupby = groupby
-        self.dim = dim
-        self.uniques = uniques
-
-    def __getattr__(self, attr: str) -> Any:
-        result = getattr(self.groupby, attr)
-        if not callable(result):
-            return result
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return self._restore(result(*args, **kwargs))
-
-        return wrapper
-
-    def __iter__(self) -> Iterator[tuple[tuple[Any, ...], Any]]:
-        for code, group in self.groupby:
-            yield self.uniques[code], group.drop_vars(_MULTI_GROUP)
-
-    def __len__(self) -> int:
-        return len(self.groupby)
-
-    def _restore(self, result: Any) -> Any:
-        if not isinstance(result, xr.DataArray) or _MULTI_GROUP not in result.coords:
-            return result
-        if _MULTI_GROUP not in result.dims:
-            return result.drop_vars(_MULTI_GROUP)
-        keys = self.uniques.take(result[_MULTI_GROUP].values)
-        restored = result.drop_vars(_MULTI_GROUP).rename({_MULTI_GROUP: self.dim})
-        return restored.assign_coords(xr.Coordinates.from_pandas_multiindex(keys, self.dim))
-
-
-class _Partition:
-    """Positions of each unique value of a 1-D array, uniques sorted."""
-
-    def __init__(self, values: np.ndarray) -> None:
-        self.codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=False)
-        self.uniques = np.asarray(uniques)
-        self.size = len(uniques)
-        order = np.argsort(self.codes, kind="stable")
-        bounds = np.cumsum(np.bincount(self.codes, minlength=self.size))[:-1]
-        self.members: list[np.ndarray] = np.split(order, bounds)
-
-
-def _single_dim_of(assembly: xr.DataArray, names: Iterable[Hashable]) -> Hashable:
-    """The one dimension all ``names`` lie on, or a GroupbyError."""
-    dims = {name: assembly[name].dims for name in names}
-    distinct = set(dims.values())
-    if len(distinct) != 1 or len(next(iter(distinct))) != 1:
-        raise GroupbyError(
-            subject="coordinates " + ", ".join(map(str, dims)),
-            expected="coordinates of one and the same single dimension",
-            found=", ".join(f"{name} on {coord_dims}" for name, coord_dims in dims.items()),
-        )
-    return next(iter(distinct))[0]
-
-
-def _simplify(values: np.ndarray) -> Any:
-    return values.item() if values.size == 1 else values
-
-
-def _cell_values(
-    dims: tuple[Hashable, ...], values: np.ndarray, positions: Mapping[Hashable, np.ndarray]
-) -> Any:
-    """The values of a coordinate at one cell of :meth:`DataAssembly.multi_dim_apply`."""
-    if len(dims) == 1 and dims[0] in positions:
-        return _simplify(values[positions[dims[0]]])
-    return _simplify(np.asarray(values)) if not dims else values
-
-
-# --- metadata -----------------------------------------------------------------------------------
-
-
-def _kind(assembly: xr.DataArray | xr.Dataset, name: Hashable) -> str:
-    """``multi_index``, ``level``, ``index`` or ``coord``."""
-    index = assembly.xindexes.get(name)
-    if index is None:
-        return "coord"
-    if isinstance(index, PandasMultiIndex):
-        return "multi_index" if name == index.dim else "level"
-    return "index"
-
-
-def get_metadata(
-    assembly: xr.DataArray | xr.Dataset,
-    dims: Iterable[Hashable | None] | None = None,
-    names_only: bool = False,
-    include_coords: bool = True,
-    include_indexes: bool = True,
-    include_multi_indexes: bool = False,
-    include_levels: bool = True,
-) -> Iterator[Hashable | Metadata]:
-    """Yield coordinates, indexes, MultiIndexes and/or levels: ``name`` or ``(name, dims, values)``.
-
-    :param dims: only metadata whose dims are among these; ``None`` in the list selects
-        dimensionless coordinates. By default all dims plus dimensionless coordinates.
-    """
-    wanted = set(assembly.dims) | {None} if dims is None else set(dims)
-    included = {
-        "coord": include_coords,
-        "index": include_indexes,
-        "multi_index": include_multi_indexes,
-        "level": include_levels,
-    }
-    for name, variable in assembly.coords.variables.items():
-        in_dims = set(variable.dims) <= wanted if variable.dims else None in wanted
-        if in_dims and included[_kind(assembly, name)]:
-            yield name if names_only else (name, variable.dims, variable.values)
-
-
-def walk_coords(assembly: xr.DataArray | xr.Dataset) -> Iterator[Metadata]:
-    """Yield ``(name, dims, values)`` of every coordinate and level, not the MultiIndexes."""
-    yield from get_metadata(assembly)  # type: ignore[misc]
-
-
-def get_levels(assembly: xr.DataArray | xr.Dataset) -> list[Hashable]:
-    """Names of all MultiIndex levels."""
-    return list(
-        get_metadata(assembly, names_only=True, include_coords=False, include_indexes=False)
-    )
-
-
-def coords_for_dim(xr_data: xr.DataArray | xr.Dataset, dim: Hashable) -> dict[Hashable, np.ndarray]:
-    """The values of the coordinates whose only dimension is ``dim``, by name, as in BrainIO.
-
-    Indexes and MultiIndex levels are not among them.
-    """
-    return {name: variable.values for name, variable in _plain_coords(xr_data, dim).items()}
-
-
-def _plain_coords(xr_data: xr.DataArray | xr.Dataset, dim: Hashable) -> dict[Hashable, xr.Variable]:
-    """The coordinate variables of ``dim`` alone that are neither an index nor a level."""
-    return {
-        name: variable
-        for name, variable in xr_data.coords.variables.items()
-        if variable.dims == (dim,) and name not in xr_data.xindexes
-    }
-
-
-# BrainIO 1.1 chose between these two by the installed xarray; only the newer one applies here.
-get_metadata_after_2022_06 = get_metadata
-get_metadata_before_2022_06 = get_metadata
-
-
-def gather_indexes(xr_data: XrData) -> XrData:
-    """A new object whose 1-D coordinates of each dimension index it, as in BrainIO.
-
-    Several coordinates of a dimension form one MultiIndex of it: existing index levels come
-    first, and a plain dimension coordinate becomes the level ``f"{dim}_level_0"``.  A single
-    coordinate of a dimension without an index becomes that dimension's plain index: its values
-    are ``assembly[dim].values``, and its own name is gone, as BrainIO's ``set_index`` left it.
-    Dimensions without other coordinates are left alone.
-    """
-    replaced: list[Hashable] = []
-    new_coords: dict[Hashable, xr.Variable] = {}
-    new_indexes: dict[Hashable, Any] = {}
-    for dim in xr_data.dims:
-        gathered = _gathered_index(xr_data, dim)
-        if gathered is not None:
-            replaced.extend(gathered[0])
-            new_coords.update(gathered[1].variables)
-            new_indexes.update(gathered[1].xindexes)
-    if not replaced:
-        return xr_data
-    # One drop and one assignment for all dimensions: each costs a pass over every coordinate.
-    return xr_data.drop_vars(replaced).assign_coords(xr.Coordinates(new_coords, indexes=new_indexes))
-
-
-def _gathered_index(
-    xr_data: xr.DataArray | xr.Dataset, dim: Hashable, single_level: bool = False
-) -> tuple[list[Hashable], xr.Coordinates] | None:
-    """The variables to replace and the index coordinates replacing them, if any.
-
-    ``single_level`` makes a lone coordinate a one-level MultiIndex instead of a plain index.
-    """
-    coords = _plain_coords(xr_data, dim)
-    if not coords:
-        return None
-    levels: dict[Hashable, np.ndarray] = {}
-    replaced: list[Hashable] = []
-    for index, variables in xr_data.xindexes.group_by_index():
-        if any(variable.dims != (dim,) for variable in variables.values()):
-            continue
-        if isinstance(index, PandasMultiIndex):
-            levels.update((level, xr_data[level].values) for level in index.index.names)
-        elif isinstance(index, PandasIndex):
-            name = index.index.name
-            levels[f"{dim}_level_0" if name == dim else name] = xr_data[name].values
-        else:
-            logger.debug("not gathering coordinates of %s: it has a %s", dim, type(index).__name__)
-            return None
-        replaced.extend(variables)
-    if not levels and len(coords) == 1 and not single_level:
-        (name, variable), = coords.items()
-        return [name], xr.Coordinates({dim: xr.Variable((dim,), variable.values, variable.attrs)})
-    levels.update((name, variable.values) for name, variable in coords.items())
-    replaced.extend(coords)
-    return replaced, xr.Coordinates.from_pandas_multiindex(_multi_index(levels), dim)
-
-
-def _multi_index(arrays: Mapping[Hashable, np.ndarray]) -> pd.MultiIndex:
-    """A MultiIndex of ``arrays`` by name; levels keep the order of first appearance.
-
-    Like ``pd.MultiIndex.from_arrays`` without sorting each level's values, which at 10^5
-    presentations is a third of the cost.
-    """
-    codes, levels = [], []
-    for values in arrays.values():
-        level_codes, uniques = pd.factorize(values, sort=False)
-        codes.append(level_codes)
-        levels.append(uniques)
-    return pd.MultiIndex(levels=levels, codes=codes, names=list(arrays), verify_integrity=False)
-
 
 def merge_data_arrays(data_arrays: Sequence[xr.DataArray]) -> DataAssembly:
     """Merge assemblies sharing dims into one (e.g. pieces along neuroid); of the first's class."""
@@ -653,186 +448,6 @@ def merge_data_arrays(data_arrays: Sequence[xr.DataArray]) -> DataAssembly:
     )["data"].rename(None)
     cls = type(data_arrays[0])
     return (cls if issubclass(cls, DataAssembly) else DataAssembly)(merged)
-
-
-def array_is_element(arr: Sequence[Any], element: Any) -> bool:
-    """Whether ``arr`` has exactly one item, equal to ``element``."""
-    return len(arr) == 1 and arr[0] == element
-
-
-# --- loaders ------------------------------------------------------------------------------------
-
-
-def _chunks_from_environment() -> dict[str, int] | None:
-    """The ``BRAINIO_CHUNKS`` dict literal, or None when unset."""
-    raw = os.environ.get(BRAINIO_CHUNKS, "").strip()
-    if not raw:
-        return None
-    expected = "a dict literal of dimension sizes, e.g. \"{'presentation': 1000}\""
-    source = f"environment variable {BRAINIO_CHUNKS}"
-    try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
-        raise ConfigurationError(BRAINIO_CHUNKS, raw, expected, source) from error
-    if not isinstance(value, dict):
-        raise ConfigurationError(BRAINIO_CHUNKS, raw, expected, source)
-    return value
-
-
-class AssemblyLoader:
-    """Loads a DataAssembly of class ``cls`` from a netCDF file.
-
-    The values are read into memory and the file closed, unless ``chunks`` is given or
-    ``BRAINIO_CHUNKS`` is set (and dask installed): then the file is opened lazily with those
-    chunks (``{}``: the chunks the file is stored in), and values are read when first used.
-    """
-
-    def __init__(
-        self,
-        cls: type[DataAssembly],
-        file_path: str | PathLike[str],
-        stimulus_set_identifier: str | None = None,
-        stimulus_set: pd.DataFrame | None = None,
-        group: str | None = None,
-        chunks: Mapping[str, int] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        if kwargs:
-            logger.debug("%s ignores the arguments %s, as BrainIO's loaders do", type(self).__name__, sorted(kwargs))
-        self.assembly_class = cls
-        self.file_path = file_path
-        self.stimulus_set_identifier = stimulus_set_identifier
-        self.stimulus_set = stimulus_set
-        self.group = group
-        #: Dask chunks to open the file with ({} for the file's own); None: BRAINIO_CHUNKS decides.
-        self.chunks = chunks
-
-    def load(self) -> DataAssembly:
-        """Read the file, add metadata, and gather the indexes once."""
-        return self.assembly_class(self._prepare(self._read()))
-
-    def _read(self) -> xr.DataArray:
-        chunks = _chunks_from_environment() if self.chunks is None else self.chunks
-        if self.chunks is not None and importlib.util.find_spec("dask") is None:
-            raise ConfigurationError("lazy", True, "used with dask installed (pip install 'brainio-dvc[dask]')",
-                                     "the lazy=True argument")
-        if chunks is not None and importlib.util.find_spec("dask") is None:
-            logger.debug("%s is set but dask is not installed: loading eagerly", BRAINIO_CHUNKS)
-            chunks = None
-        return read_data_array(self.file_path, group=self.group, chunks=chunks)
-
-    def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
-        """Metadata added to the plain DataArray before it becomes an assembly."""
-        return _with_stimulus_id(data_array)
-
-
-def _with_stimulus_id(data_array: xr.DataArray) -> xr.DataArray:
-    """Legacy assemblies have ``image_id`` but no ``stimulus_id``: copy the former."""
-    coords = data_array.coords
-    if "image_id" in coords and "stimulus_id" not in coords:
-        if coords["image_id"].dims == ("presentation",):
-            return data_array.assign_coords(
-                stimulus_id=("presentation", coords["image_id"].values)
-            )
-    return data_array
-
-
-class StimulusReferenceAssemblyLoader(AssemblyLoader):
-    """Loads an assembly and sets ``attrs['stimulus_set']`` and ``attrs['stimulus_set_identifier']``
-    (both ``None`` when none was given, as in BrainIO)."""
-
-    def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
-        data_array = super()._prepare(data_array)
-        data_array.attrs["stimulus_set_identifier"] = self.stimulus_set_identifier
-        data_array.attrs["stimulus_set"] = self.stimulus_set
-        return data_array
-
-
-def _presentation_levels(data_array: xr.DataArray) -> tuple[list[Hashable], pd.MultiIndex | None]:
-    """The presentation coordinates as one MultiIndex, and the variables it replaces.
-
-    Unlike :func:`gather_indexes`, a single coordinate (``stimulus_id`` alone) is a level too,
-    so that the stimulus set's columns can be merged in beside it.
-    """
-    index = data_array.indexes.get("presentation")
-    if isinstance(index, pd.MultiIndex) and not _plain_coords(data_array, "presentation"):
-        return ["presentation", *index.names], index
-    gathered = _gathered_index(data_array, "presentation", single_level=True)
-    if gathered is None:
-        return [], None
-    replaced, coords = gathered
-    return replaced, coords.to_index()
-
-
-class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
-    """Loads an assembly and merges the stimulus set's columns into presentation coordinates.
-
-    The merged columns become levels of the presentation MultiIndex directly: each column is
-    factorized once over the stimulus set's rows and its codes are mapped through the codes of
-    the ``stimulus_id`` level, so nothing is hashed once per presentation.
-    """
-
-    def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
-        data_array = super()._prepare(data_array)
-        if self.stimulus_set is None or "presentation" not in data_array.dims:
-            return data_array
-        replaced, index = _presentation_levels(data_array)
-        if index is None or "stimulus_id" not in index.names:
-            raise ValidationError(
-                self._subject(),
-                "a stimulus_id in the assembly and in the stimulus set",
-                "none in the assembly",
-            )
-        merged = self._merged_index(index)
-        return data_array.drop_vars(replaced).assign_coords(
-            xr.Coordinates.from_pandas_multiindex(merged, "presentation")
-        )
-
-    def _subject(self) -> str:
-        identifier = self.stimulus_set_identifier or getattr(self.stimulus_set, "identifier", None)
-        return f"assembly {os.fspath(self.file_path)} with stimulus set {identifier!r}"
-
-    def _stimulus_rows(self, index: pd.MultiIndex) -> np.ndarray:
-        """For every presentation, the row of its stimulus in the stimulus set."""
-        stimulus_set = self.stimulus_set
-        if "stimulus_id" not in stimulus_set.columns:
-            raise ValidationError(self._subject(), "a stimulus_id column in the stimulus set", "none")
-        stimulus_ids = pd.Index(stimulus_set["stimulus_id"])
-        if not stimulus_ids.is_unique:
-            duplicates = stimulus_ids[stimulus_ids.duplicated()].unique()[:_EXAMPLES_SHOWN]
-            raise ValidationError(
-                self._subject(), "unique stimulus_ids in the stimulus set", f"duplicates such as {list(duplicates)}"
-            )
-        level = index.names.index("stimulus_id")
-        rows_of_level = stimulus_ids.get_indexer(index.levels[level])
-        if (rows_of_level < 0).any() and stimulus_ids.inferred_type != index.levels[level].inferred_type:
-            # Integer ids in the netCDF against text ids of a CSV, or the reverse: as text.
-            rows_of_level = stimulus_ids.astype(str).get_indexer(index.levels[level].astype(str))
-        codes = index.codes[level]
-        rows = np.where(codes >= 0, rows_of_level[codes], -1)
-        missing = rows < 0
-        if missing.any():
-            examples = pd.unique(index.get_level_values(level)[missing])[:_EXAMPLES_SHOWN]
-            raise ValidationError(
-                self._subject(),
-                "every presentation's stimulus_id in the stimulus set",
-                f"{int(missing.sum())} presentations whose stimulus_id is not, e.g. {list(examples)}",
-            )
-        return rows
-
-    def _merged_index(self, index: pd.MultiIndex) -> pd.MultiIndex:
-        """``index`` with one more level per new stimulus set column."""
-        rows = self._stimulus_rows(index)
-        names, levels, codes = list(index.names), list(index.levels), list(index.codes)
-        skipped = set(names) | {"stimulus_id", "presentation"}
-        for column in self.stimulus_set.columns:
-            if column in skipped:
-                continue
-            column_codes, uniques = pd.factorize(self.stimulus_set[column].to_numpy())
-            names.append(column)
-            levels.append(pd.Index(uniques))
-            codes.append(column_codes[rows])
-        return pd.MultiIndex(levels=levels, codes=codes, names=names, verify_integrity=False)
 
 
 class GroupAppendAssemblyLoader(StimulusReferenceAssemblyLoader):

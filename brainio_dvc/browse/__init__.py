@@ -1,2 +1,3 @@
-"""Reading a registry as a whole: history and diffs (:mod:`.history`), citations
-(:mod:`.citations`), search (:mod:`.catalog_search`) and the static site (:mod:`.site`)."""
+"""Reading a registry as a whole: history and diffs (:mod:`.history`), what the catalogs list
+and what one identifier holds (:mod:`.listing`), citations (:mod:`.citations`), search
+(:mod:`.catalog_search`) and the static site (:mod:`.site`)."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from ..exceptions import ValidationError
+from .listing import parse_size
 
 __all__ = ["WEIGHTS", "SearchResult", "entries", "normalize_kind", "rank", "registry_entries", "rows_and_cards", "search"]
 
@@ -100,7 +101,7 @@ def entries(rows: Iterable[Mapping[str, Any]], cards: Mapping[tuple[str, str], M
             "registry": str(first.get("registry") or ""),
             "rev": str(first.get("rev") or ""),
             "stimulus_set": str(first.get("stimulus_set_identifier") or ""),
-            "size": sum(int(row["size"]) for row in group if str(row.get("size") or "").isdigit()),
+            "size": sum(parse_size(row.get("size")) for row in group),
             "title": str(card.get("title", "")),
             "description": str(card.get("description", "")),
             "species": list(card.get("species", [])),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..catalogs import TYPE_ASSEMBLY
@@ -11,7 +12,17 @@ from ..catalogs import TYPE_ASSEMBLY
 if TYPE_CHECKING:
     from ..store.registry import Registry
 
-__all__ = ["Change", "diff_rows", "file_history", "role_of", "tags_by_commit"]
+__all__ = [
+    "Change",
+    "Revision",
+    "diff_revisions",
+    "diff_rows",
+    "file_history",
+    "identifier_history",
+    "role_of",
+    "row_history",
+    "tags_by_commit",
+]
 
 
 def role_of(row: Mapping[str, Any]) -> str:
@@ -76,3 +87,70 @@ def tags_by_commit(registry: Registry) -> dict[str, list[str]]:
     for name, sha in registry.git.tags().items():
         tags.setdefault(sha, []).append(name)
     return {sha: sorted(names) for sha, names in tags.items()}
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One commit that changed a file of an identifier (an entry of ``brainio-dvc log``)."""
+
+    file: str  # the file's location in its registry
+    commit: str
+    date: str
+    author: str
+    md5: str  # the file's md5 at that commit, "(removed)" where the commit deleted it
+    subject: str
+
+
+def row_history(row: Mapping[str, Any]) -> list[Revision]:
+    """:func:`file_history` of the file a catalog row describes, up to the row's revision,
+    newest first; [] for a row of no registry (a configured catalog CSV)."""
+    from ..store.registry import open_registry
+
+    if not row.get("registry"):
+        return []
+    location = str(row["location"])
+    registry = open_registry(str(row["registry"]))
+    return [
+        Revision(file=location, **entry)
+        for entry in file_history(registry, location, rev=row["rev"])
+    ]
+
+
+def identifier_history(
+    identifier: str, rev: str | None = None, registry: str | None = None
+) -> list[Revision]:
+    """Every commit that changed a file of ``identifier`` (assembly or stimulus set), file by
+    file in catalog order (a stimulus set's CSV first), each file's newest first.
+
+    :raises IdentifierLookupError: when no catalog has ``identifier``.
+    """
+    from ..lookup import lookup_identifier
+
+    return [revision for row in lookup_identifier(identifier, rev=rev, registry=registry)
+            for revision in row_history(row)]
+
+
+def diff_revisions(rev_a: str, rev_b: str, registry: str | None = None) -> list[Change]:
+    """What changed from revision ``rev_a`` to ``rev_b`` of ``registry`` (a path or URL;
+    default: every configured registry, else the one around the current directory), registry
+    by registry, each sorted by identifier.
+
+    :raises RegistryError: when no registry is given, configured or around the current directory.
+    """
+    from ..exceptions import RegistryError
+    from ..store.registry import default_registry_specs, open_registry
+
+    specs = [registry] if registry else default_registry_specs()
+    if not specs:
+        msg = "no registry given, configured or around the current directory"
+        raise RegistryError(str(Path()), msg)
+    changes: list[Change] = []
+    for spec in specs:
+        opened = open_registry(spec)
+        rows_a, rows_b = (
+            [row for catalog in opened.catalogs(opened.resolve(rev)).values()
+             for row in catalog.to_dict(orient="records")]
+            for rev in (rev_a, rev_b)
+        )
+        changes += diff_rows(rows_a, rows_b)
+    return changes

@@ -9,7 +9,7 @@ import json
 import logging
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -125,62 +125,12 @@ def list_command(options: Options) -> None:
     Example:
       brainio-dvc --rev v2 list
     """
-    from ..lookup import combined_catalog
+    from ..browse.listing import list_artifacts
 
-    catalog = combined_catalog(rev=options.rev, registry=options.registry)
-    entries: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in catalog.to_dict(orient="records"):
-        key = (row["identifier"], row["lookup_type"])
-        entry = entries.setdefault(key, {
-            "identifier": row["identifier"],
-            "type": row["lookup_type"],
-            "class": "",
-            "catalog": row.get("catalog") or row.get("source_catalog"),
-            "stimulus_set": row.get("stimulus_set_identifier") or "",
-            "size": 0,
-        })
-        entry["class"] = entry["class"] or row.get("class") or ""
-        entry["size"] += int(row.get("size") or 0) if str(row.get("size") or "").isdigit() else 0
-    listing = [entries[key] for key in sorted(entries)]
+    entries = list_artifacts(rev=options.rev, registry=options.registry)
+    listing = [entry.as_dict() for entry in entries]
     _emit(options, listing, lambda: format_table([{**e, "size": _size(e["size"])} for e in listing],
                                            ["identifier", "type", "class", "catalog", "stimulus_set", "size"]))
-
-
-def _rows_of(identifier: str, options: Options) -> list[dict[str, Any]]:
-    """The catalog rows of an identifier, assembly or stimulus set."""
-    from ..lookup import lookup_identifier
-
-    return lookup_identifier(identifier, rev=options.rev, registry=options.registry)
-
-
-def _import_command(row: Mapping[str, Any]) -> str | None:
-    if not row.get("registry") or not row.get("md5"):  # a reference (migrate --reference) is not on the remote
-        return None
-    return f"dvc import {row['registry']} {row['location']} --rev {row['rev']}"
-
-
-def _history(row: Mapping[str, Any]) -> list[dict[str, str]]:
-    from ..browse.history import file_history
-    from ..store.registry import open_registry
-
-    if not row.get("registry"):
-        return []
-    return file_history(open_registry(row["registry"]), str(row["location"]), rev=row["rev"])
-
-
-def _describe_file(row: Mapping[str, Any], identifier: str) -> dict[str, Any]:
-    from ..fetch import fetch_row
-
-    path = fetch_row(row, identifier)
-    if row["lookup_type"] == "assembly":
-        from ..formats.netcdf import describe_netcdf
-
-        return describe_netcdf(path)
-    if row.get("class"):
-        from ..stimuli import read_stimulus_csv
-
-        return {"stimuli": len(read_stimulus_csv(path))}
-    return {}
 
 
 @cli.command()
@@ -193,24 +143,15 @@ def show(options: Options, identifier: str) -> None:
     Example:
       brainio-dvc show demo.Gabor2024.neural
     """
-    rows = _rows_of(identifier, options)
-    details = []
-    for row in rows:
-        details.append({
-            "file": row["location"],
-            "class": row.get("class") or "",
-            "size": row.get("size") or "",
-            "md5": row.get("md5") or "",
-            "sha1": row.get("sha1") or "",
-            **_describe_file(row, identifier),
-            "dvc_import": _import_command(row),
-            "history": _history(row),
-        })
-    data = {"identifier": identifier, "type": rows[0]["lookup_type"], "registry": rows[0].get("registry"),
-            "rev": rows[0].get("rev"), "files": details}
+    from ..browse.listing import describe_identifier
+
+    described = describe_identifier(identifier, rev=options.rev, registry=options.registry)
+    details = [file.as_dict() for file in described.files]
+    data = {"identifier": identifier, "type": described.type, "registry": described.registry,
+            "rev": described.rev, "files": details}
 
     def render() -> str:
-        lines = [f"{identifier} ({data['type']}, {rows[0].get('class')})"]
+        lines = [f"{identifier} ({data['type']}, {described.class_name})"]
         if data["registry"]:
             lines.append(f"registry: {data['registry']} at {data['rev']}")
         for detail in details:
@@ -242,10 +183,11 @@ def get(options: Options, identifier: str, output: Path) -> None:
       brainio-dvc get demo.Gabor2024 --rev main -o data/
     """
     from ..fetch import fetch_row
+    from ..lookup import lookup_identifier
 
     output.mkdir(parents=True, exist_ok=True)
     copied = []
-    for row in _rows_of(identifier, options):
+    for row in lookup_identifier(identifier, rev=options.rev, registry=options.registry):
         cached = fetch_row(row, identifier)
         target = output / Path(str(row["location"])).name
         shutil.copyfile(cached, target)
@@ -263,7 +205,10 @@ def log(options: Options, identifier: str) -> None:
     Example:
       brainio-dvc log demo.Gabor2024.neural
     """
-    entries = [{"file": row["location"], **entry} for row in _rows_of(identifier, options) for entry in _history(row)]
+    from ..browse.history import identifier_history
+
+    revisions = identifier_history(identifier, rev=options.rev, registry=options.registry)
+    entries = [asdict(revision) for revision in revisions]
     _emit(options, entries, lambda: format_table(entries, ["commit", "date", "author", "md5", "file", "subject"]))
 
 
@@ -278,18 +223,9 @@ def diff(options: Options, rev_a: str, rev_b: str) -> None:
     Example:
       brainio-dvc diff v1 v2
     """
-    from ..browse.history import diff_rows
-    from ..store.registry import default_registry_specs, open_registry
+    from ..browse.history import diff_revisions
 
-    specs = [options.registry] if options.registry else default_registry_specs()
-    if not specs:
-        raise RegistryError(".", "no registry given, configured or around the current directory")
-    changes = []
-    for spec in specs:
-        registry = open_registry(spec)
-        rows_a, rows_b = ([row for catalog in registry.catalogs(registry.resolve(rev)).values()
-                           for row in catalog.to_dict(orient="records")] for rev in (rev_a, rev_b))
-        changes += [asdict(change) for change in diff_rows(rows_a, rows_b)]
+    changes = [asdict(change) for change in diff_revisions(rev_a, rev_b, registry=options.registry)]
     _emit(options, changes, lambda: format_table(changes, ["status", "identifier", "lookup_type", "role", "md5_before", "md5_after"])
           if changes else "no differences")
 
@@ -310,37 +246,21 @@ def verify(options: Options, identifiers: tuple[str, ...]) -> None:
     Example:
       brainio-dvc verify demo.Gabor2024.neural
     """
-    from ..contribute.completeness import cached_pair_problems, catalog_rows
-    from ..fetch import data_cache, verify_stimuli_directory
+    from ..contribute.checks import verify_cache
+    from ..contribute.completeness import catalog_rows
+    from ..lookup import lookup_identifier
 
-    cache = data_cache()
-    rows: list[dict[str, Any]] = []
     if identifiers:
-        rows = [row for identifier in identifiers for row in _rows_of(identifier, options)]
-        targets = [("md5", str(row["md5"])) if row.get("md5") else ("sha1", str(row["sha1"])) for row in rows]
-    else:
-        targets = list(cache.entries())
-        rows = catalog_rows(options.rev, options.registry)  # their pairs, where both files are cached
-    results = []
-    for algorithm, digest in dict.fromkeys(targets):
-        intact = cache.verify(algorithm, digest)
-        results.append(_verified("file", algorithm, digest, intact))
-        if intact:  # then the stimuli extracted from it, if it is a stimulus set's ZIP
-            extracted = verify_stimuli_directory(cache.path_for(algorithm, digest), digest)
-            if extracted is not None:
-                results.append(_verified("stimuli", algorithm, digest, extracted))
-    for identifier, problem in cached_pair_problems(rows).items():  # every CSV filename in its ZIP
-        results.append({"kind": "stimulus files", "algorithm": "", "digest": identifier,
-                        "status": f"corrupt: {problem}" if problem else "ok"})
+        rows = [row for identifier in identifiers
+                for row in lookup_identifier(identifier, options.rev, options.registry)]
+        verified = verify_cache(rows)
+    else:  # every cached file; the pairs of the catalogs' stimulus sets, where both files are cached
+        verified = verify_cache(None, pair_rows=catalog_rows(options.rev, options.registry))
+    results = [asdict(verification) for verification in verified]
     _emit(options, results, lambda: format_table(results, ["kind", "algorithm", "digest", "status"])
           if results else "the cache is empty")
-    if any(result["status"].startswith("corrupt") for result in results):
+    if any(verification.corrupt for verification in verified):
         sys.exit(1)
-
-
-def _verified(kind: str, algorithm: str, digest: str, outcome: bool | None) -> dict[str, str]:
-    status = {True: "ok", False: "corrupt (removed)", None: "not cached"}[outcome]
-    return {"kind": kind, "algorithm": algorithm, "digest": digest, "status": status}
 
 
 @cli.group()
@@ -364,34 +284,14 @@ def catalog_build(options: Options) -> None:
           lambda: "\n".join(f"{name}: {path}" for name, path in written.items()) or "no catalogs")
 
 
-def _remote_problems(root: Path, rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    from dvc.repo import Repo
-
-    from ..store.references import source_problems
-    from ..store.remotes import describe_remote_failure, open_remote_odb
-
-    rows = list(rows)
-    references = source_problems(rows)  # their bytes are at their source, not on the remote
-    rows = [row for row in rows if row.get("md5")]
-    if not rows:
-        return references
-    try:
-        with Repo(str(root)) as repo:
-            odb = open_remote_odb(repo)
-            present = odb.oids_exist({str(row["md5"]) for row in rows})
-    except Exception as error:  # noqa: BLE001 - any remote failure is a problem to report
-        return [*references, f"cannot check the remote: {describe_remote_failure(error)}"]
-    return references + [f"{row['location']} (md5 {row['md5']}) is not on the remote; run `dvc push`"
-                         for row in rows if str(row["md5"]) not in present]
-
-
 def _default_base(root: Path) -> str:
-    from ..store.git import Git
+    from ..contribute.checks import default_base
 
-    for candidate in ("origin/HEAD", "main", "master"):
-        if Git(root).commit_of(candidate) is not None:
-            return candidate
-    raise click.UsageError("--strict needs --base REV: no origin/HEAD, main or master to compare with")
+    base = default_base(root)
+    if base is None:
+        msg = "--strict needs --base REV: no origin/HEAD, main or master to compare with"
+        raise click.UsageError(msg)
+    return base
 
 
 @catalog.command("check")
@@ -410,35 +310,17 @@ def catalog_check(options: Options, remote: bool, strict: bool, base: str | None
       brainio-dvc catalog check --remote
       brainio-dvc catalog check --strict --base origin/main
     """
-    from ..assemblies import ASSEMBLY_CLASSES
-    from ..cards import check_cards
-    from ..contribute.catalog_build import (
-        find_problems,
-        identifiers_at,
-        naming_advice,
-        scan_registry,
-    )
-    from ..contribute.completeness import registry_pair_problems
-    from ..stimuli import STIMULUS_SET_CLASSES
+    from ..contribute.checks import check_registry
 
     root = _local_registry(options)
-    scan = scan_registry(root)
-    problems = find_problems(scan, sorted(ASSEMBLY_CLASSES), sorted(STIMULUS_SET_CLASSES))
-    advice = naming_advice(scan.rows)
-    if strict and advice:
-        before = identifiers_at(root, base or _default_base(root))
-        problems += [f"new identifier breaks the naming convention: {text}"
-                     for identifier, text in advice.items() if identifier not in before]
-    if remote:
-        problems += _remote_problems(root, scan.rows)
-    problems += registry_pair_problems(root, scan.rows, from_remote=remote)  # CSV filenames all in the ZIP
-    warnings = [f"naming convention (advice): {text}" for text in advice.values()]
-    card_problems, card_warnings = check_cards(root, scan.rows)
-    problems += card_problems
-    warnings += card_warnings
-    _emit(options, {"registry": str(root), "artifacts": len(scan.rows), "problems": problems, "warnings": warnings},
+    report = check_registry(root, remote=remote, strict=strict,
+                            base=base or (lambda: _default_base(root)))
+    problems, warnings = report.problems, report.warnings
+    data = {"registry": str(root), "artifacts": report.artifacts, "problems": problems,
+            "warnings": warnings}
+    _emit(options, data,
           lambda: "\n".join([*(f"warning: {w}" for w in warnings), *(f"problem: {p}" for p in problems)]
-                            + ([] if problems else [f"ok: {len(scan.rows)} artifacts in {root}"])))
+                            + ([] if problems else [f"ok: {report.artifacts} artifacts in {root}"])))
     if problems:
         sys.exit(1)
 

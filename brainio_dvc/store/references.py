@@ -190,7 +190,7 @@ def _read_source(registry: str, rev: str, location: str) -> Source:
 
 
 def _s3_object(source: Source) -> Any:
-    from ..s3 import parse_s3_url
+    from .s3objects import parse_s3_url
 
     obj = parse_s3_url(source.url)
     return type(obj)(obj.bucket, obj.key, source.version_id)
@@ -211,12 +211,12 @@ class SourceObject:
         self.object = _s3_object(source)
 
     def size(self, _key: str = "") -> int:
-        from ..s3 import head_s3_object
+        from .s3objects import head_s3_object
 
         return head_s3_object(self.object, self.identifier).size
 
     def read_range(self, _key: str, start: int, end: int) -> bytes:
-        from ..s3 import _anonymous_then_signed
+        from .s3objects import _anonymous_then_signed
 
         if end <= start:
             return b""
@@ -227,7 +227,7 @@ class SourceObject:
                                       lambda client: bytes(client.get_object(**arguments)["Body"].read()))
 
     def download(self, _key: str, destination: Path, identifier: str | None = None) -> dict[str, str]:
-        from ..s3 import download_s3_object
+        from .s3objects import download_s3_object
 
         return download_s3_object(self.object, destination, identifier or self.identifier, ("sha1",))
 
@@ -237,7 +237,7 @@ def check_source(source: Source, identifier: str | None = None) -> None:
 
     :class:`~brainio_dvc.exceptions.S3ObjectError` when it is missing or refused.
     """
-    from ..s3 import head_s3_object
+    from .s3objects import head_s3_object
 
     head = head_s3_object(_s3_object(source), identifier)
     if source.version_id:

@@ -16,8 +16,18 @@ import pytest
 from brainio_dvc.cards import from_bibtex
 from brainio_dvc.packaging import package_data_assembly, package_stimulus_set
 
-from .conftest import ASSEMBLY, CATALOG, STIMULI, Registry, make_assembly, make_stimulus_set, merge, template_environment
-from .conftest import git, init_registry
+from .conftest import (
+    ASSEMBLY,
+    CATALOG,
+    STIMULI,
+    Registry,
+    git,
+    init_registry,
+    make_assembly,
+    make_stimulus_set,
+    merge,
+    template_environment,
+)
 
 BIBTEX = r"""@article{Tester2024,
   title = {Object {IT} responses to {Tester} shapes},

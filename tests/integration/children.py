@@ -120,8 +120,8 @@ class _KillAtStep(logging.Handler):
 
 
 def _package_die_at(step: str, registry: str, identifier: str, version: str) -> dict[str, Any]:
-    from brainio_dvc.store import progress
     from brainio_dvc.packaging import package_data_assembly
+    from brainio_dvc.store import progress
 
     from .conftest import CATALOG, STIMULI, make_assembly
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from brainio_dvc.formats.archives import create_stimulus_csv, create_stimulus_zip
 from brainio_dvc.assemblies import NeuronRecordingAssembly
 from brainio_dvc.exceptions import IntegrityError, S3ObjectError
 from brainio_dvc.fetch import data_cache
+from brainio_dvc.formats.archives import create_stimulus_csv, create_stimulus_zip
 from brainio_dvc.formats.hashes import sha1_hash
 from brainio_dvc.formats.netcdf import write_netcdf
 from brainio_dvc.s3 import load_assembly_from_s3, load_stimulus_set_from_s3

@@ -16,7 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from brainio_dvc.assemblies import BehavioralAssembly, MetadataAssembly, NeuronRecordingAssembly, SpikeTimesAssembly
+from brainio_dvc.assemblies import (
+    BehavioralAssembly,
+    MetadataAssembly,
+    NeuronRecordingAssembly,
+    SpikeTimesAssembly,
+)
 from brainio_dvc.packaging import package_data_assembly, package_stimulus_set
 from brainio_dvc.stimuli import StimulusSet
 

@@ -47,8 +47,9 @@ def test_show_stimulus_set_counts_stimuli(registry: Registry) -> None:
 def test_get_copies_files_at_a_revision(registry: Registry, tmp_path: Path) -> None:
     output = tmp_path / "out"
     run("--registry", str(registry.root), "--rev", "v1", "get", ASSEMBLY, "-o", str(output))
-    from brainio_dvc.assemblies import NeuronRecordingAssembly
     import numpy as np
+
+    from brainio_dvc.assemblies import NeuronRecordingAssembly
 
     loaded = NeuronRecordingAssembly.from_files(output / f"{ASSEMBLY}.nc")
     np.testing.assert_allclose(loaded.values, make_assembly(1).values)

@@ -14,14 +14,22 @@ import pytest
 
 import brainio_dvc
 from brainio_dvc import config
-from brainio_dvc.store import progress
 from brainio_dvc.exceptions import IntegrityError, RemoteError, UnsafeArchiveError
 from brainio_dvc.fetch import data_cache
+from brainio_dvc.store import progress
 
 from .conftest import ASSEMBLY, STIMULI, Registry, dvc, make_assembly
-from .test_reliability import STIMULUS_DIR, _stimulus_zip, artifacts, files_under, hidden_leftovers, track_new_bytes
+from .test_reliability import (  # noqa: F401 - fixtures
+    STIMULUS_DIR,
+    _s3_template,
+    _stimulus_zip,
+    artifacts,
+    files_under,
+    hidden_leftovers,
+    s3_registry,
+    track_new_bytes,
+)
 from .test_s3 import S3Registry
-from .test_reliability import _s3_template, s3_registry  # noqa: F401 - fixtures
 
 PROBE = """
 import json, sys

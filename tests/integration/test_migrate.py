@@ -20,11 +20,11 @@ import pytest
 from click.testing import CliRunner
 
 import brainio_dvc
-from brainio_dvc.formats.archives import create_stimulus_csv, create_stimulus_zip
 from brainio_dvc.cli import cli
-from brainio_dvc.exceptions import SourceChangedError
-from brainio_dvc.formats.hashes import sha1_hash
 from brainio_dvc.contribute.migrate import MANIFEST_COLUMNS
+from brainio_dvc.exceptions import SourceChangedError
+from brainio_dvc.formats.archives import create_stimulus_csv, create_stimulus_zip
+from brainio_dvc.formats.hashes import sha1_hash
 from brainio_dvc.formats.netcdf import write_netcdf
 
 from ..gitdvc import dvc, git, init_registry
@@ -261,8 +261,8 @@ def test_a_copy_whose_push_fails_names_the_push_and_moves_no_branch(
 ) -> None:
     """The objects go up while others still download; a remote that refuses connections still
     fails the run at its step ``push``, with the remote named, and leaves every branch as it was."""
-    from brainio_dvc.exceptions import PackagingError, RemoteError
     from brainio_dvc.contribute.migrate import migrate as migrate_objects
+    from brainio_dvc.exceptions import PackagingError, RemoteError
 
     _credentials(monkeypatch)
     root = init_registry(tmp_path / "registry", "s3://registry-bucket/objects")

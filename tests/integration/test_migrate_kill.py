@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 import brainio_dvc
-from brainio_dvc.store.cache import DataCache
 from brainio_dvc.config import home
+from brainio_dvc.store.cache import DataCache
 
 from ..gitdvc import git, init_registry
 from .test_migrate import (  # noqa: F401 - fixtures, used by name

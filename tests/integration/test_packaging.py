@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import brainio_dvc
-from brainio_dvc.formats.dvcmeta import parse_dvc_file
 from brainio_dvc.exceptions import PackagingError
+from brainio_dvc.formats.dvcmeta import parse_dvc_file
 from brainio_dvc.packaging import package_data_assembly, package_stimulus_set
 
 from .conftest import ASSEMBLY, CATALOG, STIMULI, Registry, git, make_assembly, make_stimulus_set

@@ -37,7 +37,16 @@ from brainio_dvc.exceptions import RemoteError
 from brainio_dvc.fetch import data_cache
 from brainio_dvc.lookup import lookup_assembly, lookup_stimulus_set
 
-from .conftest import ASSEMBLY, CATALOG, STIMULI, Registry, dvc, git, make_assembly, template_environment
+from .conftest import (
+    ASSEMBLY,
+    CATALOG,
+    STIMULI,
+    Registry,
+    dvc,
+    git,
+    make_assembly,
+    template_environment,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD_SECONDS = 120

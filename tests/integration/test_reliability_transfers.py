@@ -27,8 +27,16 @@ from brainio_dvc.packaging import package_data_assembly
 
 from .conftest import ASSEMBLY, CATALOG, STIMULI, Registry, dvc, git, make_assembly
 from .faults import FaultProxy
-from .test_reliability import _s3_template, s3_registry  # noqa: F401 - fixtures
-from .test_reliability import CHILD_SECONDS, finish, hidden_leftovers, md5_of, run_child, start_child
+from .test_reliability import (  # noqa: F401 - fixtures
+    CHILD_SECONDS,
+    _s3_template,
+    finish,
+    hidden_leftovers,
+    md5_of,
+    run_child,
+    s3_registry,
+    start_child,
+)
 
 #: Generous bounds, so that a loaded machine never fails them; what matters is that they are
 #: bounded at all (DVC's defaults retry a hung upload for many minutes).
@@ -398,8 +406,8 @@ def test_two_clones_pushing_the_same_objects_to_one_remote_at_once_both_succeed(
 def test_catalog_build_run_twice_at_once_gives_one_valid_catalog(registry: Registry, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from brainio_dvc.contribute.catalog_build import scan_registry, write_catalogs
     from brainio_dvc.cli import cli
+    from brainio_dvc.contribute.catalog_build import scan_registry, write_catalogs
 
     expected = write_catalogs(registry.root) and (registry.root / "catalogs" / CATALOG / "lookup.csv").read_text()
     for round_number in range(4):  # each round: a stale catalog to remove and one to rewrite

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,7 +18,17 @@ from brainio_dvc.exceptions import PackagingError, RemoteError
 from brainio_dvc.packaging import package_data_assembly, package_stimulus_set
 
 from ..seaweed import ADMIN_KEY, ADMIN_SECRET, SeaweedServer
-from .conftest import ASSEMBLY, CATALOG, STIMULI, dvc, git, init_registry, make_assembly, make_stimulus_set, merge
+from .conftest import (
+    ASSEMBLY,
+    CATALOG,
+    STIMULI,
+    dvc,
+    git,
+    init_registry,
+    make_assembly,
+    make_stimulus_set,
+    merge,
+)
 
 pytestmark = pytest.mark.s3
 

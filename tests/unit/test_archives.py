@@ -15,13 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from brainio_dvc.exceptions import BrainioDvcError, UnsafeArchiveError, ValidationError
 from brainio_dvc.formats.archives import (
     create_stimulus_csv,
     create_stimulus_zip,
     extract_zip,
     stimulus_zip_member_names,
 )
-from brainio_dvc.exceptions import BrainioDvcError, UnsafeArchiveError, ValidationError
 from brainio_dvc.formats.hashes import sha1_hash
 from brainio_dvc.stimuli import StimulusSet
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import brainio_dvc.store.cache as cache_module
+from brainio_dvc.exceptions import IntegrityError
 from brainio_dvc.formats.atomic import temporary_path
 from brainio_dvc.store.cache import DataCache, FileState
-from brainio_dvc.exceptions import IntegrityError
 
 PAYLOAD = b"brainio bytes\n" * 100
 MD5 = hashlib.md5(PAYLOAD).hexdigest()

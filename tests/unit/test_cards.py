@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from brainio_dvc import cards
-from brainio_dvc.formats.bibtex import format_entry, parse_bibtex, text_citation
 from brainio_dvc.browse.catalog_search import entries, normalize_kind, rank
 from brainio_dvc.browse.citations import Citation
 from brainio_dvc.exceptions import CardError, ValidationError
+from brainio_dvc.formats.bibtex import format_entry, parse_bibtex, text_citation
 
 ROOT = Path(__file__).resolve().parents[2]
 BIBTEX = r"""@comment{ignored}

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from brainio_dvc.catalogs import LOCATION_TYPE_DVC
-from brainio_dvc.formats.dvcmeta import META_FIELDS, parse_dvc_file, with_meta
 from brainio_dvc.exceptions import BrainioDvcError, ValidationError
+from brainio_dvc.formats.dvcmeta import META_FIELDS, parse_dvc_file, with_meta
 
 DVC_PATH = "registry/demo/demo.Gabor2024/demo.Gabor2024.nc.dvc"
 MD5 = "0f343b0931126a20f133d67c2b018a3b"
@@ -254,8 +254,8 @@ def test_dvc_yaml_leaves_what_it_cannot_be_sure_of_to_ruamel(value: object) -> N
 
 
 def test_the_dvc_files_migrations_write_are_written_without_ruamel_and_read_back_as_written() -> None:
-    from brainio_dvc.formats.dvcmeta import dvc_row, dvc_yaml
     from brainio_dvc.contribute.migrate.copying import tracked_dvc_document
+    from brainio_dvc.formats.dvcmeta import dvc_row, dvc_yaml
     from brainio_dvc.store.references import Source, reference_dvc_document
 
     source = "s3://brainscore-storage/brainscore-vision/assy_dicarlo_MajajHong2015_public.nc?versionId=" + "a" * 32

@@ -20,12 +20,11 @@ from typing import Any
 import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
+from test_fuzz import _SCALARS, _YAML_TOKENS, FUZZ, MD5, SHA1, _as_text, _dump, mutations
 
 from brainio_dvc.assemblies import NeuronRecordingAssembly
-from brainio_dvc.formats.dvcmeta import META_FIELDS, parse_dvc_file
 from brainio_dvc.exceptions import BrainioDvcError
-
-from test_fuzz import FUZZ, MD5, SHA1, _as_text, _dump, _SCALARS, _YAML_TOKENS, mutations
+from brainio_dvc.formats.dvcmeta import META_FIELDS, parse_dvc_file
 
 # --- netCDF / HDF5 --------------------------------------------------------------------------------
 

@@ -29,12 +29,12 @@ BASE = 0
 FACES = 4
 LAYERS = {
     "exceptions": BASE, "config": BASE,
-    "formats": 1,
+    "formats": 1, "arrays": 1,
     "store": 2,
     "contribute": 3, "browse": 3,
     "cli": 5,
 }
-LAYER_NAMES = {0: "base", 1: "formats", 2: "store", 3: "contribute/browse", 4: "faces", 5: "cli"}
+LAYER_NAMES = {0: "base", 1: "formats/arrays", 2: "store", 3: "contribute/browse", 4: "faces", 5: "cli"}
 
 _SCHEMA = ("the lookup-CSV schema (lookup types, columns, CatalogTable, parsing, rendering, its "
            "JSON form) lives in the catalogs face; it belongs in formats/, beneath every reader")
@@ -97,6 +97,16 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("brainio_dvc.browse.catalog_search", "brainio_dvc.cards"): _RESOLVE,
     ("brainio_dvc.browse.citations", "brainio_dvc.lookup"): _RESOLVE,
     ("brainio_dvc.browse.citations", "brainio_dvc.cards"): _RESOLVE,
+    ("brainio_dvc.browse.history", "brainio_dvc.lookup"): _RESOLVE,
+    ("brainio_dvc.browse.listing", "brainio_dvc.lookup"): _RESOLVE,
+    ("brainio_dvc.browse.listing", "brainio_dvc.fetch"): _RESOLVE + " (show reads the file it describes)",
+    ("brainio_dvc.browse.listing", "brainio_dvc.stimuli"): _RESOLVE + " (show reads the stimulus CSV)",
+    ("brainio_dvc.contribute.checks", "brainio_dvc.assemblies"):
+        "catalog check validates each row's class against the classes, which live with the faces",
+    ("brainio_dvc.contribute.checks", "brainio_dvc.stimuli"):
+        "catalog check validates each row's class against the classes, which live with the faces",
+    ("brainio_dvc.contribute.checks", "brainio_dvc.cards"): "catalog check checks the dataset cards",
+    ("brainio_dvc.contribute.checks", "brainio_dvc.fetch"): _DATA_CACHE,
     ("brainio_dvc.browse.site.build", "brainio_dvc.fetch"):
         "the site's thumbnails need a stimulus ZIP on disk, fetched with the fetch face",
 }

@@ -27,7 +27,6 @@ import brainio_dvc.lookup
 from brainio_dvc import lookup
 from brainio_dvc.catalogs import BRAINIO_COLUMNS, render_catalog_csv
 from brainio_dvc.exceptions import CatalogRowError
-
 from tests.gitdvc import git, git_commands, in_a_new_process, init_registry
 
 SHA1 = "5b7a0b3c" * 5

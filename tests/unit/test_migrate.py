@@ -10,7 +10,6 @@ import textwrap
 
 import pytest
 
-from brainio_dvc.exceptions import MigrationError
 from brainio_dvc.contribute.migrate.copying import tracked_dvc_text
 from brainio_dvc.contribute.migrate.manifest import (
     MANIFEST_COLUMNS,
@@ -22,6 +21,7 @@ from brainio_dvc.contribute.migrate.manifest import (
 )
 from brainio_dvc.contribute.migrate.plugin_scan import scan_source
 from brainio_dvc.contribute.migrate.run import migration_branch, plan
+from brainio_dvc.exceptions import MigrationError
 
 SHA1 = "a" * 40
 OTHER_SHA1 = "b" * 40

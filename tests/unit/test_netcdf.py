@@ -17,7 +17,12 @@ from xarray.indexes import PandasMultiIndex
 from brainio_dvc.assemblies import DataAssembly, NeuroidAssembly, get_levels
 from brainio_dvc.exceptions import ValidationError
 from brainio_dvc.formats.hashes import sha1_hash
-from brainio_dvc.formats.netcdf import read_assembly_attrs, read_data_array, validate_netcdf, write_netcdf
+from brainio_dvc.formats.netcdf import (
+    read_assembly_attrs,
+    read_data_array,
+    validate_netcdf,
+    write_netcdf,
+)
 
 IDENTIFIERS = {"identifier": "lab.Author2020", "stimulus_set_identifier": "lab.Author2020.stimuli"}
 

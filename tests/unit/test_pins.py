@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from brainio_dvc.exceptions import LockFileError, PinError
-from brainio_dvc.formats.lockfile import LockedFile, LockEntry, LockFile, read_lock, render_lock, write_lock
+from brainio_dvc.formats.lockfile import (
+    LockedFile,
+    LockEntry,
+    LockFile,
+    read_lock,
+    render_lock,
+    write_lock,
+)
 from brainio_dvc.store.pins import Import, RepositoryFacts, Settings, decide
 
 COMMIT_A, COMMIT_B = "a" * 40, "b" * 40

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from brainio_dvc.exceptions import RegistryError
-from brainio_dvc.store.remotes import RemoteSpec, default_remote, describe_remote_failure, object_path
+from brainio_dvc.store.remotes import (
+    RemoteSpec,
+    default_remote,
+    describe_remote_failure,
+    object_path,
+)
 
 CONFIG = "[core]\n    remote = storage\n['remote \"storage\"']\n    url = storage\n"
 TWO_REMOTES = CONFIG + "['remote \"s3\"']\n    url = s3://bucket/registry\n    endpointurl = http://127.0.0.1:8333\n"

@@ -9,9 +9,6 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from brainio_dvc.formats import identifiers
-from brainio_dvc.exceptions import IdentifierError, ValidationError
-from brainio_dvc.stimuli import StimulusSet
 from brainio_dvc.contribute.validation import (
     check_experiment_stimulus_set,
     check_image_format,
@@ -23,6 +20,9 @@ from brainio_dvc.contribute.validation import (
     describe_stimulus_set,
     preview,
 )
+from brainio_dvc.exceptions import IdentifierError, ValidationError
+from brainio_dvc.formats import identifiers
+from brainio_dvc.stimuli import StimulusSet
 
 
 def write_image(path: Path, suffix_format: str = "PNG") -> Path:

@@ -1,0 +1,212 @@
+"""Loaders of the BrainIO netCDF format: read the file (eagerly, or lazily with dask chunks),
+add ``stimulus_id`` to legacy assemblies, and attach or merge the stimulus set.
+
+:class:`~brainio_dvc.assemblies.GroupAppendAssemblyLoader`, which loads a file's groups as
+``MetadataAssembly`` attrs, lives beside the assembly classes.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import logging
+import os
+from collections.abc import Hashable, Mapping
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..exceptions import ConfigurationError, ValidationError
+from ..formats.netcdf import read_data_array
+from .indexes import _gathered_index, _plain_coords
+
+if TYPE_CHECKING:
+    from ..assemblies import DataAssembly
+
+__all__ = [
+    "BRAINIO_CHUNKS",
+    "AssemblyLoader",
+    "StimulusMergeAssemblyLoader",
+    "StimulusReferenceAssemblyLoader",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The environment variable that makes loaders open assemblies lazily with dask chunks.
+BRAINIO_CHUNKS = "BRAINIO_CHUNKS"
+_EXAMPLES_SHOWN = 5
+
+
+def _chunks_from_environment() -> dict[str, int] | None:
+    """The ``BRAINIO_CHUNKS`` dict literal, or None when unset."""
+    raw = os.environ.get(BRAINIO_CHUNKS, "").strip()
+    if not raw:
+        return None
+    expected = "a dict literal of dimension sizes, e.g. \"{'presentation': 1000}\""
+    source = f"environment variable {BRAINIO_CHUNKS}"
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
+        raise ConfigurationError(BRAINIO_CHUNKS, raw, expected, source) from error
+    if not isinstance(value, dict):
+        raise ConfigurationError(BRAINIO_CHUNKS, raw, expected, source)
+    return value
+
+
+class AssemblyLoader:
+    """Loads a DataAssembly of class ``cls`` from a netCDF file.
+
+    The values are read into memory and the file closed, unless ``chunks`` is given or
+    ``BRAINIO_CHUNKS`` is set (and dask installed): then the file is opened lazily with those
+    chunks (``{}``: the chunks the file is stored in), and values are read when first used.
+    """
+
+    def __init__(
+        self,
+        cls: type[DataAssembly],
+        file_path: str | PathLike[str],
+        stimulus_set_identifier: str | None = None,
+        stimulus_set: pd.DataFrame | None = None,
+        group: str | None = None,
+        chunks: Mapping[str, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            logger.debug("%s ignores the arguments %s, as BrainIO's loaders do", type(self).__name__, sorted(kwargs))
+        self.assembly_class = cls
+        self.file_path = file_path
+        self.stimulus_set_identifier = stimulus_set_identifier
+        self.stimulus_set = stimulus_set
+        self.group = group
+        #: Dask chunks to open the file with ({} for the file's own); None: BRAINIO_CHUNKS decides.
+        self.chunks = chunks
+
+    def load(self) -> DataAssembly:
+        """Read the file, add metadata, and gather the indexes once."""
+        return self.assembly_class(self._prepare(self._read()))
+
+    def _read(self) -> xr.DataArray:
+        chunks = _chunks_from_environment() if self.chunks is None else self.chunks
+        if self.chunks is not None and importlib.util.find_spec("dask") is None:
+            raise ConfigurationError("lazy", True, "used with dask installed (pip install 'brainio-dvc[dask]')",
+                                     "the lazy=True argument")
+        if chunks is not None and importlib.util.find_spec("dask") is None:
+            logger.debug("%s is set but dask is not installed: loading eagerly", BRAINIO_CHUNKS)
+            chunks = None
+        return read_data_array(self.file_path, group=self.group, chunks=chunks)
+
+    def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
+        """Metadata added to the plain DataArray before it becomes an assembly."""
+        return _with_stimulus_id(data_array)
+
+
+def _with_stimulus_id(data_array: xr.DataArray) -> xr.DataArray:
+    """Legacy assemblies have ``image_id`` but no ``stimulus_id``: copy the former."""
+    coords = data_array.coords
+    if "image_id" in coords and "stimulus_id" not in coords:
+        if coords["image_id"].dims == ("presentation",):
+            return data_array.assign_coords(
+                stimulus_id=("presentation", coords["image_id"].values)
+            )
+    return data_array
+
+
+class StimulusReferenceAssemblyLoader(AssemblyLoader):
+    """Loads an assembly and sets ``attrs['stimulus_set']`` and ``attrs['stimulus_set_identifier']``
+    (both ``None`` when none was given, as in BrainIO)."""
+
+    def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
+        data_array = super()._prepare(data_array)
+        data_array.attrs["stimulus_set_identifier"] = self.stimulus_set_identifier
+        data_array.attrs["stimulus_set"] = self.stimulus_set
+        return data_array
+
+
+def _presentation_levels(data_array: xr.DataArray) -> tuple[list[Hashable], pd.MultiIndex | None]:
+    """The presentation coordinates as one MultiIndex, and the variables it replaces.
+
+    Unlike :func:`gather_indexes`, a single coordinate (``stimulus_id`` alone) is a level too,
+    so that the stimulus set's columns can be merged in beside it.
+    """
+    index = data_array.indexes.get("presentation")
+    if isinstance(index, pd.MultiIndex) and not _plain_coords(data_array, "presentation"):
+        return ["presentation", *index.names], index
+    gathered = _gathered_index(data_array, "presentation", single_level=True)
+    if gathered is None:
+        return [], None
+    replaced, coords = gathered
+    return replaced, coords.to_index()
+
+
+class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
+    """Loads an assembly and merges the stimulus set's columns into presentation coordinates.
+
+    The merged columns become levels of the presentation MultiIndex directly: each column is
+    factorized once over the stimulus set's rows and its codes are mapped through the codes of
+    the ``stimulus_id`` level, so nothing is hashed once per presentation.
+    """
+
+    def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
+        data_array = super()._prepare(data_array)
+        if self.stimulus_set is None or "presentation" not in data_array.dims:
+            return data_array
+        replaced, index = _presentation_levels(data_array)
+        if index is None or "stimulus_id" not in index.names:
+            raise ValidationError(
+                self._subject(),
+                "a stimulus_id in the assembly and in the stimulus set",
+                "none in the assembly",
+            )
+        merged = self._merged_index(index)
+        return data_array.drop_vars(replaced).assign_coords(
+            xr.Coordinates.from_pandas_multiindex(merged, "presentation")
+        )
+
+    def _subject(self) -> str:
+        identifier = self.stimulus_set_identifier or getattr(self.stimulus_set, "identifier", None)
+        return f"assembly {os.fspath(self.file_path)} with stimulus set {identifier!r}"
+
+    def _stimulus_rows(self, index: pd.MultiIndex) -> np.ndarray:
+        """For every presentation, the row of its stimulus in the stimulus set."""
+        stimulus_set = self.stimulus_set
+        if "stimulus_id" not in stimulus_set.columns:
+            raise ValidationError(self._subject(), "a stimulus_id column in the stimulus set", "none")
+        stimulus_ids = pd.Index(stimulus_set["stimulus_id"])
+        if not stimulus_ids.is_unique:
+            duplicates = stimulus_ids[stimulus_ids.duplicated()].unique()[:_EXAMPLES_SHOWN]
+            raise ValidationError(
+                self._subject(), "unique stimulus_ids in the stimulus set", f"duplicates such as {list(duplicates)}"
+            )
+        level = index.names.index("stimulus_id")
+        rows_of_level = stimulus_ids.get_indexer(index.levels[level])
+        if (rows_of_level < 0).any() and stimulus_ids.inferred_type != index.levels[level].inferred_type:
+            # Integer ids in the netCDF against text ids of a CSV, or the reverse: as text.
+            rows_of_level = stimulus_ids.astype(str).get_indexer(index.levels[level].astype(str))
+        codes = index.codes[level]
+        rows = np.where(codes >= 0, rows_of_level[codes], -1)
+        missing = rows < 0
+        if missing.any():
+            examples = pd.unique(index.get_level_values(level)[missing])[:_EXAMPLES_SHOWN]
+            raise ValidationError(
+                self._subject(),
+                "every presentation's stimulus_id in the stimulus set",
+                f"{int(missing.sum())} presentations whose stimulus_id is not, e.g. {list(examples)}",
+            )
+        return rows
+
+    def _merged_index(self, index: pd.MultiIndex) -> pd.MultiIndex:
+        """``index`` with one more level per new stimulus set column."""
+        rows = self._stimulus_rows(index)
+        names, levels, codes = list(index.names), list(index.levels), list(index.codes)
+        skipped = set(names) | {"stimulus_id", "presentation"}
+        for column in self.stimulus_set.columns:
+            if column in skipped:
+                continue
+            column_codes, uniques = pd.factorize(self.stimulus_set[column].to_numpy())
+            names.append(column)
+            levels.append(pd.Index(uniques))
+            codes.append(column_codes[rows])
+        return pd.MultiIndex(levels=levels, codes=codes, names=names, verify_integrity=False)
