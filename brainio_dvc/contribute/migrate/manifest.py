@@ -37,8 +37,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ...catalogs import BRAINIO_COLUMNS, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from ...exceptions import BrainioDvcError, MigrationError
+from ...formats.catalog_csv import BRAINIO_COLUMNS, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from ...formats.hashes import is_digest
 
 __all__ = [

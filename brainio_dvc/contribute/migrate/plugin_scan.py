@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
+from ...formats.catalog_csv import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .manifest import ROLE_CSV, ROLE_NC, ROLE_ZIP, Entry
 
 __all__ = ["PluginScan", "Unresolved", "scan_plugins", "scan_source"]
