@@ -41,7 +41,8 @@ LAYER_NAMES = {0: "base", 1: "formats/arrays", 2: "store", 3: "contribute/browse
 KNOWN_MODULE_LEVEL: dict[tuple[str, str], str] = {}
 
 _S3 = ("s3.py, the public S3 module (object URLs, version pins, checked downloads), is a top-level "
-       "module that the store and migration use when they reach S3")
+       "module; the store reads through its fetch_s3_object, which uses the data cache of fetch.py, and "
+       "migration copies through it")
 _DATA_CACHE = ("data_cache() is defined in fetch.py; the data cache's owner is store/cache, where "
                "it belongs (then this import goes)")
 _RESOLVE = ("browse answers questions about what the lookup face resolves (combined catalogs, "
@@ -63,9 +64,6 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("brainio_dvc.contribute.completeness", "brainio_dvc.lookup"):
         "verify without identifiers checks every pair of the configured catalogs (combined_catalog)",
     ("brainio_dvc.contribute.migrate.copying", "brainio_dvc.s3"): _S3,
-    ("brainio_dvc.contribute.migrate.manifest", "brainio_dvc.s3"): _S3,
-    ("brainio_dvc.contribute.migrate.plugin_scan", "brainio_dvc.s3"): _S3,
-    ("brainio_dvc.contribute.migrate.run", "brainio_dvc.s3"): _S3,
     ("brainio_dvc.contribute.migrate.run", "brainio_dvc.assemblies"):
         "migration checks class names against ASSEMBLY_CLASSES, which live next to the classes",
     ("brainio_dvc.contribute.migrate.run", "brainio_dvc.stimuli"):

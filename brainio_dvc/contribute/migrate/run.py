@@ -225,8 +225,8 @@ def _copy(entry: Entry, dvc_cache: Path) -> _Transferred:
 
 
 def _reference(entry: Entry, head: bool) -> _Transferred:
-    from ...s3 import S3Object, head_s3_object
     from ...store.references import Source
+    from ...store.s3objects import S3Object, head_s3_object
 
     if not head:
         source = Source(entry.url, entry.version_id, None, None)
