@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .loading import get_assembly, get_stimulus_set
     from .lookup import lookup_assembly, lookup_stimulus_set
     from .stimuli import StimulusSetLoader, resolve_stimulus_set_class
-    from .store.remotes import Remote
+    from .store.remote_spec import Remote
 
 __all__ = [
     "BRAINIO_HOME",

@@ -195,7 +195,7 @@ def upload_to_s3(
     from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from .store.progress import tracker
+    from .progress import tracker
 
     source = Path(source_file_path)
     if not source.is_file():

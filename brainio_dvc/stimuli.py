@@ -14,8 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from .contribute.validation import check_stimulus_csv_columns, metadata_attribute
+from .contribute.validation import check_stimulus_csv_columns
 from .exceptions import UnknownClassError, ValidationError
+from .formats.describe import metadata_attribute
 
 __all__ = [
     "STIMULUS_SET_CLASSES",

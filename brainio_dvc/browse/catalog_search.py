@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from ..exceptions import ValidationError
+from ..formats.catalog_csv import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .listing import parse_size
 
 __all__ = ["WEIGHTS", "SearchResult", "entries", "normalize_kind", "rank", "registry_entries", "rows_and_cards", "search"]

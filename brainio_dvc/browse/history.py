@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..catalogs import TYPE_ASSEMBLY
+from ..formats.catalog_csv import TYPE_ASSEMBLY
 
 if TYPE_CHECKING:
     from ..store.registry import Registry

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from ..exceptions import BrainioDvcError, RegistryError
-from ..store.progress import ProgressEvent
+from ..progress import ProgressEvent
 from .tables import format_table
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def cli(ctx: click.Context, registry: str | None, rev: str | None, as_json: bool
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ctx.obj = Options(registry=registry, rev=rev, as_json=as_json)
     if sys.stderr.isatty():
-        from ..store.progress import subscribe
+        from ..progress import subscribe
 
         ctx.with_resource(subscribe(_TerminalProgress()))
 

@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET, parse_catalog_table, render_catalog_csv
 from ..exceptions import BrainioDvcError, CatalogFormatError, ValidationError
 from ..formats.atomic import atomic_write_text
+from ..formats.catalog_csv import TYPE_ASSEMBLY, TYPE_STIMULUS_SET, parse_catalog_table, render_catalog_csv
 from ..formats.dvcmeta import parse_dvc_file
 from ..formats.identifiers import naming_problem
 from ..store.cache import file_lock

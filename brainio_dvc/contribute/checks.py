@@ -41,8 +41,9 @@ def remote_problems(root: Path, rows: Iterable[Mapping[str, Any]]) -> list[str]:
     ``root`` (and the references whose source is gone), or why the remote cannot be checked."""
     from dvc.repo import Repo
 
+    from ..store.dvc_remote import open_remote_odb
     from ..store.references import source_problems
-    from ..store.remotes import describe_remote_failure, open_remote_odb
+    from ..store.remote_spec import describe_remote_failure
 
     rows = list(rows)
     references = source_problems(rows)  # their bytes are at their source, not on the remote

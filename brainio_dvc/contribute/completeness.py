@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..exceptions import BrainioDvcError, ValidationError
-from .validation import preview
+from ..formats.describe import preview
 
 __all__ = [
     "cached_pair_problems",
@@ -67,7 +67,7 @@ def _zip_name(zip_path: ZipSource) -> str:
 
 def zip_member_files(zip_path: ZipSource, name: str | None = None) -> list[str]:
     """The member names of a ZIP (a path, or a seekable binary file such as
-    :class:`~brainio_dvc.store.remotes.RemoteObjectFile`), read from its central directory only."""
+    :class:`~brainio_dvc.store.remote_file.RemoteObjectFile`), read from its central directory only."""
     try:
         with zipfile.ZipFile(zip_path) as archive:
             return [info.filename for info in archive.infolist()]
@@ -309,7 +309,7 @@ def _remote_pair_problem(remote: Any, csv_row: Mapping[str, object], zip_row: Ma
     machine: it is read from ``remote`` (the DVC remote) or, for a reference, from its source."""
     from ..formats.hashes import file_hash
     from ..store.references import SourceObject
-    from ..store.remotes import RemoteObjectFile
+    from ..store.remote_file import RemoteObjectFile
 
     def where(row: Mapping[str, object]) -> tuple[Any, str, str, str, str]:
         """(what to read from, its key, the algorithm and digest that name the file, a label)"""

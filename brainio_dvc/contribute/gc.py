@@ -133,7 +133,7 @@ def collect_garbage(
 
     from dvc.repo import Repo
 
-    from ..store.remotes import open_remote_odb
+    from ..store.dvc_remote import open_remote_odb
 
     root = Path(registry_root).resolve()
     with file_lock(root / ".git" / LOCK), Repo(str(root)) as repo:

@@ -38,9 +38,10 @@ from ..exceptions import BrainioDvcError, GitError, JournalError, PackagingError
 from ..formats.atomic import atomic_write_text
 from ..formats.dvcmeta import parse_dvc_file, with_meta
 from ..store.cache import file_lock
+from ..store.dvc_remote import open_remote_odb
 from ..store.git import Git
 from ..store.layout import REGISTRY_DIR
-from ..store.remotes import describe_remote_failure, open_remote_odb
+from ..store.remote_spec import describe_remote_failure
 from .catalog_build import write_catalogs
 
 __all__ = ["JOURNAL", "LOCK", "PackagingTransaction", "journal_objects", "quiet_dvc"]
@@ -285,7 +286,7 @@ class PackagingTransaction:
         """Push the tracked files to the chosen DVC remote (the default one unless asked).
 
         Every request has the bounded timeouts and retries of cold loads
-        (:func:`~brainio_dvc.store.remotes.open_remote_odb`): a remote that is down or hangs fails within
+        (:func:`~brainio_dvc.store.dvc_remote.open_remote_odb`): a remote that is down or hangs fails within
         a bounded time, with a :class:`RemoteError` naming the registry, the remote and the
         identifier; transient errors (5xx, throttling) are retried with backoff.  Files of
         100 MiB and more go up in 50 MiB parts (s3fs's multipart upload).

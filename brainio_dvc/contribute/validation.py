@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import IdentifierError, ValidationError
+from ..formats.describe import PREVIEW_LIMIT, describe_stimulus_set, metadata_attribute, preview
 from ..formats.identifiers import check_naming_convention, check_stimulus_id, relative_path_problem
 from ..formats.values import is_missing
 
@@ -43,9 +44,6 @@ __all__ = [
     "check_stimulus_naming_convention",
     "check_stimulus_numbers",
     "check_stimulus_paths",
-    "describe_stimulus_set",
-    "metadata_attribute",
-    "preview",
 ]
 
 logger = logging.getLogger(__name__)
@@ -58,51 +56,15 @@ BRAINIO_STIMULUS_FILE_NAME = re.compile(
 #: Image modes BrainIO accepts, with their number of channels.
 _IMAGE_CHANNELS = {"RGBA": 4, "RGB": 3, "LA": 2, "L": 1}
 
-#: How many offending values an error message lists before summarising the rest.
-_PREVIEW_LIMIT = 5
-
-
-def preview(values: Iterable[Any], limit: int = _PREVIEW_LIMIT) -> str:
-    """Describe offending values for an error message: a count, then the first few."""
-    items = list(values)
-    shown = ", ".join(repr(item) for item in items[:limit])
-    rest = len(items) - limit
-    suffix = f", and {rest} more" if rest > 0 else ""
-    return f"{len(items)}: {shown}{suffix}"
-
-
-def metadata_attribute(frame: Any, name: str) -> Any:
-    """The attribute ``name`` of ``frame``, or None; never a column of that name.
-
-    ``getattr(frame, "identifier", None)`` would return the ``identifier`` column of a plain
-    DataFrame that has one; this looks at real attributes only.
-    """
-    try:
-        return object.__getattribute__(frame, name)
-    except AttributeError:
-        return None
-
-
-def describe_stimulus_set(stimulus_set: Any) -> str:
-    """The subject of an error about ``stimulus_set``: its identifier, else its source CSV."""
-    identifier = metadata_attribute(stimulus_set, "identifier")
-    if isinstance(identifier, str) and identifier:
-        return f"stimulus set {identifier!r}"
-    attrs = metadata_attribute(stimulus_set, "attrs") or {}
-    source = attrs.get("source_path") or attrs.get("csv_path")
-    if source:
-        return f"stimulus set CSV {os.fspath(source)}"
-    return "proto stimulus set (no identifier yet)"
-
 
 def check_stimulus_naming_convention(name: object) -> str:
     """Refuse a stimulus file name that breaks BrainIO's convention, e.g. ``image_12.png``."""
     if not isinstance(name, str) or not BRAINIO_STIMULUS_FILE_NAME.match(name):
         raise IdentifierError(
-            "stimulus file name",
-            "<name>[_]<number>.<jpg|jpeg|png|mp4> or <number>.<ext>, the number without a leading 0 "
+            subject="stimulus file name",
+            expected="<name>[_]<number>.<jpg|jpeg|png|mp4> or <number>.<ext>, the number without a leading 0 "
             "(BrainIO's convention for submitted stimulus sets)",
-            repr(name),
+            found=repr(name),
         )
     return name
 
@@ -177,8 +139,8 @@ def _check_filenames(filenames: pd.Series, subject: str) -> None:
         raise ValidationError(
             subject=subject,
             expected="file names relative to the stimulus directory, inside it",
-            found=f"{len(unsafe)} unsafe file names: {', '.join(unsafe[:_PREVIEW_LIMIT])}"
-            + (", ..." if len(unsafe) > _PREVIEW_LIMIT else ""),
+            found=f"{len(unsafe)} unsafe file names: {', '.join(unsafe[:PREVIEW_LIMIT])}"
+            + (", ..." if len(unsafe) > PREVIEW_LIMIT else ""),
         )
 
 
@@ -298,7 +260,9 @@ def check_image_format(image: Any, identifier: str | None = None) -> Any:
     if not isinstance(image, (str, os.PathLike)):
         problem = _image_problem(image)
         if problem:
-            raise ValidationError(subject=f"stimulus {identifier or image}", expected="an RGBA, RGB, LA or L image", found=problem)
+            raise ValidationError(
+                subject=f"stimulus {identifier or image}", expected="an RGBA, RGB, LA or L image", found=problem
+            )
         return image
     path = Path(image)
     subject = f"stimulus file {identifier or path}"

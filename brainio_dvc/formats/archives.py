@@ -31,10 +31,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..contribute.validation import describe_stimulus_set, metadata_attribute, preview
 from ..exceptions import UnsafeArchiveError, ValidationError
-from ..store.progress import tracker
+from ..progress import tracker
 from .atomic import atomic_path, is_nonempty_directory, temporary_path
+from .describe import describe_stimulus_set, metadata_attribute, preview
 from .hashes import sha1_hash
 from .identifiers import relative_path_problem
 

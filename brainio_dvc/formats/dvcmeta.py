@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..catalogs import LOCATION_TYPE_DVC
 from ..exceptions import ValidationError
+from .catalog_csv import LOCATION_TYPE_DVC
 from .hashes import is_digest
 
 __all__ = ["META_FIELDS", "dvc_row", "dvc_yaml", "load_dvc_document", "parse_dvc_file", "with_meta"]

@@ -27,7 +27,7 @@ import xarray as xr
 from xarray.indexes import PandasMultiIndex
 
 from ..exceptions import ValidationError
-from ..store.progress import tracker
+from ..progress import tracker
 from .atomic import atomic_path
 from .hashes import sha1_hash
 from .values import is_missing

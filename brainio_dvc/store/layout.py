@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from ..catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
+from ..formats.catalog_csv import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from ..formats.identifiers import check_safe_identifier
 
 __all__ = [

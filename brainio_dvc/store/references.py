@@ -197,12 +197,12 @@ def _s3_object(source: Source) -> Any:
 
 
 class SourceObject:
-    """A reference's source read as :class:`~brainio_dvc.store.remotes.RemoteObjectFile` reads a
+    """A reference's source read as :class:`~brainio_dvc.store.remote_file.RemoteObjectFile` reads a
     remote's object (``size``, ``read_range``; the key argument is ignored): one HEAD, then
     ranged GETs of the recorded version, anonymously then signed."""
 
     def __init__(self, source: Source, identifier: str | None = None) -> None:
-        from .remotes import RemoteSpec
+        from .remote_spec import RemoteSpec
 
         self.source = source
         self.identifier = identifier

@@ -22,23 +22,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from .. import config
-from ..catalogs import (
-    Catalog,
-    CatalogTable,
-    log_bad_rows,
-    parse_catalog_table,
-    tables_from_json,
-    tables_to_json,
-)
 from ..exceptions import CatalogFormatError, RegistryError, RevisionNotFoundError
 from ..formats.atomic import atomic_write_text, remove_stale_temporaries, temporary_path
+from ..formats.catalog_csv import CatalogTable, log_bad_rows, parse_catalog_table, tables_from_json, tables_to_json
 from ..formats.hashes import is_digest
 from .cache import file_lock
 from .git import Git, clone
 from .gitrefs import is_branch, resolve_ref
 from .layout import CATALOG_FILE, CATALOGS_DIR
+
+if TYPE_CHECKING:
+    from ..catalogs import Catalog
 
 __all__ = [
     "PROVENANCE_COLUMNS",

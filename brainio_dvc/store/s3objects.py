@@ -145,7 +145,7 @@ def _aws_settings() -> tuple[tuple[str, str], ...]:
 def _cached_client(signed: bool, service: str, settings: tuple[tuple[str, str], ...]) -> Any:
     import boto3
 
-    from .remotes import bounded_client_config
+    from .dvc_remote import bounded_client_config
 
     del settings  # part of the cache key only: a changed environment gets a new client
     return boto3.session.Session().client(service, config=bounded_client_config(signed))
@@ -198,7 +198,7 @@ def _stream_to(
     client: Any, obj: S3Object, destination: Path, description: str, algorithms: Sequence[str]
 ) -> dict[str, str]:
     from ..formats.hashes import copy_hashing
-    from .progress import tracker
+    from ..progress import tracker
 
     arguments = {"Bucket": obj.bucket, "Key": obj.key}
     if obj.version_id:

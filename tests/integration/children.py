@@ -65,7 +65,7 @@ def _load(registry: str, identifier: str, barrier: str, parties: str) -> dict[st
     import numpy as np
 
     import brainio_dvc
-    from brainio_dvc.store import progress
+    from brainio_dvc import progress
 
     downloads = _Recorder("brainio_dvc.store.cache")
     held: set[str] = set()
@@ -97,7 +97,7 @@ def _load(registry: str, identifier: str, barrier: str, parties: str) -> dict[st
 
 def _die_at(task: str, min_done: str, registry: str, identifier: str, description: str = "") -> dict[str, Any]:
     import brainio_dvc
-    from brainio_dvc.store import progress
+    from brainio_dvc import progress
 
     def kill(event: progress.ProgressEvent) -> None:
         # A load downloads its files side by side: DESCRIPTION picks whose progress kills.
@@ -120,8 +120,8 @@ class _KillAtStep(logging.Handler):
 
 
 def _package_die_at(step: str, registry: str, identifier: str, version: str) -> dict[str, Any]:
+    from brainio_dvc import progress
     from brainio_dvc.packaging import package_data_assembly
-    from brainio_dvc.store import progress
 
     from .conftest import CATALOG, STIMULI, make_assembly
 

@@ -64,7 +64,7 @@ def _catalog_build(root: str, barrier: str, parties: str) -> dict[str, Any]:
 
 def _die_at_bytes(min_done: str, registry: str, identifier: str) -> dict[str, Any]:
     import brainio_dvc
-    from brainio_dvc.store import progress
+    from brainio_dvc import progress
 
     def kill(event: progress.ProgressEvent) -> None:
         if event.task == "download" and event.done >= int(min_done):

@@ -76,7 +76,7 @@ def _put_git_that_kills_after_commit_on_path() -> None:
 
 def _arm(point: str) -> contextlib.AbstractContextManager[None]:
     """Install the kill at ``point``; what it returns must stay entered while the command runs."""
-    from brainio_dvc.store import progress
+    from brainio_dvc import progress
 
     kind, _, argument = point.partition(":")
     if kind == "transfer":

@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 
 import brainio_dvc
-from brainio_dvc import config
+from brainio_dvc import config, progress
 from brainio_dvc.exceptions import IntegrityError, RemoteError, UnsafeArchiveError
 from brainio_dvc.fetch import data_cache
-from brainio_dvc.store import progress
 
 from .conftest import ASSEMBLY, STIMULI, Registry, dvc, make_assembly
 from .test_reliability import (  # noqa: F401 - fixtures

@@ -20,7 +20,8 @@ from click.testing import CliRunner
 from brainio_dvc import config
 from brainio_dvc.cli import cli
 from brainio_dvc.contribute.completeness import zip_member_files
-from brainio_dvc.store.remotes import LocalRemote, RemoteSpec, object_path
+from brainio_dvc.store.direct_remotes import LocalRemote
+from brainio_dvc.store.remote_spec import RemoteSpec, object_path
 
 from .conftest import CATALOG, STIMULI, Registry, dvc, git
 from .faults import FaultProxy
@@ -61,7 +62,7 @@ def local_remote(directory: Path, data: bytes) -> tuple[LocalRemote, str]:
     (True, b"x" * 0xFFFF, 0),  # both
 ])
 def test_a_remote_zip_is_listed_from_its_central_directory_alone(tmp_path: Path, zip64: bool, comment: bytes, pad: int) -> None:
-    from brainio_dvc.store.remotes import TAIL_BYTES, RemoteObjectFile
+    from brainio_dvc.store.remote_file import TAIL_BYTES, RemoteObjectFile
 
     names = zip_bytes(tmp_path / "a.zip", zip64, comment, pad)
     remote, md5 = local_remote(tmp_path / "remote", (tmp_path / "a.zip").read_bytes())

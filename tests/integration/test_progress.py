@@ -7,9 +7,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 import brainio_dvc
+from brainio_dvc import progress
 from brainio_dvc.cli import cli
 from brainio_dvc.packaging import package_stimulus_set
-from brainio_dvc.store import progress
 
 from .conftest import ASSEMBLY, CATALOG, STIMULI, Registry, make_stimulus_set
 

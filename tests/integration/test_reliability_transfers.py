@@ -202,13 +202,13 @@ def _kill_halfway_then_resume(registry: str, md5: str, size: int) -> tuple[int, 
             records.append(record.getMessage())
 
     handler = Keep(logging.INFO)
-    for name in ("brainio_dvc.store.cache", "brainio_dvc.store.remotes"):
+    for name in ("brainio_dvc.store.cache", "brainio_dvc.store.remote_spec"):
         logging.getLogger(name).addHandler(handler)
         logging.getLogger(name).setLevel(logging.INFO)
     try:
         loaded = brainio_dvc.get_assembly(LARGE, registry=registry)
     finally:
-        for name in ("brainio_dvc.store.cache", "brainio_dvc.store.remotes"):
+        for name in ("brainio_dvc.store.cache", "brainio_dvc.store.remote_spec"):
             logging.getLogger(name).removeHandler(handler)
     assert loaded.attrs["md5"] == md5 and md5_of(target) == md5
     assert not partial.exists()

@@ -1,8 +1,9 @@
 """The package's layers: every import of one brainio_dvc module by another goes downward.
 
-From the bottom up: ``exceptions`` and ``config`` (which every layer raises and reads), then
-``formats/``, ``store/``, ``contribute/`` and ``browse/`` (side by side), the top-level modules
-(the BrainIO faces and the public ``s3``, ``lock``, ``cards``), and ``cli/``.  A module may
+From the bottom up: ``exceptions``, ``config`` and ``progress`` (which every layer raises, reads
+and reports progress to), then ``formats/``, ``store/``, ``contribute/`` and ``browse/`` (side by
+side), the top-level modules (the BrainIO faces and the public ``s3``, ``lock``, ``cards``), and
+``cli/``.  A module may
 import its own layer and any layer beneath it.
 
 Every module is parsed with :mod:`ast`; nothing is imported.  An import at module level (in a
@@ -28,7 +29,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "brainio_dvc"
 BASE = 0
 FACES = 4
 LAYERS = {
-    "exceptions": BASE, "config": BASE,
+    "exceptions": BASE, "config": BASE, "progress": BASE,
     "formats": 1, "arrays": 1,
     "store": 2,
     "contribute": 3, "browse": 3,
@@ -36,38 +37,12 @@ LAYERS = {
 }
 LAYER_NAMES = {0: "base", 1: "formats/arrays", 2: "store", 3: "contribute/browse", 4: "faces", 5: "cli"}
 
-_SCHEMA = ("the lookup-CSV schema (lookup types, columns, CatalogTable, parsing, rendering, its "
-           "JSON form) lives in the catalogs face; it belongs in formats/, beneath every reader")
-
 #: Upward imports at module level that main has today: (importer, imported) -> what is wrong.
-KNOWN_MODULE_LEVEL: dict[tuple[str, str], str] = {
-    ("brainio_dvc.formats.dvcmeta", "brainio_dvc.catalogs"): _SCHEMA + " (LOCATION_TYPE_DVC)",
-    ("brainio_dvc.formats.archives", "brainio_dvc.contribute.validation"):
-        "describe_stimulus_set, preview and metadata_attribute, which archive errors use, live "
-        "in contribute/validation; they belong in formats/ (or stimuli) beneath the archives",
-    ("brainio_dvc.formats.archives", "brainio_dvc.store.progress"):
-        "progress events (tracker) live in store/; formats report progress through them, so "
-        "progress belongs beneath formats/ (or the callback is passed in)",
-    ("brainio_dvc.formats.netcdf", "brainio_dvc.store.progress"):
-        "progress events (tracker) live in store/; formats report progress through them, so "
-        "progress belongs beneath formats/ (or the callback is passed in)",
-    ("brainio_dvc.store.layout", "brainio_dvc.catalogs"):
-        _SCHEMA + " (TYPE_ASSEMBLY, TYPE_STIMULUS_SET)",
-    ("brainio_dvc.store.registry", "brainio_dvc.catalogs"):
-        _SCHEMA + "; the registry also builds the face's Catalog frames, which belongs in the face",
-    ("brainio_dvc.contribute.catalog_build", "brainio_dvc.catalogs"): _SCHEMA,
-    ("brainio_dvc.contribute.migrate.manifest", "brainio_dvc.catalogs"):
-        _SCHEMA + " (BRAINIO_COLUMNS)",
-    ("brainio_dvc.contribute.migrate.plugin_scan", "brainio_dvc.catalogs"):
-        _SCHEMA + " (lookup types)",
-    ("brainio_dvc.contribute.migrate.run", "brainio_dvc.catalogs"): _SCHEMA + " (lookup types)",
-    ("brainio_dvc.browse.catalog_search", "brainio_dvc.catalogs"): _SCHEMA + " (lookup types)",
-    ("brainio_dvc.browse.history", "brainio_dvc.catalogs"): _SCHEMA + " (TYPE_ASSEMBLY)",
-    ("brainio_dvc.browse.site.build", "brainio_dvc.catalogs"): _SCHEMA + " (TYPE_ASSEMBLY)",
-}
+KNOWN_MODULE_LEVEL: dict[tuple[str, str], str] = {}
 
 _S3 = ("s3.py, the public S3 module (object URLs, version pins, checked downloads), is a top-level "
-       "module that the store and migration use when they reach S3")
+       "module; the store reads through its fetch_s3_object, which uses the data cache of fetch.py, and "
+       "migration copies through it")
 _DATA_CACHE = ("data_cache() is defined in fetch.py; the data cache's owner is store/cache, where "
                "it belongs (then this import goes)")
 _RESOLVE = ("browse answers questions about what the lookup face resolves (combined catalogs, "
@@ -75,6 +50,9 @@ _RESOLVE = ("browse answers questions about what the lookup face resolves (combi
 
 #: Upward imports inside functions, each allowed for its reason: (importer, imported) -> why.
 LAZY_UPWARD: dict[tuple[str, str], str] = {
+    ("brainio_dvc.formats.catalog_csv", "brainio_dvc.catalogs"):
+        "a CatalogTable becomes the catalogs face's Catalog frame unless told another class; the "
+        "face imports the schema at module level",
     ("brainio_dvc.formats.dvcmeta", "brainio_dvc.store.references"):
         "a .dvc file that references an S3 object is parsed by store/references, which imports "
         "dvcmeta at module level: the cycle is broken here",
@@ -86,9 +64,6 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("brainio_dvc.contribute.completeness", "brainio_dvc.lookup"):
         "verify without identifiers checks every pair of the configured catalogs (combined_catalog)",
     ("brainio_dvc.contribute.migrate.copying", "brainio_dvc.s3"): _S3,
-    ("brainio_dvc.contribute.migrate.manifest", "brainio_dvc.s3"): _S3,
-    ("brainio_dvc.contribute.migrate.plugin_scan", "brainio_dvc.s3"): _S3,
-    ("brainio_dvc.contribute.migrate.run", "brainio_dvc.s3"): _S3,
     ("brainio_dvc.contribute.migrate.run", "brainio_dvc.assemblies"):
         "migration checks class names against ASSEMBLY_CLASSES, which live next to the classes",
     ("brainio_dvc.contribute.migrate.run", "brainio_dvc.stimuli"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from brainio_dvc.exceptions import RegistryError
-from brainio_dvc.store.remotes import (
+from brainio_dvc.store.remote_spec import (
     RemoteSpec,
     default_remote,
     describe_remote_failure,
@@ -45,7 +45,7 @@ def test_options_of_config_local_are_merged_over_the_committed_ones() -> None:
     ((("credentialpath", "/c"),), False),  # an option read here would be ignored: DVC reads it
 ])
 def test_s3_remotes_are_read_directly_unless_an_option_needs_dvc(options, direct) -> None:
-    from brainio_dvc.store.remotes import S3Remote
+    from brainio_dvc.store.direct_remotes import S3Remote
 
     assert S3Remote.reads(RemoteSpec("s3", "s3://bucket/prefix", options)) is direct
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ...catalogs import TYPE_ASSEMBLY, csv_first
 from ...exceptions import BrainioDvcError
+from ...formats.catalog_csv import TYPE_ASSEMBLY, csv_first
 
 __all__ = ["SiteReport", "build_site", "page_path"]
 

@@ -37,8 +37,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ...catalogs import BRAINIO_COLUMNS, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from ...exceptions import BrainioDvcError, MigrationError
+from ...formats.catalog_csv import BRAINIO_COLUMNS, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from ...formats.hashes import is_digest
 
 __all__ = [
@@ -100,7 +100,7 @@ class Entry:
 
 
 def _version(value: object) -> str | None:
-    from ...s3 import pinned_version
+    from ...store.s3objects import pinned_version
 
     return pinned_version(None if value is None else str(value))
 
@@ -189,7 +189,7 @@ def parse_manifest_json(text: str, source: str) -> list[Entry]:
 
 def parse_catalog_entries(text: str, source: str) -> list[Entry]:
     """The entries of a classic BrainIO catalog (rows of ``location_type`` ``S3``, or http(s) S3 URLs)."""
-    from ...s3 import parse_s3_url
+    from ...store.s3objects import parse_s3_url
 
     _, rows = _csv_rows(text, source)
     entries = []

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
+from ...formats.catalog_csv import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .manifest import ROLE_CSV, ROLE_NC, ROLE_ZIP, Entry
 
 __all__ = ["PluginScan", "Unresolved", "scan_plugins", "scan_source"]
@@ -245,7 +245,7 @@ class _Resolver:
         return "" if value is None else str(value)
 
     def entries(self, call: _Call) -> list[Entry] | Unresolved:
-        from ...s3 import object_key, pinned_version, split_bucket
+        from ...store.s3objects import object_key, pinned_version, split_bucket
 
         names = [name for name in SIGNATURES[call.loader] if name not in ("cls", "stimulus_set_loader",
                                                                         "merge_stimulus_set_meta")]

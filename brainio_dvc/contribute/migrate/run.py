@@ -30,8 +30,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ...browse.history import role_of
-from ...catalogs import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from ...exceptions import BrainioDvcError, IntegrityError, MigrationError, S3ObjectError
+from ...formats.catalog_csv import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .manifest import ROLE_CSV, ROLE_NC, ROLE_ZIP, Entry, read_input
 
 __all__ = [
@@ -225,8 +225,8 @@ def _copy(entry: Entry, dvc_cache: Path) -> _Transferred:
 
 
 def _reference(entry: Entry, head: bool) -> _Transferred:
-    from ...s3 import S3Object, head_s3_object
     from ...store.references import Source
+    from ...store.s3objects import S3Object, head_s3_object
 
     if not head:
         source = Source(entry.url, entry.version_id, None, None)
@@ -303,7 +303,7 @@ class _Pusher:
 
 def _transfer(todo: Sequence[Entry], mode: str, jobs: int, head: bool,
               dvc_cache: Path | None, pusher: _Pusher | None = None) -> tuple[list[_Transferred], list[Outcome]]:
-    from ...store.progress import tracker
+    from ...progress import tracker
 
     def one(entry: Entry) -> _Transferred:
         return _copy(entry, dvc_cache) if mode == "copy" and dvc_cache else _reference(entry, head)
