@@ -32,8 +32,9 @@ from .exceptions import IntegrityError, RemoteError, ValidationError
 from .formats.atomic import atomic_path, publish, remove_stale_temporaries, temporary_path
 from .formats.hashes import DIGEST_LENGTHS, check_digest, is_digest, sha1_hash
 from .formats.values import is_missing
-from .store.cache import DataCache, file_lock
+from .store.cache import data_cache, file_lock
 from .store.references import LOCATION_TYPE_REFERENCE
+from .store.state import REMOTES
 
 if TYPE_CHECKING:
     from . import assemblies, stimuli
@@ -110,7 +111,6 @@ def __dir__() -> list[str]:
 logger = logging.getLogger(__name__)
 
 _URL_TIMEOUT_SECONDS = 60
-_remotes: dict[tuple[str, str], Remote] = {}
 _remotes_lock = threading.Lock()
 
 
@@ -119,20 +119,16 @@ def get_local_data_path() -> Path:
     return config.home()
 
 
-def data_cache() -> DataCache:
-    """The content-addressed cache under the current ``BRAINIO_HOME``."""
-    return DataCache(config.home() / "cache")
-
-
 def _remote(registry_spec: str, commit: str) -> Remote:
     from .store.registry import open_registry
     from .store.remotes import open_remote
 
     key = (registry_spec, commit)
-    with _remotes_lock:  # the files of one load are fetched from several threads
-        if key not in _remotes:
-            _remotes[key] = open_remote(open_registry(registry_spec), commit)
-        return _remotes[key]
+    with _remotes_lock:  # the files of one load are fetched from several threads: open it once
+        found: Remote | None = REMOTES.get(key)
+        if found is None:
+            found = REMOTES[key] = open_remote(open_registry(registry_spec), commit)
+        return found
 
 
 def _download_url(url: str, destination: Path) -> None:

@@ -59,6 +59,7 @@ from .exceptions import (
 )
 from .formats import hashes
 from .formats.atomic import atomic_write_text
+from .store import state
 from .store.registry import Registry, default_registry_specs, open_registry
 
 __all__ = [
@@ -98,9 +99,16 @@ class _Installed(NamedTuple):
     table: CatalogTable
 
 
-@functools.lru_cache(maxsize=1)
 def _entry_point_catalogs() -> dict[str, _Installed]:
-    """Catalogs of installed packages, discovered once; a broken one warns and is skipped.
+    """Catalogs of installed packages, discovered once (until :func:`refresh`)."""
+    found: dict[str, _Installed] | None = state.INSTALLED.get(ENTRYPOINT)
+    if found is None:
+        found = state.INSTALLED[ENTRYPOINT] = _discovered_catalogs()
+    return found
+
+
+def _discovered_catalogs() -> dict[str, _Installed]:
+    """Catalogs of installed packages; a broken one warns and is skipped.
 
     A catalog's malformed rows are set aside (and logged once); a catalog without BrainIO's
     columns warns and is skipped.
@@ -144,14 +152,11 @@ def _entry_point_catalogs() -> dict[str, _Installed]:
 
 
 def refresh() -> None:
-    """Forget discovered entry points, combined catalogs and the pins read from the current
-    repository (after installing a package, or editing a lock or a ``dvc import``)."""
-    from .store import pins
-
-    _entry_point_catalogs.cache_clear()
-    _combined_memo.clear()
-    _registry_sources_memo.clear()
-    pins.refresh()
+    """Forget everything this process remembers (:func:`brainio_dvc.store.state.refresh`):
+    discovered entry points, opened registries and remotes, catalogs, combined catalogs and
+    the pins read from repositories.  Call it after installing a package, editing a lock or a
+    ``dvc import``, or changing a registry's catalogs at a moving revision in this process."""
+    state.refresh()
 
 
 @dataclass(frozen=True)
@@ -210,16 +215,13 @@ def _sources(rev: str | None, registry: str | None) -> dict[str, _Source]:
     return sources
 
 
-#: The sources of a registry at a commit: its catalogs are fixed by the commit.
-_registry_sources_memo: dict[tuple[Registry, str], tuple[_Source, ...]] = {}
-
-
 def _registry_sources(registry: Registry, commit: str) -> tuple[_Source, ...]:
+    """The sources of a registry at a commit: its catalogs are fixed by the commit."""
     tables = registry.catalog_tables(commit)  # read (once per commit) on every call, as before
     key = (registry, commit)
-    found = _registry_sources_memo.get(key)
+    found: tuple[_Source, ...] | None = state.REGISTRY_SOURCES.get(key)
     if found is None:
-        found = _registry_sources_memo[key] = tuple(_Source(name, registry=registry, commit=commit) for name in tables)
+        found = state.REGISTRY_SOURCES[key] = tuple(_Source(name, registry=registry, commit=commit) for name in tables)
     return found
 
 
@@ -332,15 +334,12 @@ def _combined_columns(rows: list[dict[str, Any]]) -> list[str]:
     return list(columns)
 
 
-_combined_memo: dict[tuple[Any, ...], _Combined] = {}
-
-
 def _combine(rev: str | None, registry: str | None) -> _Combined:
     sources = _sources(rev, registry)
     key = tuple(source.key for source in sources.values())
-    combined = _combined_memo.get(key)
+    combined: _Combined | None = state.COMBINED.get(key)
     if combined is None:
-        combined = _combined_memo[key] = _Combined(tuple(sources.values()))
+        combined = state.COMBINED[key] = _Combined(tuple(sources.values()))
     return combined
 
 
