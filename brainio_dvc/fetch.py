@@ -22,7 +22,7 @@ import os
 import shutil
 import threading
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,7 @@ __all__ = [
     "get_fetcher",
     "extracted_stimuli",
     "get_local_data_path",
+    "cached_files",
     "is_cached",
     "get_stimulus_set",
     "lookup_assembly",
@@ -215,12 +216,23 @@ def fetch_file(
 def is_cached(row: Mapping[str, Any]) -> bool:
     """Whether a catalog row's file is in the data cache already (by its md5, else its sha1):
     then :func:`fetch_row` needs no download."""
-    cache = data_cache()
-    for algorithm in ("md5", "sha1") if row.get("location_type") == LOCATION_TYPE_DVC else ("sha1",):
+    return cached_files([row])[0] is not None
+
+
+def cached_files(rows: Sequence[Mapping[str, Any]], home: Path | None = None) -> list[Path | None]:
+    """The data cache's file of each row when it is there and intact (what :func:`fetch_row`
+    would return without downloading), else None: by its md5 for a registry row, else its
+    sha1.  ``home`` is ``BRAINIO_HOME``, by default read from the settings."""
+    cache = data_cache(home)
+    found: list[Path | None] = []
+    for row in rows:
+        algorithm = "md5" if row.get("location_type") == LOCATION_TYPE_DVC and row.get("md5") else "sha1"
         digest = row.get(algorithm)
-        if isinstance(digest, str) and is_digest(algorithm, digest):
-            return cache.lookup(algorithm, digest) is not None
-    return False
+        try:
+            found.append(cache.lookup(algorithm, digest) if isinstance(digest, str) and digest else None)
+        except ValidationError:  # not a digest: no file of the cache, and fetch_row says why
+            found.append(None)
+    return found
 
 
 def fetch_row(row: Mapping[str, Any], identifier: str | None = None) -> Path:
@@ -329,11 +341,11 @@ def _member_files(zip_path: Path) -> list[str]:
         return []
 
 
-def extracted_stimuli(digest: str) -> Path | None:
+def extracted_stimuli(digest: str, home: Path | None = None) -> Path | None:
     """The directory of a ZIP's extracted stimuli if it was extracted completely, else None."""
     from .formats.archives import is_extracted
 
-    target = stimuli_target(digest)
+    target = stimuli_target(digest, home)
     return target if is_extracted(target) else None
 
 
@@ -372,16 +384,17 @@ def verify_stimuli_directory(zip_path: Path, digest: str) -> bool | None:
         return False
 
 
-def stimuli_root() -> Path:
-    """Where extracted stimuli live: ``$BRAINIO_HOME/stimuli``, one directory per ZIP digest."""
-    return config.home() / "stimuli"
+def stimuli_root(home: Path | None = None) -> Path:
+    """Where extracted stimuli live: ``$BRAINIO_HOME/stimuli`` (``home``, by default read from
+    the settings), one directory per ZIP digest."""
+    return (home or config.home()) / "stimuli"
 
 
-def stimuli_target(digest: str) -> Path:
+def stimuli_target(digest: str, home: Path | None = None) -> Path:
     """The directory of a ZIP's stimuli; the digest (md5, or a classic row's sha1) is checked,
     since it comes from a catalog and becomes a directory name."""
     algorithm = "md5" if len(digest) == DIGEST_LENGTHS["md5"] else "sha1"
-    return stimuli_root() / check_digest(algorithm, digest, "stimulus ZIP digest")
+    return stimuli_root(home) / check_digest(algorithm, digest, "stimulus ZIP digest")
 
 
 class Fetcher:

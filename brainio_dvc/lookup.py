@@ -190,11 +190,11 @@ class _Source:
         return self.installed.table
 
 
-def _sources(rev: str | None, registry: str | None) -> dict[str, _Source]:
+def _sources(rev: str | None, registry: str | None, home: Path | None = None) -> dict[str, _Source]:
     """The catalogs to search by name; the first source wins when two use the same name."""
     found = []
     for spec in [registry] if registry else default_registry_specs():
-        source = open_registry(spec)
+        source = open_registry(spec, home)
         try:
             commit = source.resolve(rev)
         except RevisionNotFoundError:
@@ -334,8 +334,11 @@ def _combined_columns(rows: list[dict[str, Any]]) -> list[str]:
     return list(columns)
 
 
-def _combine(rev: str | None, registry: str | None) -> _Combined:
-    sources = _sources(rev, registry)
+def _combine(rev: str | None, registry: str | None, home: Path | None = None) -> _Combined:
+    return _combined(_sources(rev, registry, home))
+
+
+def _combined(sources: dict[str, _Source]) -> _Combined:
     key = tuple(source.key for source in sources.values())
     combined: _Combined | None = state.COMBINED.get(key)
     if combined is None:
@@ -388,9 +391,9 @@ def _close(identifier: str, known: Any) -> list[str]:
 
 
 def _rows(lookup_type: str, identifier: str, rev: str | None, registry: str | None,
-          as_series: bool = False) -> list[dict[str, Any]] | list[pd.Series]:
+          as_series: bool = False, combined: _Combined | None = None) -> list[dict[str, Any]] | list[pd.Series]:
     """The rows of an identifier as dicts (or, ``as_series``, the memo's Series: copy them)."""
-    combined = _combine(rev, registry)
+    combined = combined or _combine(rev, registry)
     rows = combined.series(lookup_type, identifier) if as_series else combined.records(lookup_type, identifier)
     if rows:
         return rows
@@ -409,16 +412,30 @@ def lookup_identifier(identifier: str, rev: str | None = None, registry: str | N
     raise IdentifierLookupError(identifier, searched=combined.searched, suggestions=_close(identifier, known))
 
 
-def find_assembly_row(identifier: str, rev: str | None = None, registry: str | None = None) -> dict[str, Any]:
-    """The catalog row of an assembly, as a dict."""
-    return _rows(TYPE_ASSEMBLY, identifier, rev, registry)[0]
+def find_assembly_row(
+    identifier: str, rev: str | None = None, registry: str | None = None, *, home: Path | None = None
+) -> dict[str, Any]:
+    """The catalog row of an assembly, as a dict (``home``: ``BRAINIO_HOME``, by default read
+    from the settings)."""
+    return _rows(TYPE_ASSEMBLY, identifier, rev, registry, combined=_combine(rev, registry, home))[0]
 
 
 def find_stimulus_set_rows(
-    identifier: str, rev: str | None = None, registry: str | None = None
+    identifier: str, rev: str | None = None, registry: str | None = None, *, home: Path | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The two catalog rows of a stimulus set as dicts: its CSV's (``class`` set), its ZIP's."""
-    rows = _rows(TYPE_STIMULUS_SET, identifier, rev, registry)
+    """The two catalog rows of a stimulus set as dicts: its CSV's (``class`` set), its ZIP's.
+
+    When ``registry`` is a registry's label and ``rev`` a commit it was resolved to (as an
+    assembly row's ``registry`` and ``rev`` are), that registry's catalogs at that commit are
+    read directly, without resolving the revision again.  ``home`` is ``BRAINIO_HOME``, by
+    default read from the settings.
+    """
+    combined = None
+    if registry and rev and hashes.is_digest("sha1", rev, lowercase=True):
+        opened = open_registry(registry, home)
+        if opened.knows_commit(rev):
+            combined = _combined({source.name: source for source in _registry_sources(opened, rev)})
+    rows = _rows(TYPE_STIMULUS_SET, identifier, rev, registry, combined=combined or _combine(rev, registry, home))
     ordered = csv_first(rows)
     if len(ordered) != 2 or not ordered[0].get("class") or ordered[1].get("class"):
         raise ValidationError(

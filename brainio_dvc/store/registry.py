@@ -199,6 +199,10 @@ class Registry:
         self._known_commits.add(commit)
         return commit
 
+    def knows_commit(self, commit: str) -> bool:
+        """Whether ``commit`` (a full commit id) was resolved in this registry in this process."""
+        return commit in self._known_commits
+
     def is_unborn(self) -> bool:
         """Whether this is a local repository without a single commit yet (``git init`` +
         ``dvc init``): an empty registry, which has no catalogs to read."""
