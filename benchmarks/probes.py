@@ -309,6 +309,7 @@ def lazy_region(args: dict[str, Any]) -> dict[str, Any]:
     """get_assembly(lazy=True), then either the values of one region or all of them."""
     _common_imports()
     import dask  # noqa: F401 - imported before the clock, as the eager probes import xarray
+
     from brainio_dvc import get_assembly
 
     assembly = get_assembly(args["identifier"], registry=args["registry"], lazy=True)

@@ -140,7 +140,8 @@ def warm_loads(ctx: Context) -> None:
         note="calls from one brainio_dvc module into another (benchmarks.probes.count_crossings), counted with "
              "sys.setprofile around the second warm get_assembly of a process; a count, not a timing"))
     cold = [run_probe("cold_get_assembly", {"identifier": ASSEMBLY_ID, "registry": registry},
-                      scenario_env(ctx.work / "cold-local" / f"run-{number}")) for number in range(ctx.scale.heavy_runs)]
+                      scenario_env(ctx.work / "cold-local" / f"run-{number}"))
+            for number in range(ctx.scale.heavy_runs)]
     ctx.measure("cold get_assembly from the local-directory remote, empty caches (median)", round(median(cold), 3),
                 "s", samples=[round(s, 3) for s in _seconds(cold)], max_rss_mb=round(median(cold, "max_rss_mb"), 1))
 

@@ -398,7 +398,8 @@ def _rows(lookup_type: str, identifier: str, rev: str | None, registry: str | No
     if rows:
         return rows
     error = AssemblyLookupError if lookup_type == TYPE_ASSEMBLY else StimulusSetLookupError
-    raise error(identifier, searched=combined.searched, suggestions=_close(identifier, combined.identifiers(lookup_type)))
+    suggestions = _close(identifier, combined.identifiers(lookup_type))
+    raise error(identifier, searched=combined.searched, suggestions=suggestions)
 
 
 def lookup_identifier(identifier: str, rev: str | None = None, registry: str | None = None) -> list[dict[str, Any]]:

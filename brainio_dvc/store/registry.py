@@ -230,7 +230,9 @@ class Registry:
             if known is None:
                 raise RevisionNotFoundError(self.label, rev)
             return known
-        needs_fetch = known is None or (not is_digest("sha1", rev, lowercase=True) and self._is_moving(rev) and not self._fetched_recently())
+        needs_fetch = known is None or (
+            not is_digest("sha1", rev, lowercase=True) and self._is_moving(rev) and not self._fetched_recently()
+        )
         if needs_fetch:
             try:
                 self.fetch()
@@ -300,7 +302,8 @@ class Registry:
         key = (self.label, commit)
         catalogs: dict[str, Catalog] | None = CATALOGS.get(key)
         if catalogs is None:
-            catalogs = CATALOGS[key] = {name: self._catalog(table) for name, table in self.catalog_tables(commit).items()}
+            tables = self.catalog_tables(commit)
+            catalogs = CATALOGS[key] = {name: self._catalog(table) for name, table in tables.items()}
         return catalogs
 
     def _catalog(self, table: CatalogTable) -> Catalog:
