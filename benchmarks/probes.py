@@ -100,6 +100,59 @@ def get_assembly(args: dict[str, Any]) -> dict[str, Any]:
             "levels": len(assembly.indexes["presentation"].names)}
 
 
+def _in_package(module: str) -> bool:
+    return module == "brainio_dvc" or module.startswith("brainio_dvc.")
+
+
+def count_crossings(operation: Callable[[], Any]) -> tuple[int, Any]:
+    """The module crossings of ``operation()``, and its result.
+
+    A crossing is a Python function call (a profiler ``"call"`` event: calls of C functions are
+    not counted, nor are generator resumptions told apart from calls) whose callee's module
+    (``__name__`` of the callee frame's globals) differs from its caller's (the frame below it),
+    where both modules are ``brainio_dvc`` or modules under it: a call across a boundary
+    between two of the package's modules.  So ``loading -> lookup`` and a property of
+    ``store.pins`` read in ``loading`` count once each; ``loading -> xarray``, ``xarray ->
+    xarray`` and ``pandas -> brainio_dvc.stimuli`` do not (calls into and out of libraries
+    are a different measure: some 600 in a warm load, most into pathlib and pandas).  Only
+    the calling thread is profiled (``sys.setprofile``): a warm load fetches nothing, so it
+    runs in that thread alone.
+    """
+    count = 0
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        nonlocal count
+        if event != "call" or frame.f_back is None:
+            return
+        callee = frame.f_globals.get("__name__", "")
+        caller = frame.f_back.f_globals.get("__name__", "")
+        if callee != caller and _in_package(callee) and _in_package(caller):
+            count += 1
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        result = operation()
+    finally:
+        sys.setprofile(previous)
+    return count, result
+
+
+@probe
+def warm_crossings(args: dict[str, Any]) -> dict[str, Any]:
+    """Module crossings of one warm ``get_assembly`` (after a first, uncounted one)."""
+    _common_imports()
+    from brainio_dvc import get_assembly
+
+    def load() -> Any:
+        return get_assembly(args["identifier"], registry=args["registry"])
+
+    load()
+    started = time.perf_counter()
+    crossings, _ = count_crossings(load)
+    return {"seconds": time.perf_counter() - started, "crossings": crossings}
+
+
 @probe
 def raw_xarray(args: dict[str, Any]) -> dict[str, Any]:
     _common_imports()
@@ -256,6 +309,7 @@ def lazy_region(args: dict[str, Any]) -> dict[str, Any]:
     """get_assembly(lazy=True), then either the values of one region or all of them."""
     _common_imports()
     import dask  # noqa: F401 - imported before the clock, as the eager probes import xarray
+
     from brainio_dvc import get_assembly
 
     assembly = get_assembly(args["identifier"], registry=args["registry"], lazy=True)

@@ -134,8 +134,14 @@ def warm_loads(ctx: Context) -> None:
         "peak RSS of warm get_assembly", median(library, "max_rss_mb"), median(raw, "max_rss_mb"), 1.15, "MB",
         [s["max_rss_mb"] for s in library], [s["max_rss_mb"] for s in raw],
         note="ru_maxrss of the whole child process; both import numpy, pandas, xarray, netCDF4, brainio_dvc first"))
+    crossings = run_probe("warm_crossings", {"identifier": ASSEMBLY_ID, "registry": registry}, env)["crossings"]
+    ctx.figures.append(absolute_figure(
+        "module crossings of a warm get_assembly", crossings, 25, "calls",
+        note="calls from one brainio_dvc module into another (benchmarks.probes.count_crossings), counted with "
+             "sys.setprofile around the second warm get_assembly of a process; a count, not a timing"))
     cold = [run_probe("cold_get_assembly", {"identifier": ASSEMBLY_ID, "registry": registry},
-                      scenario_env(ctx.work / "cold-local" / f"run-{number}")) for number in range(ctx.scale.heavy_runs)]
+                      scenario_env(ctx.work / "cold-local" / f"run-{number}"))
+            for number in range(ctx.scale.heavy_runs)]
     ctx.measure("cold get_assembly from the local-directory remote, empty caches (median)", round(median(cold), 3),
                 "s", samples=[round(s, 3) for s in _seconds(cold)], max_rss_mb=round(median(cold, "max_rss_mb"), 1))
 

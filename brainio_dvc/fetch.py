@@ -22,7 +22,7 @@ import os
 import shutil
 import threading
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +32,9 @@ from .exceptions import IntegrityError, RemoteError, ValidationError
 from .formats.atomic import atomic_path, publish, remove_stale_temporaries, temporary_path
 from .formats.hashes import DIGEST_LENGTHS, check_digest, is_digest, sha1_hash
 from .formats.values import is_missing
-from .store.cache import DataCache, file_lock
+from .store.cache import data_cache, file_lock
 from .store.references import LOCATION_TYPE_REFERENCE
+from .store.state import REMOTES
 
 if TYPE_CHECKING:
     from . import assemblies, stimuli
@@ -58,6 +59,7 @@ __all__ = [
     "get_fetcher",
     "extracted_stimuli",
     "get_local_data_path",
+    "cached_files",
     "is_cached",
     "get_stimulus_set",
     "lookup_assembly",
@@ -110,7 +112,6 @@ def __dir__() -> list[str]:
 logger = logging.getLogger(__name__)
 
 _URL_TIMEOUT_SECONDS = 60
-_remotes: dict[tuple[str, str], Remote] = {}
 _remotes_lock = threading.Lock()
 
 
@@ -119,20 +120,16 @@ def get_local_data_path() -> Path:
     return config.home()
 
 
-def data_cache() -> DataCache:
-    """The content-addressed cache under the current ``BRAINIO_HOME``."""
-    return DataCache(config.home() / "cache")
-
-
 def _remote(registry_spec: str, commit: str) -> Remote:
     from .store.registry import open_registry
     from .store.remotes import open_remote
 
     key = (registry_spec, commit)
-    with _remotes_lock:  # the files of one load are fetched from several threads
-        if key not in _remotes:
-            _remotes[key] = open_remote(open_registry(registry_spec), commit)
-        return _remotes[key]
+    with _remotes_lock:  # the files of one load are fetched from several threads: open it once
+        found: Remote | None = REMOTES.get(key)
+        if found is None:
+            found = REMOTES[key] = open_remote(open_registry(registry_spec), commit)
+        return found
 
 
 def _download_url(url: str, destination: Path) -> None:
@@ -219,12 +216,23 @@ def fetch_file(
 def is_cached(row: Mapping[str, Any]) -> bool:
     """Whether a catalog row's file is in the data cache already (by its md5, else its sha1):
     then :func:`fetch_row` needs no download."""
-    cache = data_cache()
-    for algorithm in ("md5", "sha1") if row.get("location_type") == LOCATION_TYPE_DVC else ("sha1",):
+    return cached_files([row])[0] is not None
+
+
+def cached_files(rows: Sequence[Mapping[str, Any]], home: Path | None = None) -> list[Path | None]:
+    """The data cache's file of each row when it is there and intact (what :func:`fetch_row`
+    would return without downloading), else None: by its md5 for a registry row, else its
+    sha1.  ``home`` is ``BRAINIO_HOME``, by default read from the settings."""
+    cache = data_cache(home)
+    found: list[Path | None] = []
+    for row in rows:
+        algorithm = "md5" if row.get("location_type") == LOCATION_TYPE_DVC and row.get("md5") else "sha1"
         digest = row.get(algorithm)
-        if isinstance(digest, str) and is_digest(algorithm, digest):
-            return cache.lookup(algorithm, digest) is not None
-    return False
+        try:
+            found.append(cache.lookup(algorithm, digest) if isinstance(digest, str) and digest else None)
+        except ValidationError:  # not a digest: no file of the cache, and fetch_row says why
+            found.append(None)
+    return found
 
 
 def fetch_row(row: Mapping[str, Any], identifier: str | None = None) -> Path:
@@ -333,11 +341,11 @@ def _member_files(zip_path: Path) -> list[str]:
         return []
 
 
-def extracted_stimuli(digest: str) -> Path | None:
+def extracted_stimuli(digest: str, home: Path | None = None) -> Path | None:
     """The directory of a ZIP's extracted stimuli if it was extracted completely, else None."""
     from .formats.archives import is_extracted
 
-    target = stimuli_target(digest)
+    target = stimuli_target(digest, home)
     return target if is_extracted(target) else None
 
 
@@ -376,16 +384,17 @@ def verify_stimuli_directory(zip_path: Path, digest: str) -> bool | None:
         return False
 
 
-def stimuli_root() -> Path:
-    """Where extracted stimuli live: ``$BRAINIO_HOME/stimuli``, one directory per ZIP digest."""
-    return config.home() / "stimuli"
+def stimuli_root(home: Path | None = None) -> Path:
+    """Where extracted stimuli live: ``$BRAINIO_HOME/stimuli`` (``home``, by default read from
+    the settings), one directory per ZIP digest."""
+    return (home or config.home()) / "stimuli"
 
 
-def stimuli_target(digest: str) -> Path:
+def stimuli_target(digest: str, home: Path | None = None) -> Path:
     """The directory of a ZIP's stimuli; the digest (md5, or a classic row's sha1) is checked,
     since it comes from a catalog and becomes a directory name."""
     algorithm = "md5" if len(digest) == DIGEST_LENGTHS["md5"] else "sha1"
-    return stimuli_root() / check_digest(algorithm, digest, "stimulus ZIP digest")
+    return stimuli_root(home) / check_digest(algorithm, digest, "stimulus ZIP digest")
 
 
 class Fetcher:

@@ -9,18 +9,20 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import config
 from .catalogs import LOCATION_TYPE_DVC, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .contribute.completeness import check_loaded_stimuli
 from .exceptions import PinError, UnsafeArchiveError, ValidationError
 from .fetch import (
+    cached_files,
     extracted_stimuli,
     fetch_row,
-    is_cached,
     stimuli_directory,
     stimuli_target,
 )
 from .lookup import find_assembly_row, find_stimulus_set_rows
 from .store import pins
+from .store.cache import data_cache
 from .store.parallel import Background, awaited, side_by_side
 
 if TYPE_CHECKING:
@@ -42,8 +44,6 @@ def _again_if_removed(load: Callable[[], _T], identifier: str) -> _T:
     (``brainio-dvc verify`` removing a corrupt file, a cache cleanup, a user's ``rm``); the
     second attempt fetches it again, verified, rather than fail with a bare FileNotFoundError.
     """
-    from .fetch import data_cache
-
     try:
         return load()
     except FileNotFoundError as error:
@@ -95,7 +95,7 @@ def _check_pin(identifier: str, decision: pins.Decision, rows: tuple[Mapping[str
 def _fetch(row: Mapping[str, Any], identifier: str, decision: pins.Decision) -> Path:
     """A row's file: for a pinned load, the repository's own copy when it holds one (checked)."""
     md5 = row.get("md5")
-    if decision.pinned and row.get("location_type") == LOCATION_TYPE_DVC and isinstance(md5, str) and md5:
+    if row.get("location_type") == LOCATION_TYPE_DVC and isinstance(md5, str) and md5 and decision.pinned:
         local = pins.local_file(str(row["location"]), md5)
         if local is not None:
             return local
@@ -116,37 +116,43 @@ def get_stimulus_set(identifier: str, rev: str | None = None, registry: str | No
 
 
 def _load_stimulus_set(identifier: str, rev: str | None, registry: str | None) -> StimulusSet:
+    home = config.home()
     decision = pins.resolve(TYPE_STIMULUS_SET, identifier, rev, registry)
-    csv_row, zip_row = _stimulus_set_rows(identifier, decision)
-    csv_path, zip_path = _fetch_all([(csv_row, identifier, decision), (zip_row, identifier, decision)])
+    csv_row, zip_row = _stimulus_set_rows(identifier, decision, home)
+    csv_path, zip_path = _fetch_all([(csv_row, identifier, decision), (zip_row, identifier, decision)], home)
     directory = _extract(identifier, csv_row, zip_row, zip_path)
     return _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, directory, zip_path)
 
 
-def _stimulus_set_rows(identifier: str, decision: pins.Decision) -> tuple[dict[str, Any], dict[str, Any]]:
-    csv_row, zip_row = find_stimulus_set_rows(identifier, rev=decision.rev, registry=decision.registry)
+def _stimulus_set_rows(identifier: str, decision: pins.Decision, home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    csv_row, zip_row = find_stimulus_set_rows(identifier, rev=decision.rev, registry=decision.registry, home=home)
     _check_pin(identifier, decision, (csv_row, zip_row))
     return csv_row, zip_row
 
 
 def _fetch_all(
-    jobs: list[tuple[Mapping[str, Any], str, pins.Decision]], then: Mapping[int, Callable[[Path], None]] | None = None
+    jobs: list[tuple[Mapping[str, Any], str, pins.Decision]], home: Path,
+    then: Mapping[int, Callable[[Path], None]] | None = None,
 ) -> list[Path]:
     """The files of several rows; when more than one must be downloaded, side by side.
 
+    Each row's file is looked up in the data cache once: a cached file is used as it is (a
+    pinned load's rows go through :func:`_fetch`, for the repository's own copies).
     ``then[i]``, if given, is called with the file of job ``i`` as soon as it is there, in the
     thread that fetched it.
     """
     then = then or {}
+    pinned = any(decision.pinned for _, _, decision in jobs)
+    cached: list[Path | None] = [None] * len(jobs) if pinned else cached_files([row for row, _, _ in jobs], home)
 
     def fetch(number: int) -> Path:
         row, identifier, decision = jobs[number]
-        path = _fetch(row, identifier, decision)
+        path = cached[number] or _fetch(row, identifier, decision)
         if number in then:
             then[number](path)
         return path
 
-    if sum(not is_cached(row) for row, _, _ in jobs) <= 1:
+    if sum(path is None for path in cached) <= 1:
         return [fetch(number) for number in range(len(jobs))]
     return side_by_side([partial(fetch, number) for number in range(len(jobs))])
 
@@ -217,8 +223,9 @@ def get_assembly(
 
 
 def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy: bool) -> DataAssembly:
+    home = config.home()  # once per load
     decision = pins.resolve(TYPE_ASSEMBLY, identifier, rev, registry)
-    row = find_assembly_row(identifier, rev=decision.rev, registry=decision.registry)
+    row = find_assembly_row(identifier, rev=decision.rev, registry=decision.registry, home=home)
     _check_pin(identifier, decision, (row,))
     from .assemblies import resolve_assembly_class
 
@@ -229,8 +236,9 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
         stimulus_decision = decision.for_stimulus_set(identifier, source_registry, str(row["rev"]))
     else:
         stimulus_decision = pins.resolve(TYPE_STIMULUS_SET, stimulus_set_identifier, None, None)
-    csv_row, zip_row = _stimulus_set_rows(stimulus_set_identifier, stimulus_decision)
-    directory = extracted_stimuli(_zip_digest(zip_row))
+    # The assembly's registry and commit, already resolved: its catalogs are read directly.
+    csv_row, zip_row = _stimulus_set_rows(stimulus_set_identifier, stimulus_decision, home)
+    directory = extracted_stimuli(_zip_digest(zip_row), home)
     started: list[Background[Path]] = []
 
     def start_extracting(path: Path) -> None:
@@ -243,7 +251,7 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
             (row, identifier, decision),
             (csv_row, stimulus_set_identifier, stimulus_decision),
             (zip_row, stimulus_set_identifier, stimulus_decision),
-        ], then={2: start_extracting} if directory is None else None)
+        ], home, then={2: start_extracting} if directory is None else None)
     except BaseException:
         for background in started:  # nothing is left running
             background.join()
@@ -252,7 +260,7 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
         extraction: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     else:
         extraction = awaited(started[0])
-        directory = stimuli_target(_zip_digest(zip_row))
+        directory = stimuli_target(_zip_digest(zip_row), home)
     with extraction:
         stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path, directory,
                                      zip_path)

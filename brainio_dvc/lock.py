@@ -242,7 +242,7 @@ def _rev_problems(registry: Registry, entry: LockEntry) -> list[str]:
 def why(identifier: str, rev: str | None = None, registry: str | None = None) -> dict[str, Any]:
     """Which rule decides a load of ``identifier`` here, and the registry, commit and files it
     leads to (each with the local copy a load would use, if there is one yet)."""
-    from .fetch import data_cache
+    from .store.cache import data_cache
     from .lookup import lookup_identifier
 
     decisions = {kind: pins.resolve(kind, identifier, rev, registry) for kind in (TYPE_ASSEMBLY, TYPE_STIMULUS_SET)}

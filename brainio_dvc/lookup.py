@@ -59,6 +59,7 @@ from .exceptions import (
 )
 from .formats import hashes
 from .formats.atomic import atomic_write_text
+from .store import state
 from .store.registry import Registry, default_registry_specs, open_registry
 
 __all__ = [
@@ -98,9 +99,16 @@ class _Installed(NamedTuple):
     table: CatalogTable
 
 
-@functools.lru_cache(maxsize=1)
 def _entry_point_catalogs() -> dict[str, _Installed]:
-    """Catalogs of installed packages, discovered once; a broken one warns and is skipped.
+    """Catalogs of installed packages, discovered once (until :func:`refresh`)."""
+    found: dict[str, _Installed] | None = state.INSTALLED.get(ENTRYPOINT)
+    if found is None:
+        found = state.INSTALLED[ENTRYPOINT] = _discovered_catalogs()
+    return found
+
+
+def _discovered_catalogs() -> dict[str, _Installed]:
+    """Catalogs of installed packages; a broken one warns and is skipped.
 
     A catalog's malformed rows are set aside (and logged once); a catalog without BrainIO's
     columns warns and is skipped.
@@ -144,14 +152,11 @@ def _entry_point_catalogs() -> dict[str, _Installed]:
 
 
 def refresh() -> None:
-    """Forget discovered entry points, combined catalogs and the pins read from the current
-    repository (after installing a package, or editing a lock or a ``dvc import``)."""
-    from .store import pins
-
-    _entry_point_catalogs.cache_clear()
-    _combined_memo.clear()
-    _registry_sources_memo.clear()
-    pins.refresh()
+    """Forget everything this process remembers (:func:`brainio_dvc.store.state.refresh`):
+    discovered entry points, opened registries and remotes, catalogs, combined catalogs and
+    the pins read from repositories.  Call it after installing a package, editing a lock or a
+    ``dvc import``, or changing a registry's catalogs at a moving revision in this process."""
+    state.refresh()
 
 
 @dataclass(frozen=True)
@@ -185,11 +190,11 @@ class _Source:
         return self.installed.table
 
 
-def _sources(rev: str | None, registry: str | None) -> dict[str, _Source]:
+def _sources(rev: str | None, registry: str | None, home: Path | None = None) -> dict[str, _Source]:
     """The catalogs to search by name; the first source wins when two use the same name."""
     found = []
     for spec in [registry] if registry else default_registry_specs():
-        source = open_registry(spec)
+        source = open_registry(spec, home)
         try:
             commit = source.resolve(rev)
         except RevisionNotFoundError:
@@ -210,16 +215,13 @@ def _sources(rev: str | None, registry: str | None) -> dict[str, _Source]:
     return sources
 
 
-#: The sources of a registry at a commit: its catalogs are fixed by the commit.
-_registry_sources_memo: dict[tuple[Registry, str], tuple[_Source, ...]] = {}
-
-
 def _registry_sources(registry: Registry, commit: str) -> tuple[_Source, ...]:
+    """The sources of a registry at a commit: its catalogs are fixed by the commit."""
     tables = registry.catalog_tables(commit)  # read (once per commit) on every call, as before
     key = (registry, commit)
-    found = _registry_sources_memo.get(key)
+    found: tuple[_Source, ...] | None = state.REGISTRY_SOURCES.get(key)
     if found is None:
-        found = _registry_sources_memo[key] = tuple(_Source(name, registry=registry, commit=commit) for name in tables)
+        found = state.REGISTRY_SOURCES[key] = tuple(_Source(name, registry=registry, commit=commit) for name in tables)
     return found
 
 
@@ -332,15 +334,15 @@ def _combined_columns(rows: list[dict[str, Any]]) -> list[str]:
     return list(columns)
 
 
-_combined_memo: dict[tuple[Any, ...], _Combined] = {}
+def _combine(rev: str | None, registry: str | None, home: Path | None = None) -> _Combined:
+    return _combined(_sources(rev, registry, home))
 
 
-def _combine(rev: str | None, registry: str | None) -> _Combined:
-    sources = _sources(rev, registry)
+def _combined(sources: dict[str, _Source]) -> _Combined:
     key = tuple(source.key for source in sources.values())
-    combined = _combined_memo.get(key)
+    combined: _Combined | None = state.COMBINED.get(key)
     if combined is None:
-        combined = _combined_memo[key] = _Combined(tuple(sources.values()))
+        combined = state.COMBINED[key] = _Combined(tuple(sources.values()))
     return combined
 
 
@@ -389,14 +391,15 @@ def _close(identifier: str, known: Any) -> list[str]:
 
 
 def _rows(lookup_type: str, identifier: str, rev: str | None, registry: str | None,
-          as_series: bool = False) -> list[dict[str, Any]] | list[pd.Series]:
+          as_series: bool = False, combined: _Combined | None = None) -> list[dict[str, Any]] | list[pd.Series]:
     """The rows of an identifier as dicts (or, ``as_series``, the memo's Series: copy them)."""
-    combined = _combine(rev, registry)
+    combined = combined or _combine(rev, registry)
     rows = combined.series(lookup_type, identifier) if as_series else combined.records(lookup_type, identifier)
     if rows:
         return rows
     error = AssemblyLookupError if lookup_type == TYPE_ASSEMBLY else StimulusSetLookupError
-    raise error(identifier, searched=combined.searched, suggestions=_close(identifier, combined.identifiers(lookup_type)))
+    suggestions = _close(identifier, combined.identifiers(lookup_type))
+    raise error(identifier, searched=combined.searched, suggestions=suggestions)
 
 
 def lookup_identifier(identifier: str, rev: str | None = None, registry: str | None = None) -> list[dict[str, Any]]:
@@ -410,16 +413,30 @@ def lookup_identifier(identifier: str, rev: str | None = None, registry: str | N
     raise IdentifierLookupError(identifier, searched=combined.searched, suggestions=_close(identifier, known))
 
 
-def find_assembly_row(identifier: str, rev: str | None = None, registry: str | None = None) -> dict[str, Any]:
-    """The catalog row of an assembly, as a dict."""
-    return _rows(TYPE_ASSEMBLY, identifier, rev, registry)[0]
+def find_assembly_row(
+    identifier: str, rev: str | None = None, registry: str | None = None, *, home: Path | None = None
+) -> dict[str, Any]:
+    """The catalog row of an assembly, as a dict (``home``: ``BRAINIO_HOME``, by default read
+    from the settings)."""
+    return _rows(TYPE_ASSEMBLY, identifier, rev, registry, combined=_combine(rev, registry, home))[0]
 
 
 def find_stimulus_set_rows(
-    identifier: str, rev: str | None = None, registry: str | None = None
+    identifier: str, rev: str | None = None, registry: str | None = None, *, home: Path | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The two catalog rows of a stimulus set as dicts: its CSV's (``class`` set), its ZIP's."""
-    rows = _rows(TYPE_STIMULUS_SET, identifier, rev, registry)
+    """The two catalog rows of a stimulus set as dicts: its CSV's (``class`` set), its ZIP's.
+
+    When ``registry`` is a registry's label and ``rev`` a commit it was resolved to (as an
+    assembly row's ``registry`` and ``rev`` are), that registry's catalogs at that commit are
+    read directly, without resolving the revision again.  ``home`` is ``BRAINIO_HOME``, by
+    default read from the settings.
+    """
+    combined = None
+    if registry and rev and hashes.is_digest("sha1", rev, lowercase=True):
+        opened = open_registry(registry, home)
+        if opened.knows_commit(rev):
+            combined = _combined({source.name: source for source in _registry_sources(opened, rev)})
+    rows = _rows(TYPE_STIMULUS_SET, identifier, rev, registry, combined=combined or _combine(rev, registry, home))
     ordered = csv_first(rows)
     if len(ordered) != 2 or not ordered[0].get("class") or ordered[1].get("class"):
         raise ValidationError(

@@ -122,7 +122,7 @@ def fetch_s3_object(
     digests once its SHA-1 matched, before it is moved into the cache (to link it elsewhere,
     say); it is not called when the file was cached already.
     """
-    from .fetch import data_cache
+    from .store.cache import data_cache
 
     subject = f"sha1 of {obj}" + (f" for {identifier!r}" if identifier else "")
     if not sha1:

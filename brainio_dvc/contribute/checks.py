@@ -164,7 +164,8 @@ def verify_cache(
     removed), and every stimulus set of ``pair_rows`` (default: ``rows``, or none without them)
     whose CSV and ZIP are cached is checked as a pair: every filename of its CSV must be a file
     of its ZIP."""
-    from ..fetch import data_cache, verify_stimuli_directory
+    from ..fetch import verify_stimuli_directory
+    from ..store.cache import data_cache
     from .completeness import cached_pair_problems
 
     cache = data_cache()

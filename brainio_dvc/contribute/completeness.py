@@ -171,7 +171,7 @@ def _pairs(rows: Iterable[Mapping[str, object]]) -> dict[str, tuple[Mapping[str,
 def cached_pair_problems(rows: Iterable[Mapping[str, object]]) -> dict[str, str | None]:
     """For each stimulus set among ``rows`` whose CSV and ZIP are both in the data cache (and
     intact), what is wrong with them as a pair, or None (``brainio-dvc verify``)."""
-    from ..fetch import data_cache
+    from ..store.cache import data_cache
 
     cache = data_cache()
     found: dict[str, str | None] = {}
@@ -216,7 +216,7 @@ def registry_pair_problems(root: Path, rows: Iterable[Mapping[str, object]], fro
     checked, and of the ZIP only the central directory is read (range requests).  A pair that
     a load has checked already (its record under ``$BRAINIO_HOME/checks/``) is not read again.
     """
-    from ..fetch import data_cache
+    from ..store.cache import data_cache
 
     cache = data_cache()
     found: dict[str, str | None] = {}

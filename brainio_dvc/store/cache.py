@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import config
 from ..exceptions import IntegrityError
 from ..formats.atomic import (
     atomic_path,
@@ -36,10 +37,12 @@ from ..formats.atomic import (
     resumable_partial,
 )
 from ..formats.hashes import check_digest, file_hash, is_digest
+from .state import DATA_CACHES
 
 __all__ = [
     "DataCache",
     "FileState",
+    "data_cache",
     "file_lock",
 ]
 
@@ -343,3 +346,12 @@ class DataCache:
                         continue
                     if is_digest(algorithm_dir.name, prefix_dir.name + name):
                         yield algorithm_dir.name, prefix_dir.name + name
+
+
+def data_cache(home: Path | None = None) -> DataCache:
+    """The content-addressed cache under ``home`` (by default the current ``BRAINIO_HOME``)."""
+    home = home or config.home()
+    found: DataCache | None = DATA_CACHES.get(home)
+    if found is None:
+        found = DATA_CACHES[home] = DataCache(home / "cache")
+    return found

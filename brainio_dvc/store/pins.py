@@ -49,6 +49,7 @@ from ..formats.lockfile import (
 )
 from .cache import FileState
 from .registry import is_git_url
+from .state import REPOSITORY_FACTS, Memo
 
 __all__ = [
     "RULES",
@@ -199,7 +200,8 @@ class _Memo:
     facts: RepositoryFacts
 
 
-_facts_memo: dict[Path, _Memo] = {}
+#: By repository root (bounded and emptied by :func:`brainio_dvc.store.state.refresh`).
+_facts_memo: Memo[Path, _Memo] = REPOSITORY_FACTS
 
 
 def refresh() -> None:

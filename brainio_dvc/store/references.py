@@ -257,7 +257,7 @@ def fetch_reference(location: str, sha1: str | None, registry: str | None, rev: 
     (ETag, size); the download's SHA-1 is checked.  A source that changed raises
     :class:`SourceChangedError`.
     """
-    from ..fetch import data_cache
+    from .cache import data_cache
     from ..formats.hashes import check_digest
     from ..s3 import fetch_s3_object
 

@@ -33,6 +33,7 @@ from .cache import file_lock
 from .git import Git, clone
 from .gitrefs import is_branch, resolve_ref
 from .layout import CATALOG_FILE, CATALOGS_DIR
+from .state import CATALOG_TABLES, CATALOGS, REGISTRIES, Memo
 
 if TYPE_CHECKING:
     from ..catalogs import Catalog
@@ -101,16 +102,13 @@ class Commit:
 class Registry:
     """One registry: resolves revisions and reads files and catalogs at commits."""
 
-    _tables_memo: dict[str, dict[str, CatalogTable]] = {}
-    _catalog_memo: dict[tuple[str, str], dict[str, Catalog]] = {}
-
     def __init__(self, spec: str | os.PathLike[str], home: Path | None = None) -> None:
         spec = os.fspath(spec)
         self.home = home or config.home()
         #: Commits seen to exist in this process: objects are never removed from under us.
         self._known_commits: set[str] = set()
         #: Files read at full commit ids: (commit, path) -> content (None: no such file).
-        self._blobs: dict[tuple[str, str], bytes | None] = {}
+        self._blobs: Memo[tuple[str, str], bytes | None] = Memo("files read", 256)
         self.is_local = not is_git_url(spec)
         if self.is_local:
             path = Path(spec).expanduser().resolve()
@@ -198,6 +196,10 @@ class Registry:
         self._known_commits.add(commit)
         return commit
 
+    def knows_commit(self, commit: str) -> bool:
+        """Whether ``commit`` (a full commit id) was resolved in this registry in this process."""
+        return commit in self._known_commits
+
     def is_unborn(self) -> bool:
         """Whether this is a local repository without a single commit yet (``git init`` +
         ``dvc init``): an empty registry, which has no catalogs to read."""
@@ -225,7 +227,9 @@ class Registry:
             if known is None:
                 raise RevisionNotFoundError(self.label, rev)
             return known
-        needs_fetch = known is None or (not is_digest("sha1", rev, lowercase=True) and self._is_moving(rev) and not self._fetched_recently())
+        needs_fetch = known is None or (
+            not is_digest("sha1", rev, lowercase=True) and self._is_moving(rev) and not self._fetched_recently()
+        )
         if needs_fetch:
             try:
                 self.fetch()
@@ -247,7 +251,7 @@ class Registry:
         """
         key = (commit, str(path))
         if key in self._blobs:
-            return self._blobs[key]
+            return self._blobs.get(key)
         return self.read_many(commit, [path])[str(path)]
 
     def read_many(
@@ -266,7 +270,9 @@ class Registry:
         for name, answer in zip(names, objects, strict=True):
             found[name] = answer[1] if answer is not None and answer[0] == "blob" else None
         if is_digest("sha1", commit, lowercase=True):
-            self._blobs.update(((commit, name), found[name]) for name in keep if name in found)
+            for name in keep:
+                if name in found:
+                    self._blobs[(commit, name)] = found[name]
         return found
 
     def list_dir(self, commit: str, path: str) -> list[str]:
@@ -279,22 +285,23 @@ class Registry:
         The validated rows of a commit's catalogs are cached on disk, so a process that loads
         from a commit seen before reads one file instead of starting git and parsing CSV.
         """
-        memo = Registry._tables_memo.setdefault(self.label, {})
-        if commit not in memo:
-            memo[commit] = {
-                name: self._with_provenance(table, commit) for name, table in self._parsed_tables(commit).items()
-            }
-            for table in memo[commit].values():
-                log_bad_rows(table)  # once per commit and process, whether parsed or cached
-        return memo[commit]
+        key = (self.label, commit)
+        tables: dict[str, CatalogTable] | None = CATALOG_TABLES.get(key)
+        if tables is None:
+            tables = {name: self._with_provenance(table, commit) for name, table in self._parsed_tables(commit).items()}
+            for table in tables.values():
+                log_bad_rows(table)  # once per commit and process (while remembered), parsed or cached
+            CATALOG_TABLES[key] = tables
+        return tables
 
     def catalogs(self, commit: str) -> dict[str, Catalog]:
         """Every catalog of the registry at ``commit``, by name, as DataFrames."""
         key = (self.label, commit)
-        memo = Registry._catalog_memo
-        if key not in memo:
-            memo[key] = {name: self._catalog(table) for name, table in self.catalog_tables(commit).items()}
-        return memo[key]
+        catalogs: dict[str, Catalog] | None = CATALOGS.get(key)
+        if catalogs is None:
+            tables = self.catalog_tables(commit)
+            catalogs = CATALOGS[key] = {name: self._catalog(table) for name, table in tables.items()}
+        return catalogs
 
     def _catalog(self, table: CatalogTable) -> Catalog:
         catalog = table.to_catalog()
@@ -394,13 +401,13 @@ def _tables_from_cache(cached: object) -> dict[str, CatalogTable] | None:
     return tables_from_json(cached.get("catalogs"))
 
 
-_registries: dict[tuple[str, str], Registry] = {}
-
-
-def open_registry(spec: str | os.PathLike[str]) -> Registry:
-    """The :class:`Registry` for ``spec``, one per spec and ``BRAINIO_HOME`` in a process."""
-    home = config.home()
-    key = (os.fspath(spec), str(home))
-    if key not in _registries:
-        _registries[key] = Registry(spec, home)
-    return _registries[key]
+def open_registry(spec: str | os.PathLike[str], home: Path | None = None) -> Registry:
+    """The :class:`Registry` for ``spec``, one per spec and ``BRAINIO_HOME`` (``home``, read
+    from the settings when not given) in a process (while :mod:`~brainio_dvc.store.state`
+    remembers it)."""
+    home = home or config.home()
+    key = (os.fspath(spec), home)
+    found: Registry | None = REGISTRIES.get(key)
+    if found is None:
+        found = REGISTRIES[key] = Registry(spec, home)
+    return found

@@ -41,10 +41,7 @@ LAYER_NAMES = {0: "base", 1: "formats/arrays", 2: "store", 3: "contribute/browse
 KNOWN_MODULE_LEVEL: dict[tuple[str, str], str] = {}
 
 _S3 = ("s3.py, the public S3 module (object URLs, version pins, checked downloads), is a top-level "
-       "module; the store reads through its fetch_s3_object, which uses the data cache of fetch.py, and "
-       "migration copies through it")
-_DATA_CACHE = ("data_cache() is defined in fetch.py; the data cache's owner is store/cache, where "
-               "it belongs (then this import goes)")
+       "module that the store and migration use when they reach S3")
 _RESOLVE = ("browse answers questions about what the lookup face resolves (combined catalogs, "
             "identifiers) and the cards face reads; both are needed only when a query runs")
 
@@ -57,8 +54,6 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
         "a .dvc file that references an S3 object is parsed by store/references, which imports "
         "dvcmeta at module level: the cycle is broken here",
     ("brainio_dvc.store.references", "brainio_dvc.s3"): _S3,
-    ("brainio_dvc.store.references", "brainio_dvc.fetch"): _DATA_CACHE,
-    ("brainio_dvc.contribute.completeness", "brainio_dvc.fetch"): _DATA_CACHE,
     ("brainio_dvc.contribute.completeness", "brainio_dvc.stimuli"):
         "the stimulus CSV reader (read_stimulus_csv) lives with StimulusSet, in the stimuli face",
     ("brainio_dvc.contribute.completeness", "brainio_dvc.lookup"):
@@ -81,7 +76,8 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("brainio_dvc.contribute.checks", "brainio_dvc.stimuli"):
         "catalog check validates each row's class against the classes, which live with the faces",
     ("brainio_dvc.contribute.checks", "brainio_dvc.cards"): "catalog check checks the dataset cards",
-    ("brainio_dvc.contribute.checks", "brainio_dvc.fetch"): _DATA_CACHE,
+    ("brainio_dvc.contribute.checks", "brainio_dvc.fetch"):
+        "verify checks extracted stimuli with the fetch face's verify_stimuli_directory",
     ("brainio_dvc.browse.site.build", "brainio_dvc.fetch"):
         "the site's thumbnails need a stimulus ZIP on disk, fetched with the fetch face",
 }
