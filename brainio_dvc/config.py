@@ -24,8 +24,9 @@ import contextvars
 import functools
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from .exceptions import ConfigurationError
@@ -52,7 +53,9 @@ _DEFAULT_FETCH_INTERVAL = 300.0
 #: variable: each block restores exactly what it found, by its token, however blocks nest and
 #: whatever they hold; and a thread sees the overrides of the context it runs in (the threads of
 #: :mod:`brainio_dvc.store.parallel` run in a copy of their caller's), not another thread's.
-_overrides: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("brainio_dvc_config_overrides", default={})
+_overrides: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "brainio_dvc_config_overrides", default=MappingProxyType({})
+)
 
 
 @contextlib.contextmanager
@@ -113,7 +116,7 @@ def _read_config_file() -> dict[str, Any]:
         settings = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(
-            "config file", str(path), f"valid TOML ({error})", "BRAINIO_DVC_CONFIG"
+            setting="config file", value=str(path), expected=f"valid TOML ({error})", source="BRAINIO_DVC_CONFIG"
         ) from error
     _file_memo[path] = (signature, settings)
     return settings
@@ -156,7 +159,9 @@ def registries() -> list[str]:
     elif isinstance(value, list | tuple):
         items = [str(item) for item in value]
     else:
-        raise ConfigurationError("registries", value, "a comma-separated string or a list", source)
+        raise ConfigurationError(
+            setting="registries", value=value, expected="a comma-separated string or a list", source=source
+        )
     return [item.strip() for item in items if item.strip()]
 
 

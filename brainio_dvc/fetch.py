@@ -173,8 +173,8 @@ def fetch_file(
     version = pinned_version(version_id)
     if version is not None and kind != "s3":
         raise ValidationError(
-            f"catalog row of {description}", "a version_id only for location_type 'S3'",
-            f"version_id={version_id!r} with location_type {location_type!r}",
+            subject=f"catalog row of {description}", expected="a version_id only for location_type 'S3'",
+            found=f"version_id={version_id!r} with location_type {location_type!r}",
         )
     if location_type == LOCATION_TYPE_REFERENCE:
         from .store.references import fetch_reference
@@ -183,8 +183,8 @@ def fetch_file(
     if location_type == LOCATION_TYPE_DVC:
         if not (md5 and registry and rev):
             raise ValidationError(
-                f"catalog row of {description}", "md5, registry and rev for location_type 'dvc'",
-                f"md5={md5!r}, registry={registry!r}, rev={rev!r}",
+                subject=f"catalog row of {description}", expected="md5, registry and rev for location_type 'dvc'",
+                found=f"md5={md5!r}, registry={registry!r}, rev={rev!r}",
             )
         return cache.fetch(
             "md5",
@@ -199,12 +199,12 @@ def fetch_file(
             obj = type(obj)(obj.bucket, obj.key, version)
         return fetch_s3_object(obj, sha1, identifier)
     if not sha1:
-        raise ValidationError(f"catalog row of {description}", "a sha1", "none")
+        raise ValidationError(subject=f"catalog row of {description}", expected="a sha1", found="none")
     if kind not in ("http", "https"):
         raise ValidationError(
-            f"catalog row of {description}",
-            "location_type 'dvc', 'S3' or 'http'",
-            repr(location_type),
+            subject=f"catalog row of {description}",
+            expected="location_type 'dvc', 'S3' or 'http'",
+            found=repr(location_type),
         )
     if location.startswith("s3://"):
         return fetch_s3_object(parse_s3_url(location), sha1, identifier)
@@ -454,7 +454,7 @@ class BotoFetcher(Fetcher):
         self._logger.debug("downloaded %s to %s", self.location, target)
 
 
-_FETCHER_TYPES: dict[str, type[Fetcher]] = {"S3": BotoFetcher}
+_FETCHER_TYPES: dict[str, type[BotoFetcher]] = {"S3": BotoFetcher}
 
 
 def get_fetcher(
@@ -466,9 +466,11 @@ def get_fetcher(
     """BrainIO's fetcher of a location type (only ``S3``)."""
     fetcher_class = _FETCHER_TYPES.get(type)
     if fetcher_class is None:
-        raise ValidationError("fetcher type", "one of " + ", ".join(_FETCHER_TYPES), repr(type))
+        raise ValidationError(
+            subject="fetcher type", expected="one of " + ", ".join(_FETCHER_TYPES), found=repr(type)
+        )
     if location is None:
-        raise ValidationError("fetcher location", "an S3 URL", "none")
+        raise ValidationError(subject="fetcher location", expected="an S3 URL", found="none")
     if local_filename is None:
         local_filename = filename_from_link(location)
     return fetcher_class(location, local_filename, version_id=version_id)

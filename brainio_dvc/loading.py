@@ -269,7 +269,7 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
             file_path=file_path,
             stimulus_set_identifier=stimulus_set_identifier,
             stimulus_set=stimulus_set,
-            **({"chunks": {}} if lazy else {}),
+            chunks={} if lazy else None,
         )
         assembly = loader.load()
     assembly.attrs.update(provenance(row, identifier))

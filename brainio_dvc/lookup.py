@@ -168,31 +168,41 @@ class _Source:
     commit: str | None = None
     installed: _Installed | None = None
 
+    def _installed_entry(self) -> _Installed:
+        """The installed catalog of a source that is not a registry's (every source has one of
+        the two: :func:`_registry_sources` and :func:`_sources` build them so)."""
+        if self.installed is None:
+            msg = f"catalog source {self.name!r} has neither a registry at a commit nor an installed catalog"
+            raise TypeError(msg)
+        return self.installed
+
     @functools.cached_property
     def key(self) -> tuple[Any, ...]:
         # Registry catalogs are immutable per commit; installed ones per process.
         if self.registry is not None:
             return (self.name, self.registry.label, self.commit)
-        return (self.name, id(self.installed.catalog))
+        return (self.name, id(self._installed_entry().catalog))
 
     @property
     def url(self) -> str | None:
-        return self.registry.label if self.registry is not None else getattr(self.installed.catalog, "url", None)
+        if self.registry is not None:
+            return self.registry.label
+        return getattr(self._installed_entry().catalog, "url", None)
 
     def catalog(self) -> Catalog:
-        if self.registry is not None:
+        if self.registry is not None and self.commit is not None:
             return self.registry.catalogs(self.commit)[self.name]
-        return self.installed.catalog
+        return self._installed_entry().catalog
 
     def table(self) -> CatalogTable:
-        if self.registry is not None:
+        if self.registry is not None and self.commit is not None:
             return self.registry.catalog_tables(self.commit)[self.name]
-        return self.installed.table
+        return self._installed_entry().table
 
 
 def _sources(rev: str | None, registry: str | None, home: Path | None = None) -> dict[str, _Source]:
     """The catalogs to search by name; the first source wins when two use the same name."""
-    found = []
+    found: list[_Source] = []
     for spec in [registry] if registry else default_registry_specs():
         source = open_registry(spec, home)
         try:
@@ -207,11 +217,11 @@ def _sources(rev: str | None, registry: str | None, home: Path | None = None) ->
     if registry is None and rev is None:
         found.extend(_Source(name, installed=installed) for name, installed in _entry_point_catalogs().items())
     sources: dict[str, _Source] = {}
-    for source in found:
-        if source.name in sources:
-            logger.warning("catalog %r found twice; using %s", source.name, sources[source.name].url or "the first")
+    for entry in found:
+        if entry.name in sources:
+            logger.warning("catalog %r found twice; using %s", entry.name, sources[entry.name].url or "the first")
             continue
-        sources[source.name] = source
+        sources[entry.name] = entry
     return sources
 
 
@@ -360,9 +370,9 @@ def _check_no_conflict(lookup_type: str, identifier: str, entries: list[_Entry])
     if len(entries) > expected or len(set(roles)) != len(roles):
         sources = ", ".join(f"{entry.table.name} ({entry.value('location')})" for entry in entries)
         raise ValidationError(
-            f"{lookup_type} {identifier!r}",
-            "one definition across all catalogs",
-            f"conflicting rows in {sources}",
+            subject=f"{lookup_type} {identifier!r}",
+            expected="one definition across all catalogs",
+            found=f"conflicting rows in {sources}",
             hint="pass registry= or remove one of the catalogs",
         )
 
@@ -440,9 +450,9 @@ def find_stimulus_set_rows(
     ordered = csv_first(rows)
     if len(ordered) != 2 or not ordered[0].get("class") or ordered[1].get("class"):
         raise ValidationError(
-            f"stimulus set {identifier!r}",
-            "two catalog rows, one CSV with a class and one ZIP without",
-            f"{len(rows)} rows with classes {[row.get('class') for row in rows]}",
+            subject=f"stimulus set {identifier!r}",
+            expected="two catalog rows, one CSV with a class and one ZIP without",
+            found=f"{len(rows)} rows with classes {[row.get('class') for row in rows]}",
         )
     return ordered[0], ordered[1]
 
@@ -520,9 +530,9 @@ def _appendable_csv(catalog_identifier: str, catalog: Catalog) -> Path:
     source = catalog.attrs.get("source_path")
     if "registry" in catalog.columns or not source or not Path(source).is_file():
         raise ValidationError(
-            f"catalog {catalog_identifier!r}",
-            "a catalog CSV file of an installed package",
-            "a generated registry catalog" if "registry" in catalog.columns else "no CSV file behind it",
+            subject=f"catalog {catalog_identifier!r}",
+            expected="a catalog CSV file of an installed package",
+            found="a generated registry catalog" if "registry" in catalog.columns else "no CSV file behind it",
             hint="registries are changed with package_stimulus_set / package_data_assembly",
         )
     return Path(source)
@@ -535,9 +545,13 @@ def _check_not_duplicate(
     table.check_usable(lookup_type, identifier)
     class_at = table.position("class")
     clashes = table.rows_of(lookup_type, identifier)
-    if (lookup_type == TYPE_ASSEMBLY and clashes) or any(bool(row[class_at]) == has_class for row in clashes):
+    if (lookup_type == TYPE_ASSEMBLY and clashes) or any(
+        bool(row[class_at] if class_at is not None else "") == has_class for row in clashes
+    ):
         raise ValidationError(
-            f"catalog {catalog_identifier!r}", f"no {lookup_type} {identifier!r} yet", "one already"
+            subject=f"catalog {catalog_identifier!r}",
+            expected=f"no {lookup_type} {identifier!r} yet",
+            found="one already",
         )
 
 

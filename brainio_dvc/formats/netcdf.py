@@ -353,7 +353,8 @@ def _single_data_variable(root: netCDF4.Dataset, subject: str) -> str:
 def _data_variable_names(node: netCDF4.Dataset) -> list[str]:
     """Variables that are neither dimension coordinates nor listed as coordinates."""
     coordinates: set[str] = set(node.dimensions)
-    for holder in [node, *node.variables.values()]:
+    holders: list[Any] = [node, *node.variables.values()]
+    for holder in holders:
         if "coordinates" in holder.ncattrs():
             coordinates.update(str(holder.getncattr("coordinates")).split())
     return [name for name in node.variables if name not in coordinates]
