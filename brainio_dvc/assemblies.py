@@ -268,8 +268,9 @@ class DataAssembly(xr.DataArray):
         if len(set(self.dims)) == len(self.dims):
             return super().sel(indexers, method=method, tolerance=tolerance, drop=drop, **indexers_kwargs)
         if method is not None or tolerance is not None or drop:
+            msg = f"sel on an assembly with dims {self.dims}"
             raise ValidationError(
-                f"sel on an assembly with dims {self.dims}",
+                msg,
                 "plain labels (no method, tolerance or drop) where a dimension appears twice",
                 f"method={method!r}, tolerance={tolerance!r}, drop={drop!r}",
             )
@@ -472,8 +473,9 @@ class GroupAppendAssemblyLoader(StimulusReferenceAssemblyLoader):
             try:
                 data_array.attrs[group] = loader.load()
             except (OSError, ValueError) as error:
+                msg = f"netCDF group {group!r} of {os.fspath(self.file_path)}"
                 raise ValidationError(
-                    f"netCDF group {group!r} of {os.fspath(self.file_path)}",
+                    msg,
                     "a group loadable as a MetadataAssembly (one data variable)",
                     f"{type(error).__name__}: {error}",
                 ) from error

@@ -193,7 +193,8 @@ def from_bibtex(bibtex: str, **fields: Any) -> dict[str, Any]:
 
     entries = parse_bibtex(bibtex, "BibTeX")
     if not entries:
-        raise CardError("BibTeX", "bibtex", "one BibTeX entry", _found(bibtex))
+        msg = "BibTeX"
+        raise CardError(msg, "bibtex", "one BibTeX entry", _found(bibtex))
     entry = entries[0]
     card: dict[str, Any] = {"bibtex": bibtex.strip()}
     if entry.get("title"):
@@ -218,7 +219,8 @@ def make_card(identifier: str, kind: str, contributed: Mapping[str, Any], derive
     """The full card: the contributor's fields, identity, and the derived facts (which win)."""
     for name, expected in (("identifier", identifier), ("kind", kind)):
         if contributed.get(name, expected) != expected:
-            raise CardError(f"card of {identifier!r}", name, repr(expected), repr(contributed[name]))
+            msg = f"card of {identifier!r}"
+            raise CardError(msg, name, repr(expected), repr(contributed[name]))
     card = {name: value for name, value in contributed.items() if name in CONTRIBUTOR_FIELDS}
     card.update(schema_version=SCHEMA_VERSION, identifier=identifier, kind=kind, derived=dict(derived))
     return check_card(card, f"card of {identifier!r}")

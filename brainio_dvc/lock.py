@@ -57,7 +57,8 @@ def read(path: Path | str | None = None) -> LockFile:
 def _split(spec: str) -> tuple[str, str | None]:
     identifier, _, rev = spec.partition("@")
     if not identifier or (spec.endswith("@") and not rev):
-        raise ValidationError(f"lock argument {spec!r}", "ID or ID@REV", repr(spec))
+        msg = f"lock argument {spec!r}"
+        raise ValidationError(msg, "ID or ID@REV", repr(spec))
     return identifier, rev or None
 
 

@@ -135,9 +135,12 @@ def _check_names(identifier: str, catalog: str | None) -> str:
 
 def _check_new_version(transaction: PackagingTransaction, paths: list[PurePosixPath], new_version: bool) -> None:
     if any(transaction.exists_at_base(path) for path in paths) and not new_version:
-        raise BrainioDvcError(
+        msg = (
             f"{transaction.identifier!r} already exists in the registry at {transaction.base}; pass "
             "new_version=True (CLI: --new-version) to replace it in a new commit"
+        )
+        raise BrainioDvcError(
+            msg
         )
 
 
@@ -283,7 +286,8 @@ def _prepare_assembly(
     check_safe_identifier(stimulus_set_identifier, "stimulus set identifier")
     not_arrays = [name for name, extra in (extras or {}).items() if not isinstance(extra, xr.DataArray)]
     if not_arrays:
-        raise ValidationError("extras", "a DataArray for every group", f"other values for {not_arrays}")
+        msg = "extras"
+        raise ValidationError(msg, "a DataArray for every group", f"other values for {not_arrays}")
     cls = resolve_assembly_class(assembly_class_name)
     cls(proto_data_assembly).validate()
     # Written as given, not as the class gathers it: a lone coordinate of a dimension keeps its
@@ -299,8 +303,9 @@ def _check_presentations_have_stimulus_ids(assembly: xr.DataArray, cls: type) ->
     """Presentations are matched to the stimulus set by ``stimulus_id`` (or legacy ``image_id``)."""
     if "presentation" not in assembly.dims or {"stimulus_id", "image_id"} & set(map(str, assembly.coords)):
         return
+    msg = f"{cls.__name__} to package"
     raise ValidationError(
-        f"{cls.__name__} to package",
+        msg,
         "a stimulus_id coordinate on the presentation dimension",
         "presentation coordinates " + (", ".join(map(str, assembly.coords)) or "none"),
         hint="a DataAssembly whose presentations have stimulus_id alone indexes them by it under the name "
@@ -354,10 +359,13 @@ def package_data_assembly(
     with transaction.run():
         with transaction.step("validate"):
             if not _tree_has_stimulus_set(transaction.tree, stimulus_set_identifier):
-                raise BrainioDvcError(
+                msg = (
                     f"stimulus set {stimulus_set_identifier!r} is neither in the registry at {transaction.base} nor on "
                     f"branch {branch!r}; package it first (its assemblies then go on its branch "
                     f"{review_branch(stimulus_set_identifier)!r})"
+                )
+                raise BrainioDvcError(
+                    msg
                 )
             _check_new_version(transaction, [relative], new_version)
         with transaction.step("write"):

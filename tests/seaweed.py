@@ -102,7 +102,7 @@ class SeaweedServer:
         (self.directory / "data").mkdir(parents=True, exist_ok=True)
         ports = _free_ports(len(_SERVICES) + len(_EXTRA), with_grpc=len(_SERVICES))
         self.ports = dict(zip((*_SERVICES, *_EXTRA), ports, strict=True))
-        log = open(self.directory / "weed.log", "wb")  # noqa: SIM115 - lives as long as the server
+        log = open(self.directory / "weed.log", "wb")
         self.process = subprocess.Popen(self._arguments(self._write_identities()), stdout=log, stderr=subprocess.STDOUT)
         self._wait_until_ready()
         return self
@@ -135,7 +135,7 @@ class SeaweedServer:
             self.process.kill()
             self.process.wait()
 
-    def client(self, anonymous: bool = False):  # noqa: ANN201 - a boto3 S3 client
+    def client(self, anonymous: bool = False):
         import boto3
         from botocore import UNSIGNED
         from botocore.config import Config

@@ -91,7 +91,8 @@ class AssemblyLoader:
     def _read(self) -> xr.DataArray:
         chunks = _chunks_from_environment() if self.chunks is None else self.chunks
         if self.chunks is not None and importlib.util.find_spec("dask") is None:
-            raise ConfigurationError("lazy", True, "used with dask installed (pip install 'brainio-dvc[dask]')",
+            msg = "lazy"
+            raise ConfigurationError(msg, True, "used with dask installed (pip install 'brainio-dvc[dask]')",
                                      "the lazy=True argument")
         if chunks is not None and importlib.util.find_spec("dask") is None:
             logger.debug("%s is set but dask is not installed: loading eagerly", BRAINIO_CHUNKS)

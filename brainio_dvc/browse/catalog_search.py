@@ -66,7 +66,8 @@ def normalize_kind(kind: str | None) -> str | None:
         return None
     found = _KINDS.get(kind.strip().lower())
     if found is None:
-        raise ValidationError("kind", "assembly or stimulus_set", repr(kind))
+        msg = "kind"
+        raise ValidationError(msg, "assembly or stimulus_set", repr(kind))
     return found
 
 

@@ -63,7 +63,8 @@ def migrate_run(options: Options, source: Path, mode: str | None, jobs: int, no_
     from ..contribute.migrate import migrate as run_migration
 
     if mode is None:
-        raise click.UsageError("give --copy or --reference")
+        msg = "give --copy or --reference"
+        raise click.UsageError(msg)
     report = run_migration(source, _local_registry(options), mode, jobs=jobs, head=not no_head, branch=branch,
                            catalog=catalog_name, new_version=new_version, push=not no_push)
 

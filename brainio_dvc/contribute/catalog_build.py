@@ -112,8 +112,9 @@ def write_catalogs(root: Path, known: KnownRows | None = None) -> dict[str, Path
 def _write_catalogs(root: Path, known: KnownRows | None = None) -> dict[str, Path]:
     scan = scan_registry(root, known)
     if scan.unreadable:
+        msg = f"registry {root}"
         raise ValidationError(
-            f"registry {root}", "readable .dvc files with a meta block", "; ".join(scan.unreadable)
+            msg, "readable .dvc files with a meta block", "; ".join(scan.unreadable)
         )
     generated = generate_catalogs(scan.rows)
     written = {}

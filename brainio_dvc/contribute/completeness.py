@@ -72,8 +72,9 @@ def zip_member_files(zip_path: ZipSource, name: str | None = None) -> list[str]:
         with zipfile.ZipFile(zip_path) as archive:
             return [info.filename for info in archive.infolist()]
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, OverflowError, IndexError) as error:
+        msg = f"ZIP {name or _zip_name(zip_path)}"
         raise ValidationError(
-            f"ZIP {name or _zip_name(zip_path)}", "a readable ZIP archive", f"{type(error).__name__}: {error}",
+            msg, "a readable ZIP archive", f"{type(error).__name__}: {error}",
             hint="the file may be truncated or corrupted; fetching it again usually helps",
         ) from error
 
@@ -153,7 +154,8 @@ def check_staged_pairs(staged: Iterable[tuple[Path, str, str]]) -> None:
             continue
         frame = read_stimulus_csv(path)
         if "filename" not in frame.columns:
-            raise ValidationError(f"stimulus CSV {path}", "a column 'filename' naming each stimulus in the ZIP",
+            msg = f"stimulus CSV {path}"
+            raise ValidationError(msg, "a column 'filename' naming each stimulus in the ZIP",
                                   f"the columns {[str(c) for c in frame.columns]}")
         check_stimulus_files(frame["filename"].tolist(), str(path), zip_path)
 

@@ -175,7 +175,8 @@ class PackagingTransaction:
 
     def _prepare(self) -> None:
         if not (self.registry_root / ".dvc").is_dir():
-            raise BrainioDvcError(f"{self.registry_root} is not a DVC registry (no .dvc/ directory)")
+            msg = f"{self.registry_root} is not a DVC registry (no .dvc/ directory)"
+            raise BrainioDvcError(msg)
         _remove_stale_worktrees(self.registry_root)
         _recover_journal(self._journal)
         base_commit = Git(self.registry_root).commit_of(self.base)
@@ -196,9 +197,12 @@ class PackagingTransaction:
         if self._old_tip is None:
             return self.base_commit
         if _checked_out(self.registry_root, self.branch):
-            raise BrainioDvcError(
+            msg = (
                 f"branch {self.branch!r} is checked out in a working tree; switch to another branch "
                 f"(`git switch main`) so that packaging can add commits to it"
+            )
+            raise BrainioDvcError(
+                msg
             )
         if _is_merged(self.registry_root, self._old_tip, self.base_commit):
             logger.info("branch %s was merged into %s; starting it again from there", self.branch, self.base)
@@ -307,11 +311,12 @@ class PackagingTransaction:
                     missing = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
                 except JournalError:
                     raise
-                except Exception as error:  # noqa: BLE001 - DVC and its filesystems raise many kinds
+                except Exception as error:
                     cause = collector.errors[0] if collector.errors else error
                     raise self._remote_error(repo, describe_remote_failure(cause)) from error
         if missing:
-            raise BrainioDvcError(f"the remote does not have {missing} after the push")
+            msg = f"the remote does not have {missing} after the push"
+            raise BrainioDvcError(msg)
 
     def push_objects(self, md5s: Sequence[str], jobs: int | None = None) -> None:
         """Push objects of the DVC cache by md5, without reading any ``.dvc`` file.
@@ -343,12 +348,15 @@ class PackagingTransaction:
                     missing = sorted(set(md5s) - set(odb.oids_exist(list(md5s), jobs=jobs)))
                 except JournalError:
                     raise
-                except Exception as error:  # noqa: BLE001 - DVC and its filesystems raise many kinds
+                except Exception as error:
                     cause = collector.errors[0] if collector.errors else error
                     raise self._remote_error(repo, describe_remote_failure(cause)) from error
         if result.failed or missing:
-            raise BrainioDvcError(f"the remote does not have {missing or sorted(i.value for i in result.failed)} "
-                                  "after the push")
+            msg = (
+                f"the remote does not have {missing or sorted(i.value for i in result.failed)} "
+                                  "after the push"
+            )
+            raise BrainioDvcError(msg)
 
     def _remote_error(self, repo: Any, problem: str) -> RemoteError:
         """A push failure naming the registry, the remote (and its URL) and the identifier."""
@@ -370,7 +378,8 @@ class PackagingTransaction:
             if self.pending_tip:
                 logger.info("branch %s already holds %s unchanged", self.branch, self.identifier)
                 return self.pending_tip
-            raise BrainioDvcError("nothing changed: the registry already holds exactly these files")
+            msg = "nothing changed: the registry already holds exactly these files"
+            raise BrainioDvcError(msg)
         Git(self.tree).run("commit", "--quiet", "-m", message)
         commit = Git(self.tree).run("rev-parse", "HEAD").strip()
         # Compare and swap: fails if someone moved the branch meanwhile.

@@ -182,10 +182,12 @@ def _read_source(registry: str, rev: str, location: str) -> Source:
     dvc_path = f"{location}.dvc"
     data = open_registry(registry).read_bytes(rev, dvc_path)
     if data is None:
-        raise BrainioDvcError(f"registry {registry} at {rev[:10]} has no {dvc_path} for its catalog row")
+        msg = f"registry {registry} at {rev[:10]} has no {dvc_path} for its catalog row"
+        raise BrainioDvcError(msg)
     source = parse_dvc_file(data.decode("utf-8"), dvc_path).get("source")
     if not isinstance(source, Source):
-        raise BrainioDvcError(f"{dvc_path} in registry {registry} at {rev[:10]} is not a reference to an S3 object")
+        msg = f"{dvc_path} in registry {registry} at {rev[:10]} is not a reference to an S3 object"
+        raise BrainioDvcError(msg)
     return source
 
 
@@ -263,7 +265,8 @@ def fetch_reference(location: str, sha1: str | None, registry: str | None, rev: 
 
     description = f"{identifier} ({location})" if identifier else location
     if not (sha1 and registry and rev):
-        raise ValidationError(f"catalog row of {description}", "sha1, registry and rev for location_type "
+        msg = f"catalog row of {description}"
+        raise ValidationError(msg, "sha1, registry and rev for location_type "
                               f"{LOCATION_TYPE_REFERENCE!r}", f"sha1={sha1!r}, registry={registry!r}, rev={rev!r}")
     sha1 = check_digest("sha1", sha1, f"sha1 of {description}")
     cached = data_cache().lookup("sha1", sha1)

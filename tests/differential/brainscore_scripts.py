@@ -66,7 +66,7 @@ results = {}
 def case(function):
     try:
         results[function.__name__] = function()
-    except Exception as error:  # the comparison is of behaviour, failures included
+    except Exception as error:  # noqa: BLE001 - the comparison is of behaviour, failures included
         results[function.__name__] = f"{type(error).__name__}"
     return function
 
@@ -152,7 +152,8 @@ def probabilities():
 def i2n_like():  # Brain-Score's I2n: per-cell scores, then group means subtracted
     p = probabilities()
     lookup = {(s, c): v for s, c, v in zip(np.repeat(p["stimulus_id"].values, p.sizes["choice"]),
-                                          np.tile(p["choice"].values, p.sizes["presentation"]), p.values.ravel())}
+                                          np.tile(p["choice"].values, p.sizes["presentation"]), p.values.ravel(),
+                                          strict=True)}
 
     def target_distractor(p_choice, stimulus_id, truth, choice, **_):
         if truth == choice:
@@ -234,4 +235,4 @@ def multi_groupby_error():
     return "no error"
 
 
-print(json.dumps(results, indent=1, sort_keys=True))
+sys.stdout.write(json.dumps(results, indent=1, sort_keys=True) + "\n")

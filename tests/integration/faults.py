@@ -72,7 +72,7 @@ class FaultProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
             def _body(self) -> bytes:
@@ -128,6 +128,6 @@ class FaultProxy:
                     self.wfile.write(data)
                 connection.close()
 
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle  # noqa: N815 - http.server's names
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
         return Handler

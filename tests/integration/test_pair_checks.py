@@ -111,7 +111,7 @@ def test_catalog_check_remote_checks_pairs_not_on_this_machine_from_a_local_remo
 
 @pytest.mark.s3
 def test_catalog_check_remote_reads_only_the_central_directory_of_a_zip64_with_a_comment_on_s3(
-    s3_registry, tmp_path: Path  # noqa: F811 - a fixture
+    s3_registry, tmp_path: Path
 ) -> None:
     archive = tmp_path / "stimuli.zip"
     zip_bytes(archive, zip64=True, comment=b"z" * 0xFFFF, pad_bytes=8 << 20)

@@ -269,7 +269,7 @@ def test_read_many_reads_several_files_of_a_commit_with_one_git_process(
     started: list[list[str]] = []
     run = subprocess.run
 
-    def counting(command, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - subprocess.run's
+    def counting(command, *args, **kwargs):
         started.append(list(command))
         return run(command, *args, **kwargs)
 

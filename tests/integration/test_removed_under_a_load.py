@@ -23,7 +23,7 @@ def remove_once_fetched(monkeypatch: pytest.MonkeyPatch, suffix: str) -> list[Pa
     """Make the first fetch of a file ending in ``suffix`` return a path that is then gone."""
     fetch_row, removed = loading.fetch_row, []
 
-    def fetch_then_remove(row, identifier=None):  # noqa: ANN001, ANN202 - as fetch_row
+    def fetch_then_remove(row, identifier=None):
         path = fetch_row(row, identifier)
         if not removed and str(row["location"]).endswith(suffix):
             path.unlink()

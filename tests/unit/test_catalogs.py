@@ -368,7 +368,7 @@ def test_a_table_round_trips_through_json_and_finds_rows_by_identifier() -> None
     lambda data: {"demo": {**data["demo"], "index": {"assembly": {"x": ["0"]}}}},
     lambda data: {"demo": {**data["demo"], "index": []}},
 ])
-def test_json_that_is_not_a_table_is_refused(damage) -> None:  # noqa: ANN001 - a lambda
+def test_json_that_is_not_a_table_is_refused(damage) -> None:
     table = parse_catalog_table(csv_text([ASSEMBLY]), SOURCE, name="demo")
     assert tables_from_json(damage(tables_to_json({"demo": table}))) is None
 

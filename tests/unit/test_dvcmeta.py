@@ -272,7 +272,7 @@ def test_the_dvc_files_migrations_write_are_written_without_ruamel_and_read_back
         assert dvc_row(document, DVC_PATH) == parse_dvc_file(text, DVC_PATH)
 
 
-def test_a_scan_uses_known_rows_only_for_files_that_still_hold_the_known_text(tmp_path) -> None:  # noqa: ANN001
+def test_a_scan_uses_known_rows_only_for_files_that_still_hold_the_known_text(tmp_path) -> None:
     from brainio_dvc.contribute.catalog_build import scan_registry
 
     relative = "registry/demo/assemblies/demo.Gabor2024/demo.Gabor2024.nc.dvc"

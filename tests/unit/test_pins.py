@@ -83,7 +83,7 @@ def test_the_lock_file_round_trips_in_canonical_form(tmp_path: Path) -> None:
     (lambda text: text.replace('[assemblies."lab.X2024.it"]', '[assemblies."../x"]'), 5, "identifier"),
     (lambda text: text.replace('registry = "https', 'registry = "https" "'), 6, "invalid TOML"),
 ])
-def test_bad_lock_files_name_the_line(tmp_path: Path, edit, line: int, problem: str) -> None:  # noqa: ANN001
+def test_bad_lock_files_name_the_line(tmp_path: Path, edit, line: int, problem: str) -> None:
     path = tmp_path / "brainio.lock"
     write_lock(LockFile(path, {entry.key: entry for entry in (assembly_entry(), stimulus_entry())}))
     path.write_text(edit(path.read_text()))
