@@ -287,7 +287,12 @@ def load_card_input(card: CardInput, identifier: str) -> dict[str, Any] | None:
 
 
 def write_card(
-    tree: Path, catalog: str, kind: str, identifier: str, contributed: Mapping[str, Any] | None, derived: Mapping[str, Any]
+    tree: Path,
+    catalog: str,
+    kind: str,
+    identifier: str,
+    contributed: Mapping[str, Any] | None,
+    derived: Mapping[str, Any],
 ) -> PurePosixPath:
     """Write an identifier's card into a working tree; return its path relative to the tree.
 
@@ -341,7 +346,9 @@ def check_cards(root: Path, rows: Iterable[Mapping[str, Any]]) -> tuple[list[str
     return problems, warnings
 
 
-def cards_at(registry: Registry, commit: str, rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+def cards_at(
+    registry: Registry, commit: str, rows: Iterable[Mapping[str, Any]]
+) -> dict[tuple[str, str], dict[str, Any]]:
     """(kind, identifier) -> card of the registry at ``commit``, for the identifiers of ``rows``.
 
     Invalid cards are left out with a warning.  What was read is kept in
@@ -383,6 +390,7 @@ def _read_cache(cache_file: Path) -> dict[str, dict[str, Any]] | None:
     except (OSError, ValueError) as error:
         logger.warning("ignoring unreadable card cache %s: %s", cache_file, error)
         return None
-    if not isinstance(cached, dict) or cached.get("version") != _CARD_CACHE_VERSION or not isinstance(cached.get("cards"), dict):
+    if (not isinstance(cached, dict) or cached.get("version") != _CARD_CACHE_VERSION
+            or not isinstance(cached.get("cards"), dict)):
         return None
     return cached["cards"]

@@ -153,7 +153,9 @@ def update(specs: Sequence[str] = (), path: Path | str | None = None, rev: str |
     for identifier, spec_rev in targets:
         locked = [entry for key, entry in sorted(current.entries.items()) if key[1] == identifier]
         if not locked:
-            raise PinError(identifier, str(current.path), "not locked", hint=f"`brainio-dvc lock {identifier}` locks it")
+            raise PinError(
+                identifier, str(current.path), "not locked", hint=f"`brainio-dvc lock {identifier}` locks it"
+            )
         entries.extend(_resolved(identifier, spec_rev or rev or config.rev(), locked[0].registry))
     written = list({entry.key: entry for entry in entries}.values())  # each identifier once
     if written:

@@ -144,7 +144,9 @@ def _check_new_version(transaction: PackagingTransaction, paths: list[PurePosixP
         )
 
 
-def _commit_message(lookup_type: str, identifier: str, transaction: PackagingTransaction, paths: list[PurePosixPath]) -> str:
+def _commit_message(
+    lookup_type: str, identifier: str, transaction: PackagingTransaction, paths: list[PurePosixPath]
+) -> str:
     kind = "assembly" if lookup_type == TYPE_ASSEMBLY else "stimulus set"
     if any(transaction.exists_at_base(p) for p in paths):
         verb = "New version of"
@@ -232,7 +234,9 @@ def package_stimulus_set(
     _validated(identifier, _check_stimuli, proto_stimulus_set, strict or bucket_name == REQUESTED_BUCKET)
     class_name = _stimulus_set_class_name(proto_stimulus_set)
     csv_path, zip_path = stimulus_set_paths(catalog, identifier)
-    transaction = PackagingTransaction(Path(registry), identifier, branch or review_branch(identifier), base, push, bucket_name)
+    transaction = PackagingTransaction(
+        Path(registry), identifier, branch or review_branch(identifier), base, push, bucket_name
+    )
     with transaction.run():
         _check_new_version(transaction, [csv_path, zip_path], new_version)
         with transaction.step("write"):
@@ -242,7 +246,8 @@ def package_stimulus_set(
             sizes = [transaction.path(path).stat().st_size for path in (csv_path, zip_path)]
             card_file = write_card(transaction.tree, catalog, TYPE_STIMULUS_SET, identifier, contributed,
                                    derive_stimulus_set(proto_stimulus_set, sizes, class_name))
-        common = {"identifier": identifier, "lookup_type": TYPE_STIMULUS_SET, "stimulus_set_identifier": "", "catalog": catalog}
+        common = {"identifier": identifier, "lookup_type": TYPE_STIMULUS_SET, "stimulus_set_identifier": "",
+                  "catalog": catalog}
         files = {
             csv_path: {**common, "class": class_name, "sha1": csv_sha1},
             zip_path: {**common, "class": "", "sha1": zip_sha1},
@@ -351,7 +356,8 @@ def package_data_assembly(
     catalog = _validated(identifier, _check_names, identifier, catalog_identifier)
     contributed = _validated(identifier, load_card_input, card, identifier)
     assembly = _validated(
-        identifier, _prepare_assembly, proto_data_assembly, identifier, stimulus_set_identifier, assembly_class_name, extras
+        identifier, _prepare_assembly, proto_data_assembly, identifier, stimulus_set_identifier, assembly_class_name,
+        extras,
     )
     relative = assembly_path(catalog, identifier)
     branch = branch or review_branch(stimulus_set_identifier)

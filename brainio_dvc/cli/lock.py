@@ -59,7 +59,8 @@ def lock_command(options: Options, specs: tuple[str, ...], update_: bool, check_
         return
     if citations:
         written = locking.export_citations(citations, path)
-        _emit(options, {"file": str(citations), "entries": written}, lambda: f"wrote {written} citations to {citations}")
+        _emit(options, {"file": str(citations), "entries": written},
+              lambda: f"wrote {written} citations to {citations}")
         return
     if update_:
         entries = locking.update(specs, path, rev=options.rev)

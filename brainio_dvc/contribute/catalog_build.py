@@ -251,6 +251,7 @@ def _class_problems(
             )
         elif row["lookup_type"] == TYPE_STIMULUS_SET and name and name not in stimulus_set_classes:
             problems.append(
-                f"stimulus set {row['identifier']!r} has unknown class {name!r}; known: {', '.join(stimulus_set_classes)}"
+                f"stimulus set {row['identifier']!r} has unknown class {name!r}; "
+                f"known: {', '.join(stimulus_set_classes)}"
             )
     return problems

@@ -88,7 +88,9 @@ def _error(csv: str, zip_path: str, missing: Sequence[str]) -> ValidationError:
     )
 
 
-def check_stimulus_files(filenames: Iterable[object], csv: str, zip_path: ZipSource, zip_name: str | None = None) -> None:
+def check_stimulus_files(
+    filenames: Iterable[object], csv: str, zip_path: ZipSource, zip_name: str | None = None
+) -> None:
     """Refuse (:class:`ValidationError`) ``filenames`` of the CSV ``csv`` not in the ZIP."""
     zip_name = zip_name or _zip_name(zip_path)
     missing = missing_files(filenames, zip_member_files(zip_path, zip_name))

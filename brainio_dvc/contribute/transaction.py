@@ -269,7 +269,9 @@ class PackagingTransaction:
         from .completeness import check_staged_pairs
 
         # No silent loss: a stimulus CSV must list only files of its ZIP.
-        check_staged_pairs((self.path(r), str(m.get("lookup_type", "")), str(m.get("class", ""))) for r, m in files.items())
+        check_staged_pairs(
+            (self.path(r), str(m.get("lookup_type", "")), str(m.get("class", ""))) for r, m in files.items()
+        )
         targets = [str(self.path(relative)) for relative in files]
         with quiet_dvc(), Repo(str(self.tree)) as repo:
             repo.add(targets)
@@ -362,7 +364,9 @@ class PackagingTransaction:
         """A push failure naming the registry, the remote (and its URL) and the identifier."""
         url = str(repo.config.get("remote", {}).get(self.remote or "", {}).get("url", ""))
         remote = f"{self.remote} ({url})" if url else str(self.remote)
-        return RemoteError(str(self.registry_root), remote, f"push failed: {problem}", self.identifier, action="pushing")
+        return RemoteError(
+            str(self.registry_root), remote, f"push failed: {problem}", self.identifier, action="pushing"
+        )
 
     def commit(self, message: str, paths: Sequence[PurePosixPath | str]) -> str:
         """Commit ``paths`` (and committed remote storage), then create or move the branch.
@@ -392,7 +396,8 @@ class PackagingTransaction:
         if self._pushed and self._committed_storage is None:
             logger.warning(
                 "packaging %s failed after pushing %d objects; they stay on the remote (objects may be shared); "
-                "`brainio-dvc gc --remote` removes them once no branch refers to them", self.identifier, len(self._pushed))
+                "`brainio-dvc gc --remote` removes them once no branch refers to them",
+                self.identifier, len(self._pushed))
         with contextlib.suppress(JournalError):
             _drop_journal_entry(self._journal, self.branch)
 
