@@ -257,7 +257,7 @@ def _assembly_class(cls: type) -> type[DataAssembly]:
 
 
 def _files_in(directory: Path) -> set[Path]:
-    found = set()
+    found: set[Path] = set()
     for root, _, names in os.walk(directory):
         found.update(Path(root) / name for name in names)
     return found
@@ -294,7 +294,7 @@ def load_stimulus_set_from_s3(
         csv_path=csv_path, stimuli_directory=directory, cls=StimulusSet
     ).load()
     stimulus_set.identifier = identifier
-    listed, extracted = set(stimulus_set.stimulus_paths.values()), _files_in(directory)
+    listed, extracted = set((stimulus_set.stimulus_paths or {}).values()), _files_in(directory)
     if listed != extracted:
         missing, extra = sorted(listed - extracted), sorted(extracted - listed)
         msg = f"stimulus set {identifier!r} ({csv.url}, {archive.url})"

@@ -152,7 +152,8 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
 
     def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
         data_array = super()._prepare(data_array)
-        if self.stimulus_set is None or "presentation" not in data_array.dims:
+        stimulus_set = self.stimulus_set
+        if stimulus_set is None or "presentation" not in data_array.dims:
             return data_array
         replaced, index = _presentation_levels(data_array)
         if index is None or "stimulus_id" not in index.names:
@@ -161,7 +162,7 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
                 "a stimulus_id in the assembly and in the stimulus set",
                 "none in the assembly",
             )
-        merged = self._merged_index(index)
+        merged = self._merged_index(index, stimulus_set)
         return data_array.drop_vars(replaced).assign_coords(
             xr.Coordinates.from_pandas_multiindex(merged, "presentation")
         )
@@ -170,9 +171,8 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
         identifier = self.stimulus_set_identifier or getattr(self.stimulus_set, "identifier", None)
         return f"assembly {os.fspath(self.file_path)} with stimulus set {identifier!r}"
 
-    def _stimulus_rows(self, index: pd.MultiIndex) -> np.ndarray:
-        """For every presentation, the row of its stimulus in the stimulus set."""
-        stimulus_set = self.stimulus_set
+    def _stimulus_rows(self, index: pd.MultiIndex, stimulus_set: pd.DataFrame) -> np.ndarray:
+        """For every presentation, the row of its stimulus in ``stimulus_set``."""
         if "stimulus_id" not in stimulus_set.columns:
             raise ValidationError(self._subject(), "a stimulus_id column in the stimulus set", "none")
         stimulus_ids = pd.Index(stimulus_set["stimulus_id"])
@@ -198,15 +198,15 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
             )
         return rows
 
-    def _merged_index(self, index: pd.MultiIndex) -> pd.MultiIndex:
+    def _merged_index(self, index: pd.MultiIndex, stimulus_set: pd.DataFrame) -> pd.MultiIndex:
         """``index`` with one more level per new stimulus set column."""
-        rows = self._stimulus_rows(index)
+        rows = self._stimulus_rows(index, stimulus_set)
         names, levels, codes = list(index.names), list(index.levels), list(index.codes)
         skipped = set(names) | {"stimulus_id", "presentation"}
-        for column in self.stimulus_set.columns:
+        for column in stimulus_set.columns:
             if column in skipped:
                 continue
-            column_codes, uniques = pd.factorize(self.stimulus_set[column].to_numpy())
+            column_codes, uniques = pd.factorize(stimulus_set[column].to_numpy())
             names.append(column)
             levels.append(pd.Index(uniques))
             codes.append(column_codes[rows])

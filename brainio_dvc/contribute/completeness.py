@@ -17,6 +17,7 @@ the pair is checked wherever it meets:
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import tempfile
@@ -58,7 +59,8 @@ def missing_files(filenames: Iterable[object], members: Iterable[str]) -> list[s
     return list(missing)
 
 
-ZipSource = str | os.PathLike[str] | IO[bytes]
+#: A path, or a seekable binary file (RemoteObjectFile is an io.RawIOBase, which is no typing.IO).
+ZipSource = str | os.PathLike[str] | IO[bytes] | io.RawIOBase
 
 
 def _zip_name(zip_path: ZipSource) -> str:

@@ -354,10 +354,9 @@ class PackagingTransaction:
                     cause = collector.errors[0] if collector.errors else error
                     raise self._remote_error(repo, describe_remote_failure(cause)) from error
         if result.failed or missing:
-            msg = (
-                f"the remote does not have {missing or sorted(i.value for i in result.failed)} "
-                                  "after the push"
-            )
+            # A HashInfo's value is typed str | None; key=str sorts the (always str) values as before.
+            failed: list[str | None] = sorted((i.value for i in result.failed), key=str)
+            msg = f"the remote does not have {missing or failed} after the push"
             raise BrainioDvcError(msg)
 
     def _remote_error(self, repo: Any, problem: str) -> RemoteError:

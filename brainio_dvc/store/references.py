@@ -110,7 +110,7 @@ def reference_dvc_document(file_name: str, source: Source, meta: Mapping[str, st
     dependency["path"] = source.url
     if source.version_id:
         dependency["fs_config"] = {"version_aware": True}
-    block = {**{key: str(value or "") for key, value in meta.items()}, **dict(extra_meta)}
+    block: dict[str, str | bool] = {**{key: str(value or "") for key, value in meta.items()}, **dict(extra_meta)}
     if not source.verified:
         block["verified"] = False
     return {
@@ -133,7 +133,8 @@ def dvc_file_text(document: Mapping[str, Any]) -> str:
 
     yaml = YAML(typ="safe")
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    # ruamel initialises this flag to None, so its inferred type is None.
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     return buffer.getvalue()

@@ -142,7 +142,7 @@ def entry_from_values(values: Mapping[str, object], origin: str) -> Entry:
         identifier=text["identifier"], kind=kind, role=_role(kind, key, text["class"]), cls=text["class"],
         bucket=bucket, key=key, version_id=_version(text["version_id"]), sha1=text["sha1"],
         stimulus_set_identifier=text["stimulus_set_identifier"] if kind == TYPE_ASSEMBLY else "",
-        bibtex=values.get("bibtex") and str(values.get("bibtex")) or "", origin=origin, problem=_problem(text),
+        bibtex=str(values.get("bibtex")) if values.get("bibtex") else "", origin=origin, problem=_problem(text),
     )
 
 
