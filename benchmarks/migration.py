@@ -181,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work / "boto3")
             logger.info("round %d: copy mode", round_ + 1)
             os.environ["BRAINIO_HOME"] = str(work / f"home-copy-{round_}")
-            report, seconds, steps = _timed_migration(manifest, _registry(work / f"copy-{round_}"), "copy", options.jobs)
+            report, seconds, steps = _timed_migration(
+                manifest, _registry(work / f"copy-{round_}"), "copy", options.jobs
+            )
             copies.append((seconds, steps, report))
     finally:
         server.stop()

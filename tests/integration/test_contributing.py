@@ -279,7 +279,9 @@ def test_a_bucket_name_selects_the_remote_of_that_name(tmp_path: Path) -> None:
     other = tmp_path / "other-storage"
     dvc(root, "remote", "add", "brainio-contrib", str(other))
     git(root, "commit", "--quiet", "-am", "A second remote")
-    result = package_stimulus_set(None, texture_stimuli(tmp_path / "texture"), TEXTURE, "brainio-contrib", registry=root)
+    result = package_stimulus_set(
+        None, texture_stimuli(tmp_path / "texture"), TEXTURE, "brainio-contrib", registry=root
+    )
     assert result["remote"] == "brainio-contrib"
     md5 = result["md5"]
     assert (other / "files" / "md5" / md5[:2] / md5[2:]).is_file()

@@ -146,7 +146,9 @@ def test_configured_registries_and_pinned_rev(registry: Registry, monkeypatch: p
     assert brainio_dvc.get_assembly(ASSEMBLY).attrs["rev"] == registry.v1
 
 
-def test_registry_around_the_current_directory_is_the_default(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_registry_around_the_current_directory_is_the_default(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(registry.root / "registry")
     assert brainio_dvc.list_assemblies() == [ASSEMBLY]
 

@@ -92,7 +92,9 @@ def test_bibtex_values_braces_quotes_numbers_and_concatenation() -> None:
     assert (entry.entry_type, entry.key) == ("article", "Smith2025")
     assert entry.get("title") == "Weighted sums of {IT} rates" and entry.get("year") == "2025"
     assert entry.get("note") == "part two"
-    assert text_citation(entry).startswith("Jane Smith & John Doe (2025). Weighted sums of IT rates. J. Neurosci., 1–2.")
+    assert text_citation(entry).startswith(
+        "Jane Smith & John Doe (2025). Weighted sums of IT rates. J. Neurosci., 1–2."
+    )
     assert format_entry("misc", "k", {"title": "T", "doi": ""}) == "@misc{k,\n  title = {T},\n}"
     with pytest.raises(ValidationError):
         parse_bibtex("@article{k, title = {unclosed}")

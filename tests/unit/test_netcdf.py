@@ -289,5 +289,7 @@ def test_data_is_chunked_along_every_dimension_so_selections_read_little(tmp_pat
     path = tmp_path / "a.nc"
     write_netcdf(assembly, path)
     with netCDF4.Dataset(path) as root:
-        data = next(variable for variable in root.variables.values() if variable.dimensions == ("presentation", "neuroid"))
+        data = next(
+            variable for variable in root.variables.values() if variable.dimensions == ("presentation", "neuroid")
+        )
         assert data.chunking() == [3000, 64]

@@ -59,7 +59,9 @@ def test_precedence_explicit_then_lock_then_import_then_config_then_default() ->
 
 def test_imports_of_one_identifier_at_two_commits_are_refused() -> None:
     with pytest.raises(PinError, match="different registries or commits"):
-        decide("assembly", "lab.X2024.it", None, None, facts(None, (imported(COMMIT_A), imported(COMMIT_B))), Settings())
+        decide(
+            "assembly", "lab.X2024.it", None, None, facts(None, (imported(COMMIT_A), imported(COMMIT_B))), Settings()
+        )
 
 
 def test_the_lock_file_round_trips_in_canonical_form(tmp_path: Path) -> None:
