@@ -90,7 +90,8 @@ class SeaweedServer:
             weed_binary(), "server", f"-dir={self.directory / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             # -volume.max=0 counts volume slots as free disk / volume size: small volumes give
             # enough slots for a collection (bucket) per test.
-            "-master.telemetry=false", "-volume.max=0", "-master.volumeSizeLimitMB=256", "-s3", f"-s3.config={identities}",
+            "-master.telemetry=false", "-volume.max=0", "-master.volumeSizeLimitMB=256",
+            "-s3", f"-s3.config={identities}",
             f"-s3.port.iceberg={self.ports['iceberg']}", f"-s3.port.lance={self.ports['lance']}",
         ]
         for service in _SERVICES:

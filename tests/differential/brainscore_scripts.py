@@ -4,8 +4,8 @@
 (``brainio`` or ``brainio_dvc``), runs what Brain-Score's benchmarks and metrics do with them,
 and prints one JSON document describing every result.  ``python brainscore_scripts.py
 brainio_dvc DIR REGISTRY`` loads the same data by identifier from a registry instead, as
-Brain-Score's data plugins do (see tests/integration/test_brainscore_style.py).  Only the import line differs between the
-two runs, which is the whole claim of a drop-in.  The descriptions leave out what the two
+Brain-Score's data plugins do (see tests/integration/test_brainscore_style.py).  Only the import line differs between
+the two runs, which is the whole claim of a drop-in.  The descriptions leave out what the two
 xarray generations are known to spell differently (see ``describe``).
 """
 
@@ -175,7 +175,8 @@ def subtract_mean_brainio_example():
 
 
 def rdm():
-    features = neural().isel(time_bin=0).sel(region="IT").multi_groupby(["category", "stimulus_id"]).mean("presentation")
+    it = neural().isel(time_bin=0).sel(region="IT")
+    features = it.multi_groupby(["category", "stimulus_id"]).mean("presentation")
     features = features.transpose("presentation", "neuroid")
     coords = {name: (dims, values) for name, dims, values in walk_coords(features) if dims == ("presentation",)}
     return DataAssembly(np.corrcoef(features.values), coords=coords, dims=["presentation", "presentation"])
@@ -191,7 +192,8 @@ def similarity_matrix():
 def similarity_subset():
     matrix = rdm()
     target = matrix.sel(category="car")
-    target = DataAssembly(target.values, coords={"stimulus_id": ("presentation", matrix["stimulus_id"].values[matrix["category"].values == "car"]),
+    cars = matrix["stimulus_id"].values[matrix["category"].values == "car"]
+    target = DataAssembly(target.values, coords={"stimulus_id": ("presentation", cars),
                                                  "category": ("presentation", ["car"] * target.shape[0])},
                           dims=["presentation", "presentation"])
     return plain(transform.subset(matrix, target, subset_dims=["stimulus_id"]).values)
@@ -213,12 +215,14 @@ def one_coordinate_dimension():
                      dims=["presentation", "neuroid"])
     reset = a.reset_index(["neuroid"])
     return {"assembly": describe(a), "coords_for_dim": sorted(assemblies.coords_for_dim(a, "neuroid")),
-            "reset": sorted(str(name) for name in reset.coords if name not in get_levels(reset)), "neuroid_values": plain(a["neuroid"].values)}
+            "reset": sorted(str(name) for name in reset.coords if name not in get_levels(reset)),
+            "neuroid_values": plain(a["neuroid"].values)}
 
 
 @case
 def coords_for_dim_presentation():
-    return {str(k): plain(v) for k, v in assemblies.coords_for_dim(neural().reset_index("presentation"), "presentation").items()}
+    coords = assemblies.coords_for_dim(neural().reset_index("presentation"), "presentation")
+    return {str(k): plain(v) for k, v in coords.items()}
 
 
 @case

@@ -94,7 +94,8 @@ def texture_rates(ids: list[str] = TEXTURE_IDS) -> NeuronRecordingAssembly:
 def texture_choices() -> BehavioralAssembly:
     return BehavioralAssembly(
         [["airplane", "bird"], ["bird", "bird"], ["bird", "airplane"], ["bird", "bird"]],
-        coords={"stimulus_id": ("presentation", TEXTURE_IDS), "truth": ("presentation", ["airplane"] * 2 + ["bird"] * 2),
+        coords={"stimulus_id": ("presentation", TEXTURE_IDS),
+                "truth": ("presentation", ["airplane"] * 2 + ["bird"] * 2),
                 "subject": ("subject", ["s1", "s2"])},
         dims=["presentation", "subject"])
 
@@ -124,7 +125,8 @@ def package_lonnqvist_dataset(root: Path, directory: Path) -> list[dict]:
     stimuli = StimulusSet({"stimulus_id": LONNQVIST_IDS, "shape": ["a", "b", "c"]})
     stimuli.stimulus_paths = {int(name): path for name, path in paths.items()}
     responses = BehavioralAssembly(
-        ["yes", "no", "yes"], coords={"stimulus_id": ("presentation", LONNQVIST_IDS), "trial": ("presentation", [0, 1, 2])},
+        ["yes", "no", "yes"],
+        coords={"stimulus_id": ("presentation", LONNQVIST_IDS), "trial": ("presentation", [0, 1, 2])},
         dims=["presentation"])
     return [
         package_stimulus_set(catalog_name=None, proto_stimulus_set=stimuli, stimulus_set_identifier=LONNQVIST,

@@ -57,7 +57,8 @@ def test_a_lone_stimulus_id_of_a_plain_data_array_is_packaged_under_its_name(reg
     import xarray as xr
 
     behavior = xr.DataArray(  # presentations with stimulus_id alone
-        np.arange(12.0), dims=["presentation"], coords={"stimulus_id": ("presentation", [f"s{n % 6}" for n in range(12)])},
+        np.arange(12.0), dims=["presentation"],
+        coords={"stimulus_id": ("presentation", [f"s{n % 6}" for n in range(12)])},
     )
     result = package_data_assembly(CATALOG, behavior, "lab.Tester2024.choices", STIMULI, "BehavioralAssembly",
                                    registry=registry.root)

@@ -686,7 +686,8 @@ BAD_PACKAGING = {
                    "--identifier", "lab.Bad2024"],
         ["stimuli.csv", "repeated ids"]),
     "listed stimulus missing": (
-        lambda d: ["stimulus-set", *map(str, _write_stimuli(d, GOOD_CSV + "s9,b,9,s9.png\n")), "--identifier", "lab.Bad2024"],
+        lambda d: ["stimulus-set", *map(str, _write_stimuli(d, GOOD_CSV + "s9,b,9,s9.png\n")),
+                   "--identifier", "lab.Bad2024"],
         ["s9.png", "every stimulus file to exist"]),
     "csv naming a file outside": (
         lambda d: ["stimulus-set", *map(str, _write_stimuli(d, CSV_HEADER + "s0,a,0,../../secret.png\n")),
@@ -706,7 +707,8 @@ BAD_PACKAGING = {
                    "--catalog", "../lab"],
         ["catalog identifier '../lab'"]),
     "netCDF with two data variables": (
-        lambda d: ["assembly", str(two_variable_netcdf(d / "two.nc")), "--identifier", "lab.Tester2024.two", "--stimulus-set", STIMULI],
+        lambda d: ["assembly", str(two_variable_netcdf(d / "two.nc")), "--identifier", "lab.Tester2024.two",
+                   "--stimulus-set", STIMULI],
         ["two.nc", "2 data variables: rates, spikes"]),
     "unknown class": (
         lambda d: ["assembly", str(_good_netcdf(d)), "--identifier", "lab.Tester2024.new", "--stimulus-set", STIMULI,

@@ -513,7 +513,8 @@ class _Injector:
     def touched(self, md5s: list[str], started: int, ended: int) -> bool:
         """Whether an injection that can break a read or a download in progress (not stale
         temporaries or state records: those must never matter) hit one of ``md5s`` meanwhile."""
-        return any(md5 in md5s and what in ("replace", "in place", "delete", "partial") and begin <= ended and end >= started
+        return any(md5 in md5s and what in ("replace", "in place", "delete", "partial")
+                   and begin <= ended and end >= started
                    for begin, end, md5, what in self.done)
 
 

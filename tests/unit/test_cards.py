@@ -128,13 +128,17 @@ def test_without_a_data_doi_the_data_citation_names_the_paper_doi() -> None:
 
 
 ROWS = [
-    {"identifier": "lab.Smith2025", "lookup_type": "stimulus_set", "class": "StimulusSet", "location": "a.csv", "size": "10"},
+    {"identifier": "lab.Smith2025", "lookup_type": "stimulus_set", "class": "StimulusSet", "location": "a.csv",
+     "size": "10"},
     {"identifier": "lab.Smith2025", "lookup_type": "stimulus_set", "class": "", "location": "a.zip", "size": "20"},
-    {"identifier": "lab.Smith2025.it", "lookup_type": "assembly", "class": "NeuronRecordingAssembly", "location": "b.nc"},
-    {"identifier": "lab.Jones2020.v4", "lookup_type": "assembly", "class": "NeuronRecordingAssembly", "location": "c.nc"},
+    {"identifier": "lab.Smith2025.it", "lookup_type": "assembly", "class": "NeuronRecordingAssembly",
+     "location": "b.nc"},
+    {"identifier": "lab.Jones2020.v4", "lookup_type": "assembly", "class": "NeuronRecordingAssembly",
+     "location": "c.nc"},
 ]
 CARDS = {
-    ("assembly", "lab.Smith2025.it"): {"title": "IT rates to objects", "species": ["Macaca mulatta"], "regions": ["IT"]},
+    ("assembly", "lab.Smith2025.it"): {"title": "IT rates to objects", "species": ["Macaca mulatta"],
+                                       "regions": ["IT"]},
     ("assembly", "lab.Jones2020.v4"): {"title": "V4 rates", "species": ["Macaca mulatta"], "regions": ["V4"],
                                        "description": "recorded while viewing objects"},
 }

@@ -29,7 +29,8 @@ def assembly_entry(commit: str = COMMIT_A, rev: str | None = "v1") -> LockEntry:
 def stimulus_entry() -> LockEntry:
     base = "registry/lab/stimulus_sets/lab.X2024/lab.X2024"
     return LockEntry("stimulus_set", "lab.X2024", "/data/registry", COMMIT_A,
-                     (LockedFile(base + ".csv", "3" * 32, "4" * 40, 5), LockedFile(base + ".zip", "5" * 32, "6" * 40, 7)))
+                     (LockedFile(base + ".csv", "3" * 32, "4" * 40, 5),
+                      LockedFile(base + ".zip", "5" * 32, "6" * 40, 7)))
 
 
 def imported(commit: str = COMMIT_B, url: str = "/data/registry", path: str = NC) -> Import:
