@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   installs into .venv and runs the main job on the embedded registry
-#   make test   installs into .venv and runs the test suite
+#   make test   installs into .venv, runs ruff and mypy, then the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -29,6 +29,8 @@ CHROMIUM ?= chromium
 test: $(VENV)/.installed $(REFERENCE_VENV)/.installed
 	command -v $(CHROMIUM) >/dev/null || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+	$(BIN)/ruff check brainio_dvc tests benchmarks
+	$(BIN)/mypy
 	BRAINIO_REFERENCE_PYTHON=$(abspath $(REFERENCE_VENV))/bin/python $(BIN)/python -m pytest
 
 benchmark: $(VENV)/.installed

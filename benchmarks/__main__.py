@@ -44,7 +44,8 @@ def _versions() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1/20 of the data, 1,000 catalog rows: a smoke run")
-    parser.add_argument("--output", type=Path, default=_DEFAULT_OUTPUT, help=f"JSON results (default {_DEFAULT_OUTPUT})")
+    parser.add_argument("--output", type=Path, default=_DEFAULT_OUTPUT,
+                        help=f"JSON results (default {_DEFAULT_OUTPUT})")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (printed) afterwards")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="also profile one extra, uncounted cold S3 load; cProfile statistics go to DIR")

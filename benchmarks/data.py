@@ -136,7 +136,7 @@ def write_images(directory: Path, ids: list[str], size: int = _IMAGE_SIZE) -> di
     return paths
 
 
-def make_stimulus_set(directory: Path, count: int, image_size: int = _IMAGE_SIZE):  # noqa: ANN201 - a StimulusSet
+def make_stimulus_set(directory: Path, count: int, image_size: int = _IMAGE_SIZE):
     """The proto stimulus set (metadata + images written under ``directory``)."""
     from brainio_dvc.stimuli import StimulusSet
 
@@ -199,7 +199,7 @@ def assembly_parts(scale: Scale, seed: int = 0) -> tuple[Any, dict[str, tuple[st
     return values, coords
 
 
-def make_assembly(scale: Scale, seed: int = 0):  # noqa: ANN201 - a NeuronRecordingAssembly
+def make_assembly(scale: Scale, seed: int = 0):
     """The proto NeuronRecordingAssembly."""
     from brainio_dvc.assemblies import NeuronRecordingAssembly
 

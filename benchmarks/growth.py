@@ -83,7 +83,8 @@ def _row(scale: Scale, found: dict[str, Any]) -> dict[str, Any]:
             "cold_over_xarray": round(found["cold"] / found["raw"], 3),
             "rss_warm_over_xarray": round(found["warm_rss"] / found["raw_rss"], 3),
             "rss_cold_over_warm": round(found["cold_rss"] / found["warm_rss"], 3),
-            "rss_mb": {"cold": round(found["cold_rss"]), "warm": round(found["warm_rss"]), "xarray": round(found["raw_rss"])}}
+            "rss_mb": {"cold": round(found["cold_rss"]), "warm": round(found["warm_rss"]),
+                       "xarray": round(found["raw_rss"])}}
 
 
 def _spread(rows: list[dict[str, Any]], key: str) -> float:

@@ -43,7 +43,7 @@ logger = logging.getLogger("benchmarks")
 _OUTPUT = REPO / "benchmarks" / "migration-results.json"
 
 
-def _upload(server, bucket: str, datasets: int, size: int) -> list[dict[str, str]]:  # noqa: ANN001
+def _upload(server, bucket: str, datasets: int, size: int) -> list[dict[str, str]]:
     import hashlib
 
     client = server.client()
@@ -124,7 +124,7 @@ class _StepTimer(logging.Handler):
         return found
 
 
-def _timed_migration(manifest: Path, registry: Path, mode: str, jobs: int):  # noqa: ANN202
+def _timed_migration(manifest: Path, registry: Path, mode: str, jobs: int):
     from brainio_dvc.contribute.migrate import migrate
 
     timer = _StepTimer()
@@ -181,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work / "boto3")
             logger.info("round %d: copy mode", round_ + 1)
             os.environ["BRAINIO_HOME"] = str(work / f"home-copy-{round_}")
-            report, seconds, steps = _timed_migration(manifest, _registry(work / f"copy-{round_}"), "copy", options.jobs)
+            report, seconds, steps = _timed_migration(
+                manifest, _registry(work / f"copy-{round_}"), "copy", options.jobs
+            )
             copies.append((seconds, steps, report))
     finally:
         server.stop()
@@ -203,9 +205,10 @@ def main(argv: list[str] | None = None) -> int:
                      1.3, "s", samples=copy_samples, baseline_samples=streamed,
                      note=f"{megabytes / streamed_seconds:.1f} MB/s"),
     ]
-    print(table(figures, []))
+    sys.stdout.write(table(figures, []) + "\n")
     for mode, steps in (("reference", reference_steps), ("copy (median run)", copy_steps)):
-        print(f"{mode}, seconds per step: " + ", ".join(f"{step} {seconds:.2f}" for step, seconds in steps.items()))
+        per_step = ", ".join(f"{step} {seconds:.2f}" for step, seconds in steps.items())
+        sys.stdout.write(f"{mode}, seconds per step: {per_step}\n")
     options.output.write_text(json.dumps({"figures": [f.as_json() for f in figures], "entries": len(rows),
                                           "bytes": total_bytes, "jobs": options.jobs,
                                           "steps": {"reference": reference_steps, "copy": copy_steps}},

@@ -66,7 +66,7 @@ def _max_rss_mb() -> float:
 @probe
 def import_library(args: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
-    import brainio_dvc  # noqa: F401
+    import brainio_dvc
 
     seconds = time.perf_counter() - started
     heavy = sorted(name for name in ("xarray", "pandas", "numpy", "dvc", "git", "boto3", "netCDF4", "dask")
@@ -278,7 +278,7 @@ def lookup(args: dict[str, Any]) -> dict[str, Any]:
     table = {identifier: {"identifier": identifier} for identifier in identifiers}
     started = time.perf_counter()
     for number in range(repeats):
-        table[identifiers[number % len(identifiers)]]  # noqa: B018
+        table[identifiers[number % len(identifiers)]]
     per_dict_lookup = (time.perf_counter() - started) / repeats
     return {"seconds": first, "first_seconds": first, "repeated_seconds": repeated, "repeats": repeats,
             "dict_lookup_seconds": per_dict_lookup}

@@ -60,7 +60,7 @@ def merge(root: Path, branch: str) -> None:
     git(root, "branch", "--quiet", "-d", branch)
 
 
-def add_stimulus_set(root: Path, stimuli) -> dict:  # noqa: ANN001 - a proto StimulusSet
+def add_stimulus_set(root: Path, stimuli) -> dict:
     from brainio_dvc.packaging import package_stimulus_set
 
     from .data import CATALOG, STIMULUS_SET_ID
@@ -70,14 +70,14 @@ def add_stimulus_set(root: Path, stimuli) -> dict:  # noqa: ANN001 - a proto Sti
     return result
 
 
-def local_registry(base: Path, stimuli) -> Path:  # noqa: ANN001
+def local_registry(base: Path, stimuli) -> Path:
     """``base/registry`` with the remote ``base/storage`` (relative: the pair can be copied)."""
     root = init_registry(base / "registry", "../storage")
     add_stimulus_set(root, stimuli)
     return root
 
 
-def s3_registry(base: Path, server, stimuli) -> tuple[Path, str]:  # noqa: ANN001 - SeaweedServer, StimulusSet
+def s3_registry(base: Path, server, stimuli) -> tuple[Path, str]:
     """A registry whose remote is a new bucket of ``server``; credentials only in config.local."""
     from tests.seaweed import ADMIN_KEY, ADMIN_SECRET
 

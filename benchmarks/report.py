@@ -20,14 +20,16 @@ def machine() -> str:
     model = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        lines = cpuinfo.read_text().splitlines()
+        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
         model = names[0] if names else model
     memory = ""
     meminfo = Path("/proc/meminfo")
     if meminfo.exists():
         kib = int(meminfo.read_text().split("MemTotal:", 1)[1].split()[0])
         memory = f", {kib / 2**20:.0f} GiB"
-    return f"{model}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{model}, {os.cpu_count()} cores{memory}, {system}, Python {platform.python_version()}"
 
 
 def _cell(value: Any, unit: str = "") -> str:

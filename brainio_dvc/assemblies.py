@@ -16,7 +16,7 @@ import os
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from os import PathLike
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 import netCDF4
 import numpy as np
@@ -176,7 +176,7 @@ class DataAssembly(xr.DataArray):
         )
 
     def multi_groupby(
-        self, group_coord_names: Sequence[Hashable] | str, *args: Any, **kwargs: Any
+        self, group_coord_names: Sequence[str] | str, *args: Any, **kwargs: Any
     ) -> Any:
         """Group on one or several coordinates of one dimension.
 
@@ -246,7 +246,8 @@ class DataAssembly(xr.DataArray):
                 name: _cell_values(coord_dims, coord_values, positions)
                 for name, coord_dims, coord_values in metadata
             }
-            outcome = np.asarray(apply(_simplify(passed), **cell_coords))
+            # xarray types coordinate names Hashable; a non-str one fails here, as in BrainIO.
+            outcome = np.asarray(apply(_simplify(passed), **cell_coords))  # type: ignore[arg-type]
             result[where] = outcome.reshape(cells.shape) if outcome.size == cells.size else outcome
         return self.copy(data=result)
 
@@ -268,18 +269,20 @@ class DataAssembly(xr.DataArray):
         if len(set(self.dims)) == len(self.dims):
             return super().sel(indexers, method=method, tolerance=tolerance, drop=drop, **indexers_kwargs)
         if method is not None or tolerance is not None or drop:
+            msg = f"sel on an assembly with dims {self.dims}"
             raise ValidationError(
-                f"sel on an assembly with dims {self.dims}",
+                msg,
                 "plain labels (no method, tolerance or drop) where a dimension appears twice",
                 f"method={method!r}, tolerance={tolerance!r}, drop={drop!r}",
             )
         return _select_repeated(self, {**(indexers or {}), **indexers_kwargs})
 
-    def reset_index(self, dims_or_levels: Hashable | Sequence[Hashable], *, drop: bool = False) -> DataAssembly:
+    def reset_index(self, dims_or_levels: Hashable | Sequence[Hashable], drop: bool = False) -> DataAssembly:
         """``xarray.DataArray.reset_index``; a plain dimension index becomes the coordinate
         ``f"{dim}_"``, as it did in BrainIO (a coordinate could not share its dimension's name).
         """
-        names = [dims_or_levels] if isinstance(dims_or_levels, str) else list(dims_or_levels)  # type: ignore[arg-type]
+        # Anything but a str is taken as a sequence of names (a bare non-str Hashable fails in list()).
+        names = [dims_or_levels] if isinstance(dims_or_levels, str) else list(dims_or_levels)  # type: ignore[call-overload]
         plain = [name for name in names if name in self.dims and _kind(self, name) == "index"]
         result = super().reset_index(names, drop=drop)
         if drop or not plain:
@@ -304,6 +307,10 @@ class DataAssembly(xr.DataArray):
         return self.isel({dim: np.flatnonzero(mask) for dim, mask in masks.items()})
 
 
+@overload
+def take(assembly: DataAssembly, positions: Mapping[Hashable, Any]) -> DataAssembly: ...
+@overload
+def take(assembly: xr.DataArray, positions: Mapping[Hashable, Any]) -> xr.DataArray: ...
 def take(assembly: xr.DataArray, positions: Mapping[Hashable, Any]) -> xr.DataArray:
     """``assembly.isel(positions)``, also when a dimension appears more than once: then the
     positions apply to every axis of that dimension, as BrainIO's ``subset`` did."""
@@ -366,7 +373,7 @@ class NeuroidAssembly(DataAssembly):
     """Data from neurons or neuron analogues: dims presentation, neuroid [, time_bin]."""
 
     __slots__ = ()
-    _required_dims = (
+    _required_dims: ClassVar[tuple[frozenset[str], ...]] = (
         frozenset({"presentation", "neuroid"}),
         frozenset({"presentation", "neuroid", "time_bin"}),
     )
@@ -472,8 +479,9 @@ class GroupAppendAssemblyLoader(StimulusReferenceAssemblyLoader):
             try:
                 data_array.attrs[group] = loader.load()
             except (OSError, ValueError) as error:
+                msg = f"netCDF group {group!r} of {os.fspath(self.file_path)}"
                 raise ValidationError(
-                    f"netCDF group {group!r} of {os.fspath(self.file_path)}",
+                    msg,
                     "a group loadable as a MetadataAssembly (one data variable)",
                     f"{type(error).__name__}: {error}",
                 ) from error

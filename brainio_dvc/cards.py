@@ -193,7 +193,8 @@ def from_bibtex(bibtex: str, **fields: Any) -> dict[str, Any]:
 
     entries = parse_bibtex(bibtex, "BibTeX")
     if not entries:
-        raise CardError("BibTeX", "bibtex", "one BibTeX entry", _found(bibtex))
+        msg = "BibTeX"
+        raise CardError(msg, "bibtex", "one BibTeX entry", _found(bibtex))
     entry = entries[0]
     card: dict[str, Any] = {"bibtex": bibtex.strip()}
     if entry.get("title"):
@@ -218,7 +219,8 @@ def make_card(identifier: str, kind: str, contributed: Mapping[str, Any], derive
     """The full card: the contributor's fields, identity, and the derived facts (which win)."""
     for name, expected in (("identifier", identifier), ("kind", kind)):
         if contributed.get(name, expected) != expected:
-            raise CardError(f"card of {identifier!r}", name, repr(expected), repr(contributed[name]))
+            msg = f"card of {identifier!r}"
+            raise CardError(msg, name, repr(expected), repr(contributed[name]))
     card = {name: value for name, value in contributed.items() if name in CONTRIBUTOR_FIELDS}
     card.update(schema_version=SCHEMA_VERSION, identifier=identifier, kind=kind, derived=dict(derived))
     return check_card(card, f"card of {identifier!r}")
@@ -285,7 +287,12 @@ def load_card_input(card: CardInput, identifier: str) -> dict[str, Any] | None:
 
 
 def write_card(
-    tree: Path, catalog: str, kind: str, identifier: str, contributed: Mapping[str, Any] | None, derived: Mapping[str, Any]
+    tree: Path,
+    catalog: str,
+    kind: str,
+    identifier: str,
+    contributed: Mapping[str, Any] | None,
+    derived: Mapping[str, Any],
 ) -> PurePosixPath:
     """Write an identifier's card into a working tree; return its path relative to the tree.
 
@@ -339,7 +346,9 @@ def check_cards(root: Path, rows: Iterable[Mapping[str, Any]]) -> tuple[list[str
     return problems, warnings
 
 
-def cards_at(registry: Registry, commit: str, rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+def cards_at(
+    registry: Registry, commit: str, rows: Iterable[Mapping[str, Any]]
+) -> dict[tuple[str, str], dict[str, Any]]:
     """(kind, identifier) -> card of the registry at ``commit``, for the identifiers of ``rows``.
 
     Invalid cards are left out with a warning.  What was read is kept in
@@ -381,6 +390,7 @@ def _read_cache(cache_file: Path) -> dict[str, dict[str, Any]] | None:
     except (OSError, ValueError) as error:
         logger.warning("ignoring unreadable card cache %s: %s", cache_file, error)
         return None
-    if not isinstance(cached, dict) or cached.get("version") != _CARD_CACHE_VERSION or not isinstance(cached.get("cards"), dict):
+    if (not isinstance(cached, dict) or cached.get("version") != _CARD_CACHE_VERSION
+            or not isinstance(cached.get("cards"), dict)):
         return None
     return cached["cards"]

@@ -59,7 +59,7 @@ _overrides: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
 
 
 @contextlib.contextmanager
-def set(**settings: Any) -> Iterator[None]:  # noqa: A001 - mirrors intake/dask's config.set
+def set(**settings: Any) -> Iterator[None]:
     """Override settings for the duration of a ``with`` block (meant for tests and scripts).
 
     Blocks nest: leaving one restores the settings as they were when it was entered.  The

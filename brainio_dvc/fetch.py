@@ -458,7 +458,7 @@ _FETCHER_TYPES: dict[str, type[BotoFetcher]] = {"S3": BotoFetcher}
 
 
 def get_fetcher(
-    type: str = "S3",  # noqa: A002 - BrainIO's keyword
+    type: str = "S3",
     location: str | None = None,
     local_filename: str | os.PathLike[str] | None = None,
     version_id: str | None = None,

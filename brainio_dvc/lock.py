@@ -57,7 +57,8 @@ def read(path: Path | str | None = None) -> LockFile:
 def _split(spec: str) -> tuple[str, str | None]:
     identifier, _, rev = spec.partition("@")
     if not identifier or (spec.endswith("@") and not rev):
-        raise ValidationError(f"lock argument {spec!r}", "ID or ID@REV", repr(spec))
+        msg = f"lock argument {spec!r}"
+        raise ValidationError(msg, "ID or ID@REV", repr(spec))
     return identifier, rev or None
 
 
@@ -152,7 +153,9 @@ def update(specs: Sequence[str] = (), path: Path | str | None = None, rev: str |
     for identifier, spec_rev in targets:
         locked = [entry for key, entry in sorted(current.entries.items()) if key[1] == identifier]
         if not locked:
-            raise PinError(identifier, str(current.path), "not locked", hint=f"`brainio-dvc lock {identifier}` locks it")
+            raise PinError(
+                identifier, str(current.path), "not locked", hint=f"`brainio-dvc lock {identifier}` locks it"
+            )
         entries.extend(_resolved(identifier, spec_rev or rev or config.rev(), locked[0].registry))
     written = list({entry.key: entry for entry in entries}.values())  # each identifier once
     if written:
@@ -242,8 +245,8 @@ def _rev_problems(registry: Registry, entry: LockEntry) -> list[str]:
 def why(identifier: str, rev: str | None = None, registry: str | None = None) -> dict[str, Any]:
     """Which rule decides a load of ``identifier`` here, and the registry, commit and files it
     leads to (each with the local copy a load would use, if there is one yet)."""
-    from .store.cache import data_cache
     from .lookup import lookup_identifier
+    from .store.cache import data_cache
 
     decisions = {kind: pins.resolve(kind, identifier, rev, registry) for kind in (TYPE_ASSEMBLY, TYPE_STIMULUS_SET)}
     pinned = [kind for kind, decision in decisions.items() if decision.pinned]

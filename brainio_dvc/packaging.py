@@ -135,13 +135,18 @@ def _check_names(identifier: str, catalog: str | None) -> str:
 
 def _check_new_version(transaction: PackagingTransaction, paths: list[PurePosixPath], new_version: bool) -> None:
     if any(transaction.exists_at_base(path) for path in paths) and not new_version:
-        raise BrainioDvcError(
+        msg = (
             f"{transaction.identifier!r} already exists in the registry at {transaction.base}; pass "
             "new_version=True (CLI: --new-version) to replace it in a new commit"
         )
+        raise BrainioDvcError(
+            msg
+        )
 
 
-def _commit_message(lookup_type: str, identifier: str, transaction: PackagingTransaction, paths: list[PurePosixPath]) -> str:
+def _commit_message(
+    lookup_type: str, identifier: str, transaction: PackagingTransaction, paths: list[PurePosixPath]
+) -> str:
     kind = "assembly" if lookup_type == TYPE_ASSEMBLY else "stimulus set"
     if any(transaction.exists_at_base(p) for p in paths):
         verb = "New version of"
@@ -229,7 +234,9 @@ def package_stimulus_set(
     _validated(identifier, _check_stimuli, proto_stimulus_set, strict or bucket_name == REQUESTED_BUCKET)
     class_name = _stimulus_set_class_name(proto_stimulus_set)
     csv_path, zip_path = stimulus_set_paths(catalog, identifier)
-    transaction = PackagingTransaction(Path(registry), identifier, branch or review_branch(identifier), base, push, bucket_name)
+    transaction = PackagingTransaction(
+        Path(registry), identifier, branch or review_branch(identifier), base, push, bucket_name
+    )
     with transaction.run():
         _check_new_version(transaction, [csv_path, zip_path], new_version)
         with transaction.step("write"):
@@ -239,7 +246,8 @@ def package_stimulus_set(
             sizes = [transaction.path(path).stat().st_size for path in (csv_path, zip_path)]
             card_file = write_card(transaction.tree, catalog, TYPE_STIMULUS_SET, identifier, contributed,
                                    derive_stimulus_set(proto_stimulus_set, sizes, class_name))
-        common = {"identifier": identifier, "lookup_type": TYPE_STIMULUS_SET, "stimulus_set_identifier": "", "catalog": catalog}
+        common = {"identifier": identifier, "lookup_type": TYPE_STIMULUS_SET, "stimulus_set_identifier": "",
+                  "catalog": catalog}
         files = {
             csv_path: {**common, "class": class_name, "sha1": csv_sha1},
             zip_path: {**common, "class": "", "sha1": zip_sha1},
@@ -283,7 +291,8 @@ def _prepare_assembly(
     check_safe_identifier(stimulus_set_identifier, "stimulus set identifier")
     not_arrays = [name for name, extra in (extras or {}).items() if not isinstance(extra, xr.DataArray)]
     if not_arrays:
-        raise ValidationError("extras", "a DataArray for every group", f"other values for {not_arrays}")
+        msg = "extras"
+        raise ValidationError(msg, "a DataArray for every group", f"other values for {not_arrays}")
     cls = resolve_assembly_class(assembly_class_name)
     cls(proto_data_assembly).validate()
     # Written as given, not as the class gathers it: a lone coordinate of a dimension keeps its
@@ -299,8 +308,9 @@ def _check_presentations_have_stimulus_ids(assembly: xr.DataArray, cls: type) ->
     """Presentations are matched to the stimulus set by ``stimulus_id`` (or legacy ``image_id``)."""
     if "presentation" not in assembly.dims or {"stimulus_id", "image_id"} & set(map(str, assembly.coords)):
         return
+    msg = f"{cls.__name__} to package"
     raise ValidationError(
-        f"{cls.__name__} to package",
+        msg,
         "a stimulus_id coordinate on the presentation dimension",
         "presentation coordinates " + (", ".join(map(str, assembly.coords)) or "none"),
         hint="a DataAssembly whose presentations have stimulus_id alone indexes them by it under the name "
@@ -346,7 +356,8 @@ def package_data_assembly(
     catalog = _validated(identifier, _check_names, identifier, catalog_identifier)
     contributed = _validated(identifier, load_card_input, card, identifier)
     assembly = _validated(
-        identifier, _prepare_assembly, proto_data_assembly, identifier, stimulus_set_identifier, assembly_class_name, extras
+        identifier, _prepare_assembly, proto_data_assembly, identifier, stimulus_set_identifier, assembly_class_name,
+        extras,
     )
     relative = assembly_path(catalog, identifier)
     branch = branch or review_branch(stimulus_set_identifier)
@@ -354,10 +365,13 @@ def package_data_assembly(
     with transaction.run():
         with transaction.step("validate"):
             if not _tree_has_stimulus_set(transaction.tree, stimulus_set_identifier):
-                raise BrainioDvcError(
+                msg = (
                     f"stimulus set {stimulus_set_identifier!r} is neither in the registry at {transaction.base} nor on "
                     f"branch {branch!r}; package it first (its assemblies then go on its branch "
                     f"{review_branch(stimulus_set_identifier)!r})"
+                )
+                raise BrainioDvcError(
+                    msg
                 )
             _check_new_version(transaction, [relative], new_version)
         with transaction.step("write"):

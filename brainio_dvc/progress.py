@@ -52,7 +52,7 @@ def report(event: ProgressEvent) -> None:
         callback(event)
 
 
-class tracker:  # noqa: N801 - used like a function: `with tracker(...) as advance`
+class tracker:
     """Reports the start, each ``advance(n)`` and the end of one task."""
 
     def __init__(self, task: str, description: str, total: int | None, unit: str = "B") -> None:

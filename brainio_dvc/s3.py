@@ -166,7 +166,8 @@ def get_user_info(sts_client: Any) -> tuple[str, str]:
     except (BotoCoreError, ClientError) as error:
         endpoint = getattr(getattr(sts_client, "meta", None), "endpoint_url", None)
         problem = f"STS GetCallerIdentity failed ({type(error).__name__}: {error})"
-        raise S3ObjectError("(sts)", "GetCallerIdentity", None, problem, endpoint) from error
+        msg = "(sts)"
+        raise S3ObjectError(msg, "GetCallerIdentity", None, problem, endpoint) from error
     return str(identity["Account"]), str(identity["Arn"]).split("/")[-1]
 
 
@@ -199,7 +200,8 @@ def upload_to_s3(
 
     source = Path(source_file_path)
     if not source.is_file():
-        raise ValidationError("upload source", "an existing file", str(source))
+        msg = "upload source"
+        raise ValidationError(msg, "an existing file", str(source))
     bucket, folder = split_bucket(bucket_name)
     key = f"{folder}{target_s3_key.lstrip('/')}"
     client = s3_client(signed=True)
@@ -248,13 +250,14 @@ def _assembly_class(cls: type) -> type[DataAssembly]:
         return cls
     name = getattr(cls, "__name__", None)
     if not isinstance(name, str):
-        raise ValidationError("cls of load_assembly_from_s3", "an assembly class", repr(cls))
+        msg = "cls of load_assembly_from_s3"
+        raise ValidationError(msg, "an assembly class", repr(cls))
     logger.debug("using brainio_dvc's %s for %r", name, cls)
     return resolve_assembly_class(name)
 
 
 def _files_in(directory: Path) -> set[Path]:
-    found = set()
+    found: set[Path] = set()
     for root, _, names in os.walk(directory):
         found.update(Path(root) / name for name in names)
     return found
@@ -291,11 +294,12 @@ def load_stimulus_set_from_s3(
         csv_path=csv_path, stimuli_directory=directory, cls=StimulusSet
     ).load()
     stimulus_set.identifier = identifier
-    listed, extracted = set(stimulus_set.stimulus_paths.values()), _files_in(directory)
+    listed, extracted = set((stimulus_set.stimulus_paths or {}).values()), _files_in(directory)
     if listed != extracted:
         missing, extra = sorted(listed - extracted), sorted(extracted - listed)
+        msg = f"stimulus set {identifier!r} ({csv.url}, {archive.url})"
         raise ValidationError(
-            f"stimulus set {identifier!r} ({csv.url}, {archive.url})",
+            msg,
             "the CSV's stimuli and the ZIP's files to be the same",
             f"{len(missing)} stimuli missing from the ZIP {[p.name for p in missing[:3]]}, "
             f"{len(extra)} files of the ZIP not in the CSV {[p.name for p in extra[:3]]}",

@@ -84,8 +84,9 @@ class StimulusSet(pd.DataFrame):
         return type(self)
 
     @property
-    def stimulus_paths(self) -> dict[str, Path]:
-        """Local path of each stimulus, by ``stimulus_id``."""
+    def stimulus_paths(self) -> dict[str, Path] | None:
+        """Local path of each stimulus, by ``stimulus_id`` (None on a frame pandas built without
+        ``__init__`` and nothing carried over)."""
         pending = self._pending_paths
         if pending is not None:
             directory, ids, filenames = pending
@@ -130,7 +131,7 @@ class StimulusSet(pd.DataFrame):
     def get_stimulus(self, stimulus_id: str) -> Path:
         """The local path of the stimulus ``stimulus_id``; a :class:`KeyError` if unknown."""
         try:
-            return self.stimulus_paths[stimulus_id]
+            return (self.stimulus_paths or {})[stimulus_id]
         except (KeyError, TypeError):
             name = f"{self.identifier!r}" if self.identifier else "(no identifier)"
             msg = (

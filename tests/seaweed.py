@@ -90,7 +90,8 @@ class SeaweedServer:
             weed_binary(), "server", f"-dir={self.directory / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             # -volume.max=0 counts volume slots as free disk / volume size: small volumes give
             # enough slots for a collection (bucket) per test.
-            "-master.telemetry=false", "-volume.max=0", "-master.volumeSizeLimitMB=256", "-s3", f"-s3.config={identities}",
+            "-master.telemetry=false", "-volume.max=0", "-master.volumeSizeLimitMB=256",
+            "-s3", f"-s3.config={identities}",
             f"-s3.port.iceberg={self.ports['iceberg']}", f"-s3.port.lance={self.ports['lance']}",
         ]
         for service in _SERVICES:
@@ -102,7 +103,7 @@ class SeaweedServer:
         (self.directory / "data").mkdir(parents=True, exist_ok=True)
         ports = _free_ports(len(_SERVICES) + len(_EXTRA), with_grpc=len(_SERVICES))
         self.ports = dict(zip((*_SERVICES, *_EXTRA), ports, strict=True))
-        log = open(self.directory / "weed.log", "wb")  # noqa: SIM115 - lives as long as the server
+        log = open(self.directory / "weed.log", "wb")
         self.process = subprocess.Popen(self._arguments(self._write_identities()), stdout=log, stderr=subprocess.STDOUT)
         self._wait_until_ready()
         return self
@@ -135,7 +136,7 @@ class SeaweedServer:
             self.process.kill()
             self.process.wait()
 
-    def client(self, anonymous: bool = False):  # noqa: ANN201 - a boto3 S3 client
+    def client(self, anonymous: bool = False):
         import boto3
         from botocore import UNSIGNED
         from botocore.config import Config

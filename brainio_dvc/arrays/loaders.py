@@ -91,7 +91,8 @@ class AssemblyLoader:
     def _read(self) -> xr.DataArray:
         chunks = _chunks_from_environment() if self.chunks is None else self.chunks
         if self.chunks is not None and importlib.util.find_spec("dask") is None:
-            raise ConfigurationError("lazy", True, "used with dask installed (pip install 'brainio-dvc[dask]')",
+            msg = "lazy"
+            raise ConfigurationError(msg, True, "used with dask installed (pip install 'brainio-dvc[dask]')",
                                      "the lazy=True argument")
         if chunks is not None and importlib.util.find_spec("dask") is None:
             logger.debug("%s is set but dask is not installed: loading eagerly", BRAINIO_CHUNKS)
@@ -151,7 +152,8 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
 
     def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
         data_array = super()._prepare(data_array)
-        if self.stimulus_set is None or "presentation" not in data_array.dims:
+        stimulus_set = self.stimulus_set
+        if stimulus_set is None or "presentation" not in data_array.dims:
             return data_array
         replaced, index = _presentation_levels(data_array)
         if index is None or "stimulus_id" not in index.names:
@@ -160,7 +162,7 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
                 "a stimulus_id in the assembly and in the stimulus set",
                 "none in the assembly",
             )
-        merged = self._merged_index(index)
+        merged = self._merged_index(index, stimulus_set)
         return data_array.drop_vars(replaced).assign_coords(
             xr.Coordinates.from_pandas_multiindex(merged, "presentation")
         )
@@ -169,9 +171,8 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
         identifier = self.stimulus_set_identifier or getattr(self.stimulus_set, "identifier", None)
         return f"assembly {os.fspath(self.file_path)} with stimulus set {identifier!r}"
 
-    def _stimulus_rows(self, index: pd.MultiIndex) -> np.ndarray:
-        """For every presentation, the row of its stimulus in the stimulus set."""
-        stimulus_set = self.stimulus_set
+    def _stimulus_rows(self, index: pd.MultiIndex, stimulus_set: pd.DataFrame) -> np.ndarray:
+        """For every presentation, the row of its stimulus in ``stimulus_set``."""
         if "stimulus_id" not in stimulus_set.columns:
             raise ValidationError(self._subject(), "a stimulus_id column in the stimulus set", "none")
         stimulus_ids = pd.Index(stimulus_set["stimulus_id"])
@@ -197,15 +198,15 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
             )
         return rows
 
-    def _merged_index(self, index: pd.MultiIndex) -> pd.MultiIndex:
+    def _merged_index(self, index: pd.MultiIndex, stimulus_set: pd.DataFrame) -> pd.MultiIndex:
         """``index`` with one more level per new stimulus set column."""
-        rows = self._stimulus_rows(index)
+        rows = self._stimulus_rows(index, stimulus_set)
         names, levels, codes = list(index.names), list(index.levels), list(index.codes)
         skipped = set(names) | {"stimulus_id", "presentation"}
-        for column in self.stimulus_set.columns:
+        for column in stimulus_set.columns:
             if column in skipped:
                 continue
-            column_codes, uniques = pd.factorize(self.stimulus_set[column].to_numpy())
+            column_codes, uniques = pd.factorize(stimulus_set[column].to_numpy())
             names.append(column)
             levels.append(pd.Index(uniques))
             codes.append(column_codes[rows])

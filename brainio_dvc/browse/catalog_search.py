@@ -23,7 +23,9 @@ from ..exceptions import ValidationError
 from ..formats.catalog_csv import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .listing import parse_size
 
-__all__ = ["WEIGHTS", "SearchResult", "entries", "normalize_kind", "rank", "registry_entries", "rows_and_cards", "search"]
+__all__ = [
+    "WEIGHTS", "SearchResult", "entries", "normalize_kind", "rank", "registry_entries", "rows_and_cards", "search",
+]
 
 #: How much a word found in each searchable field counts.
 WEIGHTS: dict[str, int] = {
@@ -66,7 +68,8 @@ def normalize_kind(kind: str | None) -> str | None:
         return None
     found = _KINDS.get(kind.strip().lower())
     if found is None:
-        raise ValidationError("kind", "assembly or stimulus_set", repr(kind))
+        msg = "kind"
+        raise ValidationError(msg, "assembly or stimulus_set", repr(kind))
     return found
 
 
@@ -83,7 +86,9 @@ def _authors(card: Mapping[str, Any]) -> str:
     return plain_text(found[0].get("author")) if found else ""
 
 
-def entries(rows: Iterable[Mapping[str, Any]], cards: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[dict[str, Any]]:
+def entries(
+    rows: Iterable[Mapping[str, Any]], cards: Mapping[tuple[str, str], Mapping[str, Any]]
+) -> list[dict[str, Any]]:
     """One searchable entry per (kind, identifier), sorted by identifier then kind."""
     grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:

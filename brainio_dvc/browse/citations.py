@@ -88,7 +88,8 @@ class Citation:
             return f"Paper: {paper}\nData: {self.data_text()}\n"
         if style == "json":
             return json.dumps(self.to_dict(), indent=2) + "\n"
-        raise ValidationError("citation format", "one of " + ", ".join(FORMATS), repr(style))
+        msg = "citation format"
+        raise ValidationError(msg, "one of " + ", ".join(FORMATS), repr(style))
 
 
 def _files(files: list[dict[str, str]]) -> str:
@@ -122,8 +123,9 @@ def citation(identifier: str, rev: str | None = None, registry: str | None = Non
     rows = lookup_identifier(identifier, rev=rev, registry=registry)
     first = rows[0]
     if not first.get("registry"):
+        msg = f"{identifier!r} comes from an installed catalog, not a registry: there is no commit to cite"
         raise BrainioDvcError(
-            f"{identifier!r} comes from an installed catalog, not a registry: there is no commit to cite"
+            msg
         )
     source = open_registry(str(first["registry"]))
     commit = str(first["rev"])
@@ -157,12 +159,13 @@ def citation(identifier: str, rev: str | None = None, registry: str | None = Non
     )
 
 
-def cite(identifier: str, rev: str | None = None, registry: str | None = None, format: str = "bibtex") -> str:  # noqa: A002
+def cite(identifier: str, rev: str | None = None, registry: str | None = None, format: str = "bibtex") -> str:
     """How to cite ``identifier``: the paper's BibTeX and a data citation pinned to the
     registry URL, the commit and the md5 (``format``: ``bibtex``, ``text`` or ``json``).
 
     >>> print(brainio_dvc.cite("demo.Gabor2024.neural", format="text"))  # doctest: +SKIP
     """
     if format not in FORMATS:
-        raise ValidationError("citation format", "one of " + ", ".join(FORMATS), repr(format))
+        msg = "citation format"
+        raise ValidationError(msg, "one of " + ", ".join(FORMATS), repr(format))
     return citation(identifier, rev=rev, registry=registry).format(format)

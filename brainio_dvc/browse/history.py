@@ -45,7 +45,10 @@ class Change:
 
 
 def _keyed(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], str]:
-    return {(str(r["identifier"]), str(r["lookup_type"]), role_of(r)): str(r.get("md5") or r.get("sha1") or "") for r in rows}
+    return {
+        (str(r["identifier"]), str(r["lookup_type"]), role_of(r)): str(r.get("md5") or r.get("sha1") or "")
+        for r in rows
+    }
 
 
 def diff_rows(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str, Any]]) -> list[Change]:

@@ -64,7 +64,8 @@ def search(options: Options, text: str, species: str | None, region: str | None,
     from ..browse.catalog_search import search as run_search
 
     results = [result.to_dict() for result in run_search(
-        text, species=species, region=region, kind=kind, rev=local_rev or options.rev, registry=options.registry, limit=limit)]
+        text, species=species, region=region, kind=kind, rev=local_rev or options.rev, registry=options.registry,
+        limit=limit)]
     _emit(options, results, lambda: format_table(
         [{**row, "species": ", ".join(row["species"]), "regions": ", ".join(row["regions"])} for row in results],
         ["identifier", "kind", "score", "title", "species", "regions"]) if results else "no matches")

@@ -103,7 +103,8 @@ def package_assembly_command(options: Options, netcdf_path: Path, identifier: st
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
-@click.option("--remote", "remote_url", metavar="URL", help="Default DVC remote: a local directory or s3://bucket/prefix "
+@click.option("--remote", "remote_url", metavar="URL",
+              help="Default DVC remote: a local directory or s3://bucket/prefix "
               "(default: the directory DIRECTORY-storage beside it).")
 @click.option("--endpoint-url", metavar="URL", help="S3 endpoint of the remote (for S3 servers other than AWS).")
 @click.pass_obj

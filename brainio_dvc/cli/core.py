@@ -89,13 +89,17 @@ def _local_registry(options: Options) -> Path:
     start = Path(options.registry or ".").resolve()
     root = find_registry_root(start)
     if root is None:
-        raise RegistryError(str(start), "not inside a registry (a git working tree with .dvc/); `brainio-dvc init` makes one")
+        raise RegistryError(
+            str(start), "not inside a registry (a git working tree with .dvc/); `brainio-dvc init` makes one"
+        )
     return root
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--registry", "-r", metavar="PATH|URL", help="Registry to use (default: configured ones, else the one around the current directory).")
-@click.option("--rev", metavar="REV", help="Branch, tag or commit to read (default: the default branch or BRAINIO_DVC_REV).")
+@click.option("--registry", "-r", metavar="PATH|URL",
+              help="Registry to use (default: configured ones, else the one around the current directory).")
+@click.option("--rev", metavar="REV",
+              help="Branch, tag or commit to read (default: the default branch or BRAINIO_DVC_REV).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
 @click.version_option(package_name="brainio-dvc")
@@ -157,7 +161,8 @@ def show(options: Options, identifier: str) -> None:
         for detail in details:
             lines.append(f"\nfile: {detail['file']}  {_size(detail['size'])}  md5 {detail['md5']}")
             if "dims" in detail:
-                lines.append("dims: " + ", ".join(f"{d}={n}" for d, n in zip(detail["dims"], detail["shape"], strict=True)) + f"  ({detail['dtype']})")
+                sizes = ", ".join(f"{d}={n}" for d, n in zip(detail["dims"], detail["shape"], strict=True))
+                lines.append(f"dims: {sizes}  ({detail['dtype']})")
             if "stimuli" in detail:
                 lines.append(f"stimuli: {detail['stimuli']}")
             if detail["dvc_import"]:
@@ -191,7 +196,8 @@ def get(options: Options, identifier: str, output: Path) -> None:
         cached = fetch_row(row, identifier)
         target = output / Path(str(row["location"])).name
         shutil.copyfile(cached, target)
-        copied.append({"identifier": identifier, "file": str(target), "md5": row.get("md5") or "", "rev": row.get("rev") or ""})
+        copied.append({"identifier": identifier, "file": str(target), "md5": row.get("md5") or "",
+                       "rev": row.get("rev") or ""})
     _emit(options, copied, lambda: "\n".join(entry["file"] for entry in copied))
 
 
@@ -226,8 +232,8 @@ def diff(options: Options, rev_a: str, rev_b: str) -> None:
     from ..browse.history import diff_revisions
 
     changes = [asdict(change) for change in diff_revisions(rev_a, rev_b, registry=options.registry)]
-    _emit(options, changes, lambda: format_table(changes, ["status", "identifier", "lookup_type", "role", "md5_before", "md5_after"])
-          if changes else "no differences")
+    columns = ["status", "identifier", "lookup_type", "role", "md5_before", "md5_after"]
+    _emit(options, changes, lambda: format_table(changes, columns) if changes else "no differences")
 
 
 @cli.command()

@@ -42,9 +42,11 @@ def lock_command(options: Options, specs: tuple[str, ...], update_: bool, check_
     from .. import lock as locking
 
     if sum((update_, check_, citations is not None)) > 1:
-        raise click.UsageError("use one of --update, --check and --export-citations at a time")
+        msg = "use one of --update, --check and --export-citations at a time"
+        raise click.UsageError(msg)
     if (check_ or citations) and specs:
-        raise click.UsageError("--check and --export-citations take no identifiers: they use the whole lock file")
+        msg = "--check and --export-citations take no identifiers: they use the whole lock file"
+        raise click.UsageError(msg)
     path = lock_file or locking.default_lock_path()
     if check_:
         problems = locking.check(path)
@@ -57,12 +59,14 @@ def lock_command(options: Options, specs: tuple[str, ...], update_: bool, check_
         return
     if citations:
         written = locking.export_citations(citations, path)
-        _emit(options, {"file": str(citations), "entries": written}, lambda: f"wrote {written} citations to {citations}")
+        _emit(options, {"file": str(citations), "entries": written},
+              lambda: f"wrote {written} citations to {citations}")
         return
     if update_:
         entries = locking.update(specs, path, rev=options.rev)
     elif not specs:
-        raise click.UsageError("give identifiers to lock (ID or ID@REV), or --update, --check or --export-citations")
+        msg = "give identifiers to lock (ID or ID@REV), or --update, --check or --export-citations"
+        raise click.UsageError(msg)
     else:
         entries = locking.lock(specs, path, registry=options.registry, rev=options.rev)
     listing = [{"identifier": entry.identifier, "type": entry.kind, "registry": entry.registry,

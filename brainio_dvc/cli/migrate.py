@@ -40,7 +40,8 @@ def migrate() -> None:
 @click.argument("source", metavar="FROM", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--copy", "mode", flag_value="copy", help="Download each object, verify its SHA-1, track and push it.")
 @click.option("--reference", "mode", flag_value="reference",
-              help="Record each object's source (URL, version, SHA-1, HEAD's size and ETag); loads fetch and verify it.")
+              help="Record each object's source (URL, version, SHA-1, HEAD's size and ETag); "
+                   "loads fetch and verify it.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=8, show_default=True, help="Parallel transfers.")
 @click.option("--no-head", is_flag=True, help="With --reference: record only what FROM says, without contacting "
               "the source (entries are marked unverified; `catalog check --remote` reports them).")
@@ -63,7 +64,8 @@ def migrate_run(options: Options, source: Path, mode: str | None, jobs: int, no_
     from ..contribute.migrate import migrate as run_migration
 
     if mode is None:
-        raise click.UsageError("give --copy or --reference")
+        msg = "give --copy or --reference"
+        raise click.UsageError(msg)
     report = run_migration(source, _local_registry(options), mode, jobs=jobs, head=not no_head, branch=branch,
                            catalog=catalog_name, new_version=new_version, push=not no_push)
 
@@ -75,7 +77,8 @@ def migrate_run(options: Options, source: Path, mode: str | None, jobs: int, no_
         if report.commit:
             summary += (f"; committed {report.commit[:10]} on branch {report.branch}\n"
                         f"next: git push origin {report.branch} and open a pull request")
-        return (format_table(rows, ["identifier", "file", "status", "reason", "detail"]) + "\n" if rows else "") + summary
+        listing = format_table(rows, ["identifier", "file", "status", "reason", "detail"]) + "\n" if rows else ""
+        return listing + summary
 
     _emit(options, report.to_json(), render)
     if report.failed:

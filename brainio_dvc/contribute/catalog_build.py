@@ -112,8 +112,9 @@ def write_catalogs(root: Path, known: KnownRows | None = None) -> dict[str, Path
 def _write_catalogs(root: Path, known: KnownRows | None = None) -> dict[str, Path]:
     scan = scan_registry(root, known)
     if scan.unreadable:
+        msg = f"registry {root}"
         raise ValidationError(
-            f"registry {root}", "readable .dvc files with a meta block", "; ".join(scan.unreadable)
+            msg, "readable .dvc files with a meta block", "; ".join(scan.unreadable)
         )
     generated = generate_catalogs(scan.rows)
     written = {}
@@ -250,6 +251,7 @@ def _class_problems(
             )
         elif row["lookup_type"] == TYPE_STIMULUS_SET and name and name not in stimulus_set_classes:
             problems.append(
-                f"stimulus set {row['identifier']!r} has unknown class {name!r}; known: {', '.join(stimulus_set_classes)}"
+                f"stimulus set {row['identifier']!r} has unknown class {name!r}; "
+                f"known: {', '.join(stimulus_set_classes)}"
             )
     return problems

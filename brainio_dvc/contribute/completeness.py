@@ -17,6 +17,7 @@ the pair is checked wherever it meets:
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import tempfile
@@ -58,7 +59,8 @@ def missing_files(filenames: Iterable[object], members: Iterable[str]) -> list[s
     return list(missing)
 
 
-ZipSource = str | os.PathLike[str] | IO[bytes]
+#: A path, or a seekable binary file (RemoteObjectFile is an io.RawIOBase, which is no typing.IO).
+ZipSource = str | os.PathLike[str] | IO[bytes] | io.RawIOBase
 
 
 def _zip_name(zip_path: ZipSource) -> str:
@@ -72,8 +74,9 @@ def zip_member_files(zip_path: ZipSource, name: str | None = None) -> list[str]:
         with zipfile.ZipFile(zip_path) as archive:
             return [info.filename for info in archive.infolist()]
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, OverflowError, IndexError) as error:
+        msg = f"ZIP {name or _zip_name(zip_path)}"
         raise ValidationError(
-            f"ZIP {name or _zip_name(zip_path)}", "a readable ZIP archive", f"{type(error).__name__}: {error}",
+            msg, "a readable ZIP archive", f"{type(error).__name__}: {error}",
             hint="the file may be truncated or corrupted; fetching it again usually helps",
         ) from error
 
@@ -87,7 +90,9 @@ def _error(csv: str, zip_path: str, missing: Sequence[str]) -> ValidationError:
     )
 
 
-def check_stimulus_files(filenames: Iterable[object], csv: str, zip_path: ZipSource, zip_name: str | None = None) -> None:
+def check_stimulus_files(
+    filenames: Iterable[object], csv: str, zip_path: ZipSource, zip_name: str | None = None
+) -> None:
     """Refuse (:class:`ValidationError`) ``filenames`` of the CSV ``csv`` not in the ZIP."""
     zip_name = zip_name or _zip_name(zip_path)
     missing = missing_files(filenames, zip_member_files(zip_path, zip_name))
@@ -153,7 +158,8 @@ def check_staged_pairs(staged: Iterable[tuple[Path, str, str]]) -> None:
             continue
         frame = read_stimulus_csv(path)
         if "filename" not in frame.columns:
-            raise ValidationError(f"stimulus CSV {path}", "a column 'filename' naming each stimulus in the ZIP",
+            msg = f"stimulus CSV {path}"
+            raise ValidationError(msg, "a column 'filename' naming each stimulus in the ZIP",
                                   f"the columns {[str(c) for c in frame.columns]}")
         check_stimulus_files(frame["filename"].tolist(), str(path), zip_path)
 

@@ -121,7 +121,8 @@ def _dir_children(odb: Any, md5: str) -> set[str]:
     try:
         entries = json.loads(odb.fs.cat_file(odb.oid_to_path(md5)))
     except (OSError, ValueError) as error:
-        raise BrainioDvcError(f"cannot read the directory object {md5} on the remote: {error}") from error
+        msg = f"cannot read the directory object {md5} on the remote: {error}"
+        raise BrainioDvcError(msg) from error
     return {str(entry["md5"]) for entry in entries if isinstance(entry, Mapping) and "md5" in entry}
 
 
@@ -140,9 +141,12 @@ def collect_garbage(
         odb = open_remote_odb(repo, remote)
         name = repo.cloud.get_remote(remote).name
         if odb.fs.protocol in ("local", "file") and Path(odb.path).resolve().is_relative_to(root):
-            raise BrainioDvcError(
+            msg = (
                 f"the DVC remote {name!r} ({odb.path}) lies inside the registry, whose commits hold its objects; "
                 "gc does not apply to it"
+            )
+            raise BrainioDvcError(
+                msg
             )
         # Committed .dvc files of every branch and tag, the working tree's, and running packaging's.
         texts = _dvc_texts(root, _refs(root)) + [p.read_text(encoding="utf-8", errors="replace")

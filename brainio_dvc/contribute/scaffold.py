@@ -107,7 +107,8 @@ def plan_remote(root: Path, remote: str | None, endpoint_url: str | None, cwd: P
     if remote is not None and "://" in remote:
         return RemotePlan(url=remote, endpoint_url=endpoint_url)
     if endpoint_url:
-        raise BrainioDvcError("--endpoint-url needs an S3 remote URL (--remote s3://bucket/prefix)")
+        msg = "--endpoint-url needs an S3 remote URL (--remote s3://bucket/prefix)"
+        raise BrainioDvcError(msg)
     if remote is not None and Path(remote).expanduser().is_absolute():
         directory = Path(remote).expanduser()
         return RemotePlan(url=str(directory), local_directory=directory)
@@ -129,7 +130,8 @@ def init_registry(
 
     root = Path(directory).expanduser().resolve()
     if (root / ".dvc").exists():
-        raise BrainioDvcError(f"{root} is a DVC repository already; `brainio-dvc --registry {root} list` reads it")
+        msg = f"{root} is a DVC repository already; `brainio-dvc --registry {root} list` reads it"
+        raise BrainioDvcError(msg)
     plan = plan_remote(root, remote, endpoint_url, Path.cwd())
     root.mkdir(parents=True, exist_ok=True)
     git = Git(root)

@@ -176,7 +176,8 @@ class PackagingTransaction:
 
     def _prepare(self) -> None:
         if not (self.registry_root / ".dvc").is_dir():
-            raise BrainioDvcError(f"{self.registry_root} is not a DVC registry (no .dvc/ directory)")
+            msg = f"{self.registry_root} is not a DVC registry (no .dvc/ directory)"
+            raise BrainioDvcError(msg)
         _remove_stale_worktrees(self.registry_root)
         _recover_journal(self._journal)
         base_commit = Git(self.registry_root).commit_of(self.base)
@@ -197,9 +198,12 @@ class PackagingTransaction:
         if self._old_tip is None:
             return self.base_commit
         if _checked_out(self.registry_root, self.branch):
-            raise BrainioDvcError(
+            msg = (
                 f"branch {self.branch!r} is checked out in a working tree; switch to another branch "
                 f"(`git switch main`) so that packaging can add commits to it"
+            )
+            raise BrainioDvcError(
+                msg
             )
         if _is_merged(self.registry_root, self._old_tip, self.base_commit):
             logger.info("branch %s was merged into %s; starting it again from there", self.branch, self.base)
@@ -266,7 +270,9 @@ class PackagingTransaction:
         from .completeness import check_staged_pairs
 
         # No silent loss: a stimulus CSV must list only files of its ZIP.
-        check_staged_pairs((self.path(r), str(m.get("lookup_type", "")), str(m.get("class", ""))) for r, m in files.items())
+        check_staged_pairs(
+            (self.path(r), str(m.get("lookup_type", "")), str(m.get("class", ""))) for r, m in files.items()
+        )
         targets = [str(self.path(relative)) for relative in files]
         with quiet_dvc(), Repo(str(self.tree)) as repo:
             repo.add(targets)
@@ -308,11 +314,12 @@ class PackagingTransaction:
                     missing = [md5 for md5 in md5s if not odb.fs.exists(odb.oid_to_path(md5))]
                 except JournalError:
                     raise
-                except Exception as error:  # noqa: BLE001 - DVC and its filesystems raise many kinds
+                except Exception as error:
                     cause = collector.errors[0] if collector.errors else error
                     raise self._remote_error(repo, describe_remote_failure(cause)) from error
         if missing:
-            raise BrainioDvcError(f"the remote does not have {missing} after the push")
+            msg = f"the remote does not have {missing} after the push"
+            raise BrainioDvcError(msg)
 
     def push_objects(self, md5s: Sequence[str], jobs: int | None = None) -> None:
         """Push objects of the DVC cache by md5, without reading any ``.dvc`` file.
@@ -344,18 +351,22 @@ class PackagingTransaction:
                     missing = sorted(set(md5s) - set(odb.oids_exist(list(md5s), jobs=jobs)))
                 except JournalError:
                     raise
-                except Exception as error:  # noqa: BLE001 - DVC and its filesystems raise many kinds
+                except Exception as error:
                     cause = collector.errors[0] if collector.errors else error
                     raise self._remote_error(repo, describe_remote_failure(cause)) from error
         if result.failed or missing:
-            raise BrainioDvcError(f"the remote does not have {missing or sorted(i.value for i in result.failed)} "
-                                  "after the push")
+            # A HashInfo's value is typed str | None; key=str sorts the (always str) values as before.
+            failed: list[str | None] = sorted((i.value for i in result.failed), key=str)
+            msg = f"the remote does not have {missing or failed} after the push"
+            raise BrainioDvcError(msg)
 
     def _remote_error(self, repo: Any, problem: str) -> RemoteError:
         """A push failure naming the registry, the remote (and its URL) and the identifier."""
         url = str(repo.config.get("remote", {}).get(self.remote or "", {}).get("url", ""))
         remote = f"{self.remote} ({url})" if url else str(self.remote)
-        return RemoteError(str(self.registry_root), remote, f"push failed: {problem}", self.identifier, action="pushing")
+        return RemoteError(
+            str(self.registry_root), remote, f"push failed: {problem}", self.identifier, action="pushing"
+        )
 
     def commit(self, message: str, paths: Sequence[PurePosixPath | str]) -> str:
         """Commit ``paths`` (and committed remote storage), then create or move the branch.
@@ -371,7 +382,8 @@ class PackagingTransaction:
             if self.pending_tip:
                 logger.info("branch %s already holds %s unchanged", self.branch, self.identifier)
                 return self.pending_tip
-            raise BrainioDvcError("nothing changed: the registry already holds exactly these files")
+            msg = "nothing changed: the registry already holds exactly these files"
+            raise BrainioDvcError(msg)
         Git(self.tree).run("commit", "--quiet", "-m", message)
         commit = Git(self.tree).run("rev-parse", "HEAD").strip()
         # Compare and swap: fails if someone moved the branch meanwhile.
@@ -384,7 +396,8 @@ class PackagingTransaction:
         if self._pushed and self._committed_storage is None:
             logger.warning(
                 "packaging %s failed after pushing %d objects; they stay on the remote (objects may be shared); "
-                "`brainio-dvc gc --remote` removes them once no branch refers to them", self.identifier, len(self._pushed))
+                "`brainio-dvc gc --remote` removes them once no branch refers to them",
+                self.identifier, len(self._pushed))
         with contextlib.suppress(JournalError):
             _drop_journal_entry(self._journal, self.branch)
 

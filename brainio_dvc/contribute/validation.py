@@ -275,7 +275,7 @@ def check_image_format(image: Any, identifier: str | None = None) -> Any:
         raise ValidationError(subject=subject, expected="an existing file", found="none") from error
     # Pillow's decoders raise many types on broken input (OSError, SyntaxError, ValueError,
     # struct.error, EOFError, ...); every one of them means the same thing here.
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise ValidationError(
             subject=subject, expected="an image Pillow can read", found=f"{type(error).__name__}: {error}"
         ) from error

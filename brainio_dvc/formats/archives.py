@@ -335,7 +335,7 @@ def discard_extraction(directory: str | os.PathLike[str]) -> None:
     logger.warning("removed the extraction %s", directory)
 
 
-class _DamagedArchive(Exception):  # noqa: N818 - internal signal, never escapes this module
+class _DamagedArchive(Exception):
     """Reading the archive (not writing the extraction) failed."""
 
 

@@ -106,7 +106,7 @@ def parse_dvc_file(text: str, dvc_path: str) -> dict[str, object]:
 def dvc_row(document: Mapping[str, Any], dvc_path: str) -> dict[str, object]:
     """The catalog row of a ``.dvc`` document already parsed (or about to be written): what
     :func:`parse_dvc_file` gives for its YAML text, without reading YAML."""
-    from ..store.references import is_reference, parse_reference  # noqa: PLC0415 - references import this module
+    from ..store.references import is_reference, parse_reference
 
     if is_reference(document):
         return parse_reference(document, dvc_path, _meta(document, dvc_path))

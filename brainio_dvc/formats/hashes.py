@@ -42,7 +42,7 @@ def check_digest(algorithm: str, digest: object, subject: str = "digest") -> str
     length = DIGEST_LENGTHS.get(algorithm)
     if length is None:
         raise ValidationError(subject, "algorithm " + " or ".join(DIGEST_LENGTHS), repr(algorithm))
-    if not is_digest(algorithm, digest):
+    if not isinstance(digest, str) or not is_digest(algorithm, digest):
         raise ValidationError(subject, f"an {algorithm} digest of {length} hex digits", repr(digest))
     return digest.lower()
 

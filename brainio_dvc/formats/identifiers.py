@@ -72,15 +72,17 @@ def check_safe_identifier(identifier: object, what: str = "identifier") -> str:
     if not isinstance(identifier, str) or not identifier:
         raise IdentifierError(what, "a non-empty string", repr(identifier))
     if "\x00" in identifier or "/" in identifier or "\\" in identifier or identifier in (".", ".."):
+        msg = f"{what} {identifier!r}"
         raise IdentifierError(
-            f"{what} {identifier!r}",
+            msg,
             "a name without '/', '\\' or NUL that is not '.' or '..'",
             "a path separator, '..' or NUL",
             hint="identifiers become directory names in the registry",
         )
     if not _SAFE.fullmatch(identifier):
+        msg = f"{what} {identifier!r}"
         raise IdentifierError(
-            f"{what} {identifier!r}",
+            msg,
             "ASCII letters, digits, '.', '_' and '-', starting with a letter or digit and not ending with '.'",
             "other characters",
             hint="identifiers become directory and file names in the registry",
@@ -106,8 +108,9 @@ def check_naming_convention(identifier: object) -> str:
     """
     name = check_safe_identifier(identifier)
     if naming_problem(name):
+        msg = f"identifier {name!r}"
         raise IdentifierError(
-            f"identifier {name!r}",
+            msg,
             "<lab>.<FirstAuthorYYYY>[.<variant>], e.g. 'dicarlo.MajajHong2015.public'",
             repr(name),
             hint="lab in lower case, then authors in CamelCase followed by the 4-digit year",
@@ -141,8 +144,9 @@ def check_stimulus_id(stimulus_id: object) -> str:
         or stimulus_id != stimulus_id.strip()
         or _STIMULUS_ID_FORBIDDEN.search(stimulus_id)
     ):
+        msg = "stimulus_id"
         raise IdentifierError(
-            "stimulus_id",
+            msg,
             "a non-empty string or an integer that is safe as a file name "
             "(no '/', '\\', control characters or :*?\"<>|, not '.' or '..', no leading or trailing blanks)",
             repr(stimulus_id),

@@ -143,15 +143,18 @@ class _Parser:
     def lock(self, document: Mapping[str, Any]) -> LockFile:
         for key in document:
             if key not in ("version", *SECTIONS.values()):
-                raise self.fail(f"unknown key {key!r} (expected version, assemblies, stimulus_sets)", (), key)
+                msg = f"unknown key {key!r} (expected version, assemblies, stimulus_sets)"
+                raise self.fail(msg, (), key)
         version = document.get("version")
         if version != LOCK_VERSION:
-            raise self.fail(f"version is {version!r}, expected {LOCK_VERSION}", (), "version")
+            msg = f"version is {version!r}, expected {LOCK_VERSION}"
+            raise self.fail(msg, (), "version")
         entries: dict[tuple[str, str], LockEntry] = {}
         for section, kind in _KINDS.items():
             table = document.get(section, {})
             if not isinstance(table, Mapping):
-                raise self.fail(f"{section} must be a table of identifiers", (), section)
+                msg = f"{section} must be a table of identifiers"
+                raise self.fail(msg, (), section)
             for identifier, values in table.items():
                 entry = self.entry(kind, section, identifier, values)
                 entries[entry.key] = entry
@@ -164,7 +167,8 @@ class _Parser:
         except IdentifierError as error:
             raise self.fail(str(error), where) from error
         if not isinstance(values, Mapping):
-            raise self.fail(f"{section}.{identifier} must be a table", (section,), identifier)
+            msg = f"{section}.{identifier} must be a table"
+            raise self.fail(msg, (section,), identifier)
         self.check_keys(values, _ENTRY_KEYS[kind], f"{kind} {identifier!r}", where)
         registry = self.text(values, "registry", where)
         rev = self.text(values, "rev", where) if "rev" in values else None
@@ -180,26 +184,31 @@ class _Parser:
     def check_keys(self, values: Mapping[str, Any], known: tuple[str, ...], what: str, where: tuple[str, ...]) -> None:
         for key in values:
             if key not in known:
-                raise self.fail(f"unknown key {key!r} in {what} (expected {', '.join(known)})", where, key)
+                msg = f"unknown key {key!r} in {what} (expected {', '.join(known)})"
+                raise self.fail(msg, where, key)
         missing = [key for key in known if key not in values and key not in _OPTIONAL]
         if missing:
-            raise self.fail(f"{what} has no {', '.join(missing)}", where)
+            msg = f"{what} has no {', '.join(missing)}"
+            raise self.fail(msg, where)
 
     def file(self, values: Mapping[str, Any], where: tuple[str, ...], role: str | None) -> LockedFile:
         if role is not None:
             found = values[role]
             if not isinstance(found, Mapping):
-                raise self.fail(f"{role} must be a table with {', '.join(_FILE_KEYS)}", where, role)
+                msg = f"{role} must be a table with {', '.join(_FILE_KEYS)}"
+                raise self.fail(msg, where, role)
             self.check_keys(found, _FILE_KEYS, f"{where[1]!r} {role}", where)
             values = found
         key_of = (lambda key: role) if role is not None else (lambda key: key)  # the line to name
         path = values["path"]
         problem = relative_path_problem(path) if isinstance(path, str) else "not text"
         if problem:
-            raise self.fail(f"path {path!r} must be a relative path in the registry (found {problem})", where, key_of("path"))
+            msg = f"path {path!r} must be a relative path in the registry (found {problem})"
+            raise self.fail(msg, where, key_of("path"))
         size = values["size"]
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise self.fail(f"size {size!r} must be a number of bytes", where, key_of("size"))
+            msg = f"size {size!r} must be a number of bytes"
+            raise self.fail(msg, where, key_of("size"))
         md5 = self.digest(values, "md5", where, key_of("md5"))
         sha1 = self.digest(values, "sha1", where, key_of("sha1"))
         return LockedFile(path=path, md5=md5, sha1=sha1, size=size)
@@ -207,14 +216,16 @@ class _Parser:
     def text(self, values: Mapping[str, Any], key: str, where: tuple[str, ...]) -> str:
         value = values[key]
         if not isinstance(value, str) or not value:
-            raise self.fail(f"{key} must be non-empty text, found {value!r}", where, key)
+            msg = f"{key} must be non-empty text, found {value!r}"
+            raise self.fail(msg, where, key)
         return value
 
     def digest(self, values: Mapping[str, Any], key: str, where: tuple[str, ...], line_key: str | None = None) -> str:
         value = values[key]
         if not is_digest("md5" if key == "md5" else "sha1", value, lowercase=True):  # a commit id is a sha1
             digits = 32 if key == "md5" else 40
-            raise self.fail(f"{key} {value!r} is not {digits} lower-case hex digits", where, line_key or key)
+            msg = f"{key} {value!r} is not {digits} lower-case hex digits"
+            raise self.fail(msg, where, line_key or key)
         return value
 
 

@@ -33,7 +33,7 @@ def is_missing(value: Any) -> Any:
     if value is None:
         return True
     if isinstance(value, numbers.Number):
-        return bool(value != value)  # noqa: PLR0124 - only NaN differs from itself
+        return bool(value != value)
     pandas = sys.modules.get("pandas")
     if pandas is None:  # then neither is the value pandas' NA or NaT
         return False

@@ -30,7 +30,7 @@ class LocalRemote:
 
     def _open(self, md5: str, identifier: str | None = None) -> Any:
         try:
-            return open(self.directory / object_path(md5), "rb")  # noqa: SIM115 - the caller closes it
+            return open(self.directory / object_path(md5), "rb")
         except OSError as error:
             problem = "is missing from" if isinstance(error, FileNotFoundError) else f"cannot be read ({error}) from"
             message = f"object {md5} {problem} {self.directory}"
@@ -149,7 +149,7 @@ class S3Remote:
     def exists(self, md5: str) -> bool:
         try:
             self.client().head_object(Bucket=self.bucket, Key=self.key(md5))
-        except Exception as error:  # noqa: BLE001 - botocore raises many kinds
+        except Exception as error:
             if _http_status(error) == 404:
                 return False
             raise self._error(error, None) from error
@@ -158,7 +158,7 @@ class S3Remote:
     def size(self, md5: str) -> int:
         try:
             return int(self.client().head_object(Bucket=self.bucket, Key=self.key(md5))["ContentLength"])
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise self._error(_missing_if_404(error, self.bucket, self.key(md5)), None) from error
 
     def read_range(self, md5: str, start: int, end: int) -> bytes:
@@ -167,7 +167,7 @@ class S3Remote:
         try:  # one ranged GET
             response = self.client().get_object(Bucket=self.bucket, Key=self.key(md5), Range=f"bytes={start}-{end - 1}")
             return bytes(response["Body"].read())
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise self._error(_missing_if_404(error, self.bucket, self.key(md5)), None) from error
 
     def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str] | None:
@@ -183,7 +183,7 @@ class S3Remote:
             if total is None:
                 total = response.get("ContentLength")
             return write_from(response["Body"].iter_chunks(CHUNK_BYTES), destination, offset, total, identifier or md5)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             if _http_status(error) == 404:
                 error = FileNotFoundError(f"s3://{self.bucket}/{self.key(md5)}")
             raise self._error(error, identifier) from error

@@ -139,7 +139,7 @@ class DvcRemote:
         self.spec = spec
         self._odb = None
 
-    def _open(self):  # noqa: ANN202 - a DVC object database
+    def _open(self):
         if self._odb is None:
             from dvc.repo import Repo
 
@@ -155,14 +155,14 @@ class DvcRemote:
         try:
             odb = self._open()
             return bool(odb.fs.exists(odb.oid_to_path(md5)))
-        except Exception as error:  # noqa: BLE001 - DVC and its filesystems raise many kinds
+        except Exception as error:
             raise self._error(error, None) from error
 
     def size(self, md5: str) -> int:
         try:
             odb = self._open()
             return int(odb.fs.size(odb.oid_to_path(md5)))
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise self._error(error, None) from error
 
     def read_range(self, md5: str, start: int, end: int) -> bytes:
@@ -171,7 +171,7 @@ class DvcRemote:
         try:
             odb = self._open()
             return bytes(odb.fs.cat_file(odb.oid_to_path(md5), start=start, end=end))
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise self._error(error, None) from error
 
     def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str] | None:
@@ -188,5 +188,5 @@ class DvcRemote:
             with odb.fs.open(source, mode="rb", block_size=RANGE_BYTES) as reader:
                 reader.seek(offset)
                 return write_from(read_chunks(reader, CHUNK_BYTES), destination, offset, total, identifier or md5)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise self._error(error, identifier) from error

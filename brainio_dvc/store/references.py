@@ -110,7 +110,7 @@ def reference_dvc_document(file_name: str, source: Source, meta: Mapping[str, st
     dependency["path"] = source.url
     if source.version_id:
         dependency["fs_config"] = {"version_aware": True}
-    block = {**{key: str(value or "") for key, value in meta.items()}, **dict(extra_meta)}
+    block: dict[str, str | bool] = {**{key: str(value or "") for key, value in meta.items()}, **dict(extra_meta)}
     if not source.verified:
         block["verified"] = False
     return {
@@ -133,7 +133,8 @@ def dvc_file_text(document: Mapping[str, Any]) -> str:
 
     yaml = YAML(typ="safe")
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    # ruamel initialises this flag to None, so its inferred type is None.
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     return buffer.getvalue()
@@ -182,10 +183,12 @@ def _read_source(registry: str, rev: str, location: str) -> Source:
     dvc_path = f"{location}.dvc"
     data = open_registry(registry).read_bytes(rev, dvc_path)
     if data is None:
-        raise BrainioDvcError(f"registry {registry} at {rev[:10]} has no {dvc_path} for its catalog row")
+        msg = f"registry {registry} at {rev[:10]} has no {dvc_path} for its catalog row"
+        raise BrainioDvcError(msg)
     source = parse_dvc_file(data.decode("utf-8"), dvc_path).get("source")
     if not isinstance(source, Source):
-        raise BrainioDvcError(f"{dvc_path} in registry {registry} at {rev[:10]} is not a reference to an S3 object")
+        msg = f"{dvc_path} in registry {registry} at {rev[:10]} is not a reference to an S3 object"
+        raise BrainioDvcError(msg)
     return source
 
 
@@ -257,13 +260,14 @@ def fetch_reference(location: str, sha1: str | None, registry: str | None, rev: 
     (ETag, size); the download's SHA-1 is checked.  A source that changed raises
     :class:`SourceChangedError`.
     """
-    from .cache import data_cache
     from ..formats.hashes import check_digest
     from ..s3 import fetch_s3_object
+    from .cache import data_cache
 
     description = f"{identifier} ({location})" if identifier else location
     if not (sha1 and registry and rev):
-        raise ValidationError(f"catalog row of {description}", "sha1, registry and rev for location_type "
+        msg = f"catalog row of {description}"
+        raise ValidationError(msg, "sha1, registry and rev for location_type "
                               f"{LOCATION_TYPE_REFERENCE!r}", f"sha1={sha1!r}, registry={registry!r}, rev={rev!r}")
     sha1 = check_digest("sha1", sha1, f"sha1 of {description}")
     cached = data_cache().lookup("sha1", sha1)

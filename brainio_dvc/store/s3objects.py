@@ -84,8 +84,9 @@ def split_bucket(bucket: str) -> tuple[str, str]:
     """``'bucket/folder/sub'`` -> ``('bucket', 'folder/sub/')``; a plain bucket: ``''``."""
     name, _, folder = str(bucket).strip().partition("/")
     if not name:
+        msg = "S3 bucket"
         raise ValidationError(
-            "S3 bucket", "a bucket name, optionally followed by /folder", repr(bucket)
+            msg, "a bucket name, optionally followed by /folder", repr(bucket)
         )
     folder = folder.strip("/")
     return name, f"{folder}/" if folder else ""
@@ -123,8 +124,9 @@ def parse_s3_url(location: str) -> S3Object:
     else:
         bucket, _, key = path.partition("/")
     if parsed.scheme not in ("s3", "http", "https") or not bucket or not key:
+        msg = "S3 location"
         raise ValidationError(
-            "S3 location",
+            msg,
             "s3://bucket/key or an http(s) URL naming a bucket and a key",
             repr(location),
         )

@@ -4,8 +4,8 @@
 (``brainio`` or ``brainio_dvc``), runs what Brain-Score's benchmarks and metrics do with them,
 and prints one JSON document describing every result.  ``python brainscore_scripts.py
 brainio_dvc DIR REGISTRY`` loads the same data by identifier from a registry instead, as
-Brain-Score's data plugins do (see tests/integration/test_brainscore_style.py).  Only the import line differs between the
-two runs, which is the whole claim of a drop-in.  The descriptions leave out what the two
+Brain-Score's data plugins do (see tests/integration/test_brainscore_style.py).  Only the import line differs between
+the two runs, which is the whole claim of a drop-in.  The descriptions leave out what the two
 xarray generations are known to spell differently (see ``describe``).
 """
 
@@ -66,7 +66,7 @@ results = {}
 def case(function):
     try:
         results[function.__name__] = function()
-    except Exception as error:  # the comparison is of behaviour, failures included
+    except Exception as error:  # noqa: BLE001 - the comparison is of behaviour, failures included
         results[function.__name__] = f"{type(error).__name__}"
     return function
 
@@ -152,7 +152,8 @@ def probabilities():
 def i2n_like():  # Brain-Score's I2n: per-cell scores, then group means subtracted
     p = probabilities()
     lookup = {(s, c): v for s, c, v in zip(np.repeat(p["stimulus_id"].values, p.sizes["choice"]),
-                                          np.tile(p["choice"].values, p.sizes["presentation"]), p.values.ravel())}
+                                          np.tile(p["choice"].values, p.sizes["presentation"]), p.values.ravel(),
+                                          strict=True)}
 
     def target_distractor(p_choice, stimulus_id, truth, choice, **_):
         if truth == choice:
@@ -174,7 +175,8 @@ def subtract_mean_brainio_example():
 
 
 def rdm():
-    features = neural().isel(time_bin=0).sel(region="IT").multi_groupby(["category", "stimulus_id"]).mean("presentation")
+    it = neural().isel(time_bin=0).sel(region="IT")
+    features = it.multi_groupby(["category", "stimulus_id"]).mean("presentation")
     features = features.transpose("presentation", "neuroid")
     coords = {name: (dims, values) for name, dims, values in walk_coords(features) if dims == ("presentation",)}
     return DataAssembly(np.corrcoef(features.values), coords=coords, dims=["presentation", "presentation"])
@@ -190,7 +192,8 @@ def similarity_matrix():
 def similarity_subset():
     matrix = rdm()
     target = matrix.sel(category="car")
-    target = DataAssembly(target.values, coords={"stimulus_id": ("presentation", matrix["stimulus_id"].values[matrix["category"].values == "car"]),
+    cars = matrix["stimulus_id"].values[matrix["category"].values == "car"]
+    target = DataAssembly(target.values, coords={"stimulus_id": ("presentation", cars),
                                                  "category": ("presentation", ["car"] * target.shape[0])},
                           dims=["presentation", "presentation"])
     return plain(transform.subset(matrix, target, subset_dims=["stimulus_id"]).values)
@@ -212,12 +215,14 @@ def one_coordinate_dimension():
                      dims=["presentation", "neuroid"])
     reset = a.reset_index(["neuroid"])
     return {"assembly": describe(a), "coords_for_dim": sorted(assemblies.coords_for_dim(a, "neuroid")),
-            "reset": sorted(str(name) for name in reset.coords if name not in get_levels(reset)), "neuroid_values": plain(a["neuroid"].values)}
+            "reset": sorted(str(name) for name in reset.coords if name not in get_levels(reset)),
+            "neuroid_values": plain(a["neuroid"].values)}
 
 
 @case
 def coords_for_dim_presentation():
-    return {str(k): plain(v) for k, v in assemblies.coords_for_dim(neural().reset_index("presentation"), "presentation").items()}
+    coords = assemblies.coords_for_dim(neural().reset_index("presentation"), "presentation")
+    return {str(k): plain(v) for k, v in coords.items()}
 
 
 @case
@@ -234,4 +239,4 @@ def multi_groupby_error():
     return "no error"
 
 
-print(json.dumps(results, indent=1, sort_keys=True))
+sys.stdout.write(json.dumps(results, indent=1, sort_keys=True) + "\n")

@@ -1,8 +1,8 @@
 """Write Brain-Score-style data files with the library given on the command line.
 
 ``python make_data.py brainio DIR`` packages them as BrainIO 1.1 writes them: a stimulus CSV and
-its images, a neural assembly (presentation x neuroid x time_bin), a behavioural assembly (reaction times, choices as coordinates) and a
-spike-times assembly with a metadata group.  Run under both libraries' interpreters by
+its images, a neural assembly (presentation x neuroid x time_bin), a behavioural assembly (reaction times, choices as
+coordinates) and a spike-times assembly with a metadata group.  Run under both libraries' interpreters by
 tests/differential/test_differential.py; it needs only numpy, pandas, PIL and the library.
 """
 

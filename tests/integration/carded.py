@@ -55,7 +55,9 @@ def build_carded_registry(base: Path) -> Registry:
     card_file.write_text(json.dumps(ASSEMBLY_CARD))
     v1 = merge(root, package_data_assembly(CATALOG, make_assembly(1), ASSEMBLY, STIMULI, registry=root, card=card_file))
     git(root, "tag", "v1")
-    v2 = merge(root, package_data_assembly(CATALOG, make_assembly(2), ASSEMBLY, STIMULI, registry=root, new_version=True))
+    v2 = merge(
+        root, package_data_assembly(CATALOG, make_assembly(2), ASSEMBLY, STIMULI, registry=root, new_version=True)
+    )
     git(root, "tag", "v2")
     return Registry(root=root, storage=base / "storage", v1=v1, v2=v2)
 

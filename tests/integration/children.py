@@ -57,7 +57,8 @@ def _barrier(directory: Path, parties: int) -> None:
     deadline = time.monotonic() + _BARRIER_SECONDS
     while len(list(directory.iterdir())) < parties:
         if time.monotonic() > deadline:
-            raise SystemExit("barrier timed out")
+            msg = "barrier timed out"
+            raise SystemExit(msg)
         time.sleep(0.01)
 
 

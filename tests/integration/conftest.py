@@ -82,7 +82,9 @@ def build_registry(base: Path) -> Registry:
     merge(root, package_stimulus_set(CATALOG, make_stimulus_set(base / "stimuli"), STIMULI, registry=root))
     v1 = merge(root, package_data_assembly(CATALOG, make_assembly(1), ASSEMBLY, STIMULI, registry=root))
     git(root, "tag", "v1")
-    v2 = merge(root, package_data_assembly(CATALOG, make_assembly(2), ASSEMBLY, STIMULI, registry=root, new_version=True))
+    v2 = merge(
+        root, package_data_assembly(CATALOG, make_assembly(2), ASSEMBLY, STIMULI, registry=root, new_version=True)
+    )
     git(root, "tag", "v2")
     return Registry(root=root, storage=storage, v1=v1, v2=v2)
 
@@ -98,7 +100,8 @@ def template_environment(base: Path) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         for variable, value in {
             "HOME": home, "GIT_CONFIG_GLOBAL": gitconfig, "BRAINIO_HOME": base / "brainio-home",
-            "DVC_NO_ANALYTICS": "1", "DVC_GLOBAL_CONFIG_DIR": home / "dvc", "DVC_SITE_CACHE_DIR": base / "dvc-site-cache",
+            "DVC_NO_ANALYTICS": "1", "DVC_GLOBAL_CONFIG_DIR": home / "dvc",
+            "DVC_SITE_CACHE_DIR": base / "dvc-site-cache",
         }.items():
             patch.setenv(variable, str(value))
         yield

@@ -52,7 +52,9 @@ class FaultProxy:
         self._thread.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self._closing.set()
         self._server.shutdown()
         self._server.server_close()
@@ -72,7 +74,7 @@ class FaultProxy:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
             def _body(self) -> bytes:
@@ -128,6 +130,6 @@ class FaultProxy:
                     self.wfile.write(data)
                 connection.close()
 
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle  # noqa: N815 - http.server's names
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
 
         return Handler

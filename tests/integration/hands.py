@@ -38,7 +38,8 @@ def _barrier(directory: str, parties: str) -> None:
     deadline = time.monotonic() + _BARRIER_SECONDS
     while len(list(path.iterdir())) < int(parties):
         if time.monotonic() > deadline:
-            raise SystemExit("barrier timed out")
+            msg = "barrier timed out"
+            raise SystemExit(msg)
         time.sleep(0.01)
 
 

@@ -65,7 +65,8 @@ exit $status
 def _put_git_that_kills_after_commit_on_path() -> None:
     real = shutil.which("git")
     if real is None:
-        raise SystemExit("git is not on PATH")
+        msg = "git is not on PATH"
+        raise SystemExit(msg)
     directory = Path(os.environ["HOME"]) / ".migrate-child-bin"  # the test's own HOME
     directory.mkdir(exist_ok=True)
     wrapper = directory / "git"
@@ -98,14 +99,16 @@ def _arm(point: str) -> contextlib.AbstractContextManager[None]:
     elif kind == "git-commit":
         _put_git_that_kills_after_commit_on_path()
     else:
-        raise SystemExit(f"unknown kill point {point!r}")
+        msg = f"unknown kill point {point!r}"
+        raise SystemExit(msg)
     return contextlib.nullcontext()
 
 
 def main(arguments: list[str]) -> None:
     point, separator, *rest = arguments
     if separator != "--":
-        raise SystemExit("usage: migrate_child POINT -- ARGUMENTS...")
+        msg = "usage: migrate_child POINT -- ARGUMENTS..."
+        raise SystemExit(msg)
     from brainio_dvc.cli import cli
 
     code = 0

@@ -66,7 +66,9 @@ def test_catalog_check_validates_cards(carded: Registry) -> None:
 
 
 def test_cite_gives_the_paper_and_the_data_pinned_to_commit_and_md5(carded: Registry) -> None:
-    rows = {rev: brainio_dvc.lookup.lookup_assembly(ASSEMBLY, rev=rev, registry=str(carded.root)) for rev in ("v1", "v2")}
+    rows = {
+        rev: brainio_dvc.lookup.lookup_assembly(ASSEMBLY, rev=rev, registry=str(carded.root)) for rev in ("v1", "v2")
+    }
     for rev, commit in (("v1", carded.v1), ("v2", carded.v2)):
         bibtex = brainio_dvc.cite(ASSEMBLY, rev=rev, registry=str(carded.root))
         assert bibtex.startswith("@article{Tester2024,")
@@ -74,7 +76,9 @@ def test_cite_gives_the_paper_and_the_data_pinned_to_commit_and_md5(carded: Regi
         assert "doi = {10.5281/zenodo.0000001}" in bibtex
     text = brainio_dvc.cite(ASSEMBLY, rev="v1", registry=str(carded.root), format="text")
     assert text.startswith("Paper: Ada Tester, Bob Example & Cy Sample (2024). Object IT responses to Tester shapes.")
-    result = CliRunner().invoke(cli, ["--registry", str(carded.root), "cite", ASSEMBLY, "--rev", "v1", "--format", "json"])
+    result = CliRunner().invoke(
+        cli, ["--registry", str(carded.root), "cite", ASSEMBLY, "--rev", "v1", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     cited = json.loads(result.output)
     assert cited["commit"] == carded.v1 and cited["files"][0]["md5"] == rows["v1"]["md5"]
@@ -92,7 +96,8 @@ def test_search_ranks_filters_and_works_at_any_rev(carded: Registry) -> None:
     spec = str(carded.root)
     assert [r.identifier for r in brainio_dvc.search("tester", registry=spec)] == [STIMULI, ASSEMBLY]
     assert [r.identifier for r in brainio_dvc.search("squares", registry=spec)] == [STIMULI]
-    assert [r.identifier for r in brainio_dvc.search(species="Macaca mulatta", region="v4", registry=spec)] == [ASSEMBLY]
+    found = brainio_dvc.search(species="Macaca mulatta", region="v4", registry=spec)
+    assert [r.identifier for r in found] == [ASSEMBLY]
     assert [r.identifier for r in brainio_dvc.search(kind="stimulus_set", registry=spec)] == [STIMULI]
     before_assembly = git(carded.root, "rev-parse", f"{carded.v1}~1")
     assert [r.identifier for r in brainio_dvc.search("tester", rev=before_assembly, registry=spec)] == [STIMULI]

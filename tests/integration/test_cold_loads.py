@@ -151,7 +151,8 @@ def _bytes_read() -> int:
     for line in Path("/proc/self/io").read_text().splitlines():
         if line.startswith("rchar:"):
             return int(line.split()[1])
-    raise AssertionError("no rchar in /proc/self/io")
+    msg = "no rchar in /proc/self/io"
+    raise AssertionError(msg)
 
 
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux's /proc/self/io")

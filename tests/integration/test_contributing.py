@@ -94,7 +94,8 @@ def texture_rates(ids: list[str] = TEXTURE_IDS) -> NeuronRecordingAssembly:
 def texture_choices() -> BehavioralAssembly:
     return BehavioralAssembly(
         [["airplane", "bird"], ["bird", "bird"], ["bird", "airplane"], ["bird", "bird"]],
-        coords={"stimulus_id": ("presentation", TEXTURE_IDS), "truth": ("presentation", ["airplane"] * 2 + ["bird"] * 2),
+        coords={"stimulus_id": ("presentation", TEXTURE_IDS),
+                "truth": ("presentation", ["airplane"] * 2 + ["bird"] * 2),
                 "subject": ("subject", ["s1", "s2"])},
         dims=["presentation", "subject"])
 
@@ -124,7 +125,8 @@ def package_lonnqvist_dataset(root: Path, directory: Path) -> list[dict]:
     stimuli = StimulusSet({"stimulus_id": LONNQVIST_IDS, "shape": ["a", "b", "c"]})
     stimuli.stimulus_paths = {int(name): path for name, path in paths.items()}
     responses = BehavioralAssembly(
-        ["yes", "no", "yes"], coords={"stimulus_id": ("presentation", LONNQVIST_IDS), "trial": ("presentation", [0, 1, 2])},
+        ["yes", "no", "yes"],
+        coords={"stimulus_id": ("presentation", LONNQVIST_IDS), "trial": ("presentation", [0, 1, 2])},
         dims=["presentation"])
     return [
         package_stimulus_set(catalog_name=None, proto_stimulus_set=stimuli, stimulus_set_identifier=LONNQVIST,
@@ -279,7 +281,9 @@ def test_a_bucket_name_selects_the_remote_of_that_name(tmp_path: Path) -> None:
     other = tmp_path / "other-storage"
     dvc(root, "remote", "add", "brainio-contrib", str(other))
     git(root, "commit", "--quiet", "-am", "A second remote")
-    result = package_stimulus_set(None, texture_stimuli(tmp_path / "texture"), TEXTURE, "brainio-contrib", registry=root)
+    result = package_stimulus_set(
+        None, texture_stimuli(tmp_path / "texture"), TEXTURE, "brainio-contrib", registry=root
+    )
     assert result["remote"] == "brainio-contrib"
     md5 = result["md5"]
     assert (other / "files" / "md5" / md5[:2] / md5[2:]).is_file()

@@ -182,7 +182,8 @@ def input_rows(source: Source, release: int = 0) -> list[dict[str, str]]:
     return [
         alpha_csv.row(), alpha_zip.row(), legacy_csv.row(), legacy_zip.row(), rates.row(), legacy.row(),
         unpinned.row(),
-        rates.row(identifier="lab.Alpha2024.missing", key=f"{FOLDER}/assy_lab_Alpha2024_missing.nc", version_id="", sha1="1" * 40),
+        rates.row(identifier="lab.Alpha2024.missing", key=f"{FOLDER}/assy_lab_Alpha2024_missing.nc", version_id="",
+                  sha1="1" * 40),
         legacy.row(identifier="lab.Alpha2024.wrong", sha1=WRONG_SHA1, stimulus_set_identifier=ALPHA),
         legacy.row(identifier="lab.Alpha2024.odd", **{"class": "OddAssembly"}, stimulus_set_identifier=ALPHA),
         legacy.row(identifier="lab.Beta2024.orphan", stimulus_set_identifier="lab.Beta2024"),

@@ -21,7 +21,10 @@ from .conftest import ASSEMBLY, CATALOG, STIMULI, Registry, git, make_assembly, 
 def snapshot(registry: Registry) -> dict[str, object]:
     """Everything packaging may touch: working tree, index, branches, catalog, remote."""
     root = registry.root
-    storage = sorted(str(p.relative_to(registry.storage)) for p in registry.storage.rglob("*")) if registry.storage.exists() else None
+    storage = (
+        sorted(str(p.relative_to(registry.storage)) for p in registry.storage.rglob("*"))
+        if registry.storage.exists() else None
+    )
     return {
         "status": git(root, "status", "--porcelain", "--untracked-files=all"),
         "branches": git(root, "for-each-ref", "--format=%(refname) %(objectname)"),
@@ -54,7 +57,8 @@ def test_a_lone_stimulus_id_of_a_plain_data_array_is_packaged_under_its_name(reg
     import xarray as xr
 
     behavior = xr.DataArray(  # presentations with stimulus_id alone
-        np.arange(12.0), dims=["presentation"], coords={"stimulus_id": ("presentation", [f"s{n % 6}" for n in range(12)])},
+        np.arange(12.0), dims=["presentation"],
+        coords={"stimulus_id": ("presentation", [f"s{n % 6}" for n in range(12)])},
     )
     result = package_data_assembly(CATALOG, behavior, "lab.Tester2024.choices", STIMULI, "BehavioralAssembly",
                                    registry=registry.root)
@@ -93,7 +97,9 @@ def test_existing_identifier_needs_new_version(registry: Registry) -> None:
 
 
 def test_new_version_keeps_old_revisions_resolving(registry: Registry) -> None:
-    result = package_data_assembly(CATALOG, make_assembly(5), ASSEMBLY, STIMULI, registry=registry.root, new_version=True)
+    result = package_data_assembly(
+        CATALOG, make_assembly(5), ASSEMBLY, STIMULI, registry=registry.root, new_version=True
+    )
     old = brainio_dvc.get_assembly(ASSEMBLY, rev="v1", registry=str(registry.root))
     new = brainio_dvc.get_assembly(ASSEMBLY, rev=result["commit"], registry=str(registry.root))
     np.testing.assert_allclose(old.values, make_assembly(1).values)
@@ -117,7 +123,9 @@ def test_identical_new_version_is_refused(registry: Registry) -> None:
         ("lab.Tester2024.x", "lab.Missing2024", "NeuronRecordingAssembly", "validate"),
     ],
 )
-def test_bad_input_changes_nothing(registry: Registry, identifier: str, stimulus_set: str, class_name: str, step: str) -> None:
+def test_bad_input_changes_nothing(
+    registry: Registry, identifier: str, stimulus_set: str, class_name: str, step: str
+) -> None:
     before = snapshot(registry)
     with pytest.raises(PackagingError) as raised:
         package_data_assembly(CATALOG, make_assembly(4), identifier, stimulus_set, class_name, registry=registry.root)
@@ -170,7 +178,9 @@ def test_user_changes_in_the_working_tree_are_untouched(registry: Registry) -> N
 
 
 def _dvc(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(Path(sys.executable).with_name("dvc")), *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("dvc")), *args], cwd=cwd, capture_output=True, text=True, check=True
+    )
 
 
 @pytest.fixture

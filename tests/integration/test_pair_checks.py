@@ -61,7 +61,9 @@ def local_remote(directory: Path, data: bytes) -> tuple[LocalRemote, str]:
     (True, b"a comment", 1 << 20),  # ZIP64 end records, a central directory far beyond the tail
     (True, b"x" * 0xFFFF, 0),  # both
 ])
-def test_a_remote_zip_is_listed_from_its_central_directory_alone(tmp_path: Path, zip64: bool, comment: bytes, pad: int) -> None:
+def test_a_remote_zip_is_listed_from_its_central_directory_alone(
+    tmp_path: Path, zip64: bool, comment: bytes, pad: int
+) -> None:
     from brainio_dvc.store.remote_file import TAIL_BYTES, RemoteObjectFile
 
     names = zip_bytes(tmp_path / "a.zip", zip64, comment, pad)
@@ -87,13 +89,16 @@ def check(root: Path, *options: str) -> tuple[int, dict]:
     return result.exit_code, json.loads(result.output)
 
 
-def test_catalog_check_remote_checks_pairs_not_on_this_machine_from_a_local_remote(registry: Registry, tmp_path: Path) -> None:
+def test_catalog_check_remote_checks_pairs_not_on_this_machine_from_a_local_remote(
+    registry: Registry, tmp_path: Path
+) -> None:
     from brainio_dvc.packaging import package_stimulus_set
 
     from .conftest import make_stimulus_set, merge
 
     for other in ("lab.Other2024", "lab.Third2024"):  # pairs checked side by side
-        merge(registry.root, package_stimulus_set(CATALOG, make_stimulus_set(tmp_path / other), other, registry=registry.root))
+        packaged = package_stimulus_set(CATALOG, make_stimulus_set(tmp_path / other), other, registry=registry.root)
+        merge(registry.root, packaged)
     clone = clone_for_ci(registry.root, tmp_path / "ci-good")
     dvc(clone, "remote", "modify", "--local", "storage", "url", str(registry.storage))
     code, report = check(clone, "--remote")
@@ -112,7 +117,7 @@ def test_catalog_check_remote_checks_pairs_not_on_this_machine_from_a_local_remo
 
 @pytest.mark.s3
 def test_catalog_check_remote_reads_only_the_central_directory_of_a_zip64_with_a_comment_on_s3(
-    s3_registry, tmp_path: Path  # noqa: F811 - a fixture
+    s3_registry, tmp_path: Path
 ) -> None:
     archive = tmp_path / "stimuli.zip"
     zip_bytes(archive, zip64=True, comment=b"z" * 0xFFFF, pad_bytes=8 << 20)
@@ -129,7 +134,9 @@ def test_catalog_check_remote_reads_only_the_central_directory_of_a_zip64_with_a
         assert code == expected, report["problems"]
         if expected:
             assert any(STIMULI in p and "'s9.png'" in p and "'s0.png'" not in p for p in report["problems"]), report
-        zip_gets = [(method, header) for method, path, header in proxy.ranges if method == "GET" and path.endswith(zip_key)]
+        zip_gets = [
+            (method, header) for method, path, header in proxy.ranges if method == "GET" and path.endswith(zip_key)
+        ]
         assert zip_gets and all(header and header.startswith("bytes=") for _, header in zip_gets), zip_gets
         fetched = sum(int(end) - int(start) + 1 for _, header in zip_gets
                       for start, end in [header.removeprefix("bytes=").split("-")])

@@ -217,7 +217,8 @@ def test_record_pins_everything_a_run_loads(analysis: Path, registry: Registry) 
     before = (analysis / "brainio.lock").read_bytes()
     with pytest.raises(RuntimeError), brainio_dvc.lock.record("brainio.lock"):
         brainio_dvc.get_assembly(ASSEMBLY, rev="v2", registry=str(registry.root))
-        raise RuntimeError("the analysis failed")
+        msg = "the analysis failed"
+        raise RuntimeError(msg)
     assert (analysis / "brainio.lock").read_bytes() == before
 
 

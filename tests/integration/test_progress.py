@@ -31,7 +31,9 @@ def test_cold_load_reports_download_and_unzip(registry: Registry) -> None:
 def test_packaging_reports_zip_and_write(registry: Registry, tmp_path: Path) -> None:
     events: list[progress.ProgressEvent] = []
     with progress.subscribe(events.append):
-        package_stimulus_set(CATALOG, make_stimulus_set(tmp_path / "s", count=4), "lab.Progress2024", registry=registry.root)
+        package_stimulus_set(
+            CATALOG, make_stimulus_set(tmp_path / "s", count=4), "lab.Progress2024", registry=registry.root
+        )
     zips = [e for e in events if e.task == "zip"]
     assert zips[0].done == 0 and zips[-1].done == 4 and zips[-1].finished
 

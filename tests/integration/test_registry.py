@@ -146,7 +146,9 @@ def test_configured_registries_and_pinned_rev(registry: Registry, monkeypatch: p
     assert brainio_dvc.get_assembly(ASSEMBLY).attrs["rev"] == registry.v1
 
 
-def test_registry_around_the_current_directory_is_the_default(registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_registry_around_the_current_directory_is_the_default(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(registry.root / "registry")
     assert brainio_dvc.list_assemblies() == [ASSEMBLY]
 
@@ -269,7 +271,7 @@ def test_read_many_reads_several_files_of_a_commit_with_one_git_process(
     started: list[list[str]] = []
     run = subprocess.run
 
-    def counting(command, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - subprocess.run's
+    def counting(command, *args, **kwargs):
         started.append(list(command))
         return run(command, *args, **kwargs)
 

@@ -231,7 +231,8 @@ def test_packaging_killed_at_a_step_leaves_the_registry_clean_for_the_next_run(r
     assert code == -signal.SIGKILL, stderr[-2000:]
     # Killed: no branch; the user's tree, index and HEAD untouched; its worktree still there.
     after_kill = registry_state(registry)
-    assert (after_kill["status"], after_kill["refs"], after_kill["head"]) == (before["status"], before["refs"], before["head"])
+    keys = ("status", "refs", "head")
+    assert tuple(after_kill[key] for key in keys) == tuple(before[key] for key in keys)
     stale = [tree for tree in after_kill["worktrees"] if tree not in before["worktrees"]]
     assert len(stale) == 1
     journal = registry.root / ".git" / "brainio-dvc-package.journal"
@@ -239,7 +240,9 @@ def test_packaging_killed_at_a_step_leaves_the_registry_clean_for_the_next_run(r
         assert after_kill["remote"] - before["remote"] and journal.exists()
     pushed_by_killed_run = after_kill["remote"] - before["remote"]
     # The next run cleans up first, then succeeds.
-    result = brainio_dvc.packaging.package_data_assembly(CATALOG, make_assembly(4), CRASHED, STIMULI, registry=registry.root)
+    result = brainio_dvc.packaging.package_data_assembly(
+        CATALOG, make_assembly(4), CRASHED, STIMULI, registry=registry.root
+    )
     after = registry_state(registry)
     assert after["worktrees"] == before["worktrees"] and not Path(stale[0]).parent.exists()
     # Objects are never deleted by packaging (the same version was pushed again).
@@ -602,7 +605,9 @@ def _symlink(name: str) -> zipfile.ZipInfo:
     (zipfile.ZipInfo("../escaped.png"), "'..'"),
     (_symlink("s6.png"), "symbolic link"),
 ], ids=["parent", "symlink"])
-def test_a_stimulus_zip_that_escapes_is_refused_and_nothing_is_extracted(registry: Registry, entry, reason: str) -> None:
+def test_a_stimulus_zip_that_escapes_is_refused_and_nothing_is_extracted(
+    registry: Registry, entry, reason: str
+) -> None:
     from brainio_dvc.exceptions import UnsafeArchiveError
 
     track_new_bytes(registry, f"{STIMULUS_DIR}/{STIMULI}.zip", _stimulus_zip(entry))
@@ -610,7 +615,8 @@ def test_a_stimulus_zip_that_escapes_is_refused_and_nothing_is_extracted(registr
         brainio_dvc.get_stimulus_set(STIMULI, registry=str(registry.root))
     message = str(raised.value)
     zip_md5 = artifacts(registry)["zip"]
-    assert str(data_cache().path_for("md5", zip_md5)) in message and repr(entry.filename) in message and reason in message
+    assert str(data_cache().path_for("md5", zip_md5)) in message
+    assert repr(entry.filename) in message and reason in message
     assert files_under(config.home() / "stimuli") == [] and hidden_leftovers(config.home()) == []
     assert not (config.home() / "escaped.png").exists() and not (config.home() / "stimuli" / "escaped.png").exists()
 
@@ -626,7 +632,9 @@ BAD_STIMULUS_CSVS = {
 
 
 @pytest.mark.parametrize(("text", "finding"), BAD_STIMULUS_CSVS.values(), ids=BAD_STIMULUS_CSVS.keys())
-def test_a_bad_stimulus_csv_in_a_registry_is_refused_naming_the_file(registry: Registry, text: str, finding: str) -> None:
+def test_a_bad_stimulus_csv_in_a_registry_is_refused_naming_the_file(
+    registry: Registry, text: str, finding: str
+) -> None:
     track_new_bytes(registry, f"{STIMULUS_DIR}/{STIMULI}.csv", text.encode())
     with pytest.raises(brainio_dvc.exceptions.ValidationError) as raised:
         brainio_dvc.get_stimulus_set(STIMULI, registry=str(registry.root))
@@ -678,7 +686,8 @@ BAD_PACKAGING = {
                    "--identifier", "lab.Bad2024"],
         ["stimuli.csv", "repeated ids"]),
     "listed stimulus missing": (
-        lambda d: ["stimulus-set", *map(str, _write_stimuli(d, GOOD_CSV + "s9,b,9,s9.png\n")), "--identifier", "lab.Bad2024"],
+        lambda d: ["stimulus-set", *map(str, _write_stimuli(d, GOOD_CSV + "s9,b,9,s9.png\n")),
+                   "--identifier", "lab.Bad2024"],
         ["s9.png", "every stimulus file to exist"]),
     "csv naming a file outside": (
         lambda d: ["stimulus-set", *map(str, _write_stimuli(d, CSV_HEADER + "s0,a,0,../../secret.png\n")),
@@ -698,7 +707,8 @@ BAD_PACKAGING = {
                    "--catalog", "../lab"],
         ["catalog identifier '../lab'"]),
     "netCDF with two data variables": (
-        lambda d: ["assembly", str(two_variable_netcdf(d / "two.nc")), "--identifier", "lab.Tester2024.two", "--stimulus-set", STIMULI],
+        lambda d: ["assembly", str(two_variable_netcdf(d / "two.nc")), "--identifier", "lab.Tester2024.two",
+                   "--stimulus-set", STIMULI],
         ["two.nc", "2 data variables: rates, spikes"]),
     "unknown class": (
         lambda d: ["assembly", str(_good_netcdf(d)), "--identifier", "lab.Tester2024.new", "--stimulus-set", STIMULI,

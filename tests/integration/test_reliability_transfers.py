@@ -368,9 +368,13 @@ def _remote_intact(storage: Path) -> None:
         assert md5_of(path) == path.parent.name + path.name, f"corrupt remote object {path}"
 
 
-def test_two_processes_packaging_different_datasets_into_one_clone_both_succeed(registry: Registry, tmp_path: Path) -> None:
+def test_two_processes_packaging_different_datasets_into_one_clone_both_succeed(
+    registry: Registry, tmp_path: Path
+) -> None:
     names = ["lab.Left2024", "lab.Right2024"]
-    children = [start_hands("package-stimuli", str(registry.root), name, str(tmp_path / "barrier"), "2") for name in names]
+    children = [
+        start_hands("package-stimuli", str(registry.root), name, str(tmp_path / "barrier"), "2") for name in names
+    ]
     reports = _all_succeed(children)
     assert sorted(report["branch"] for report in reports) == [f"package/{name}" for name in names]
     git(registry.root, "fsck", "--no-progress")
@@ -383,7 +387,9 @@ def test_two_processes_packaging_different_datasets_into_one_clone_both_succeed(
     _remote_intact(registry.storage)
 
 
-def test_two_clones_pushing_the_same_objects_to_one_remote_at_once_both_succeed(registry: Registry, tmp_path: Path) -> None:
+def test_two_clones_pushing_the_same_objects_to_one_remote_at_once_both_succeed(
+    registry: Registry, tmp_path: Path
+) -> None:
     """Both push the same ZIP (same images) and CSVs of their own, at the same moment."""
     clones = []
     for side in ("a", "b"):
@@ -507,7 +513,8 @@ class _Injector:
     def touched(self, md5s: list[str], started: int, ended: int) -> bool:
         """Whether an injection that can break a read or a download in progress (not stale
         temporaries or state records: those must never matter) hit one of ``md5s`` meanwhile."""
-        return any(md5 in md5s and what in ("replace", "in place", "delete", "partial") and begin <= ended and end >= started
+        return any(md5 in md5s and what in ("replace", "in place", "delete", "partial")
+                   and begin <= ended and end >= started
                    for begin, end, md5, what in self.done)
 
 

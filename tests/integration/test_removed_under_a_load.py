@@ -23,7 +23,7 @@ def remove_once_fetched(monkeypatch: pytest.MonkeyPatch, suffix: str) -> list[Pa
     """Make the first lookup of a cached file ending in ``suffix`` return a path that is then gone."""
     cached_files, removed = loading.cached_files, []
 
-    def look_up_then_remove(rows, home=None):  # noqa: ANN001, ANN202 - as cached_files
+    def look_up_then_remove(rows, home=None):
         paths = cached_files(rows, home)
         for row, path in zip(rows, paths, strict=True):
             if not removed and path is not None and str(row["location"]).endswith(suffix):

@@ -94,7 +94,9 @@ def test_cold_load_from_s3_with_local_credentials(s3_registry: S3Registry) -> No
     assert len(assembly.attrs["stimulus_set"]) == 6
 
 
-def test_cold_load_from_a_clone_with_environment_credentials(s3_registry: S3Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cold_load_from_a_clone_with_environment_credentials(
+    s3_registry: S3Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ADMIN_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", ADMIN_SECRET)
     assembly = brainio_dvc.get_assembly(ASSEMBLY, registry=s3_registry.url)
@@ -106,7 +108,9 @@ def test_public_registry_loads_without_credentials(public_registry: S3Registry) 
     np.testing.assert_allclose(assembly.values, make_assembly(1).values)
 
 
-def test_pushing_to_a_public_registry_without_credentials_fails_clearly(public_registry: S3Registry, tmp_path: Path) -> None:
+def test_pushing_to_a_public_registry_without_credentials_fails_clearly(
+    public_registry: S3Registry, tmp_path: Path
+) -> None:
     contributor = tmp_path / "contributor"
     git(tmp_path, "clone", "--quiet", str(public_registry.root), str(contributor))
     before = _objects(public_registry)
@@ -118,7 +122,9 @@ def test_pushing_to_a_public_registry_without_credentials_fails_clearly(public_r
     assert git(contributor, "branch", "--list", "package/*") == ""
 
 
-def test_wrong_credentials_are_a_clear_error_naming_the_remote(s3_registry: S3Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_credentials_are_a_clear_error_naming_the_remote(
+    s3_registry: S3Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ADMIN_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     started = time.monotonic()
@@ -149,7 +155,8 @@ def test_catalog_check_remote_against_s3(s3_registry: S3Registry) -> None:
     ok = runner.invoke(cli, ["--registry", str(s3_registry.root), "catalog", "check", "--remote"])
     assert ok.exit_code == 0, ok.output
     row = brainio_dvc.lookup.lookup_assembly(ASSEMBLY, registry=str(s3_registry.root))
-    s3_registry.server.client().delete_object(Bucket=s3_registry.bucket, Key=f"store/files/md5/{row['md5'][:2]}/{row['md5'][2:]}")
+    key = f"store/files/md5/{row['md5'][:2]}/{row['md5'][2:]}"
+    s3_registry.server.client().delete_object(Bucket=s3_registry.bucket, Key=key)
     broken = runner.invoke(cli, ["--registry", str(s3_registry.root), "--json", "catalog", "check", "--remote"])
     assert broken.exit_code == 1
     assert any(row["location"] in problem for problem in json.loads(broken.output)["problems"])

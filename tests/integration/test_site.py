@@ -112,7 +112,9 @@ def test_the_browser_ranks_as_python_does(site: Path, page: Page, carded: Regist
         assert page.visible("li.entry a.identifier") == expected, query
 
 
-def test_a_dataset_page_shows_card_facts_versions_import_line_and_citation(site: Path, page: Page, carded: Registry) -> None:
+def test_a_dataset_page_shows_card_facts_versions_import_line_and_citation(
+    site: Path, page: Page, carded: Registry
+) -> None:
     page.page.goto((site / "index.html").as_uri())
     page.page.click(f"text={ASSEMBLY}")
     assert page.page.url.endswith(f"/assembly/{ASSEMBLY}.html")
@@ -127,7 +129,8 @@ def test_a_dataset_page_shows_card_facts_versions_import_line_and_citation(site:
     assert versions.nth(0).inner_text().split()[0] == carded.v2[:10] and "v2" in versions.nth(0).inner_text()
     assert versions.nth(1).inner_text().split()[0] == carded.v1[:10] and "v1" in versions.nth(1).inner_text()
     location = f"registry/lab/assemblies/{ASSEMBLY}/{ASSEMBLY}.nc"
-    assert page.page.inner_text("#dvc-import").strip() == f"dvc import https://github.com/lab/registry {location} --rev {carded.v2}"
+    expected = f"dvc import https://github.com/lab/registry {location} --rev {carded.v2}"
+    assert page.page.inner_text("#dvc-import").strip() == expected
     assert f"brainio_dvc.get_assembly('{ASSEMBLY}', rev='{carded.v2}'" in page.page.inner_text("#python")
     assert "@article{Tester2024," in page.page.inner_text("#citation-bibtex")
     assert carded.v2 in page.page.inner_text("#citation-text")

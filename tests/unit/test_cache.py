@@ -305,7 +305,7 @@ def test_a_fetch_removes_a_dead_downloads_leftovers_and_resumes_the_partial(cach
     assert not dead.exists() and not partial.exists()
 
 
-def _hold_lock(path: str, log: str, held, release) -> None:  # noqa: ANN001 - multiprocessing events
+def _hold_lock(path: str, log: str, held, release) -> None:
     with cache_module.file_lock(Path(path)):
         with open(log, "a") as out:
             out.write("child in\n")

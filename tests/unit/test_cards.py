@@ -92,7 +92,9 @@ def test_bibtex_values_braces_quotes_numbers_and_concatenation() -> None:
     assert (entry.entry_type, entry.key) == ("article", "Smith2025")
     assert entry.get("title") == "Weighted sums of {IT} rates" and entry.get("year") == "2025"
     assert entry.get("note") == "part two"
-    assert text_citation(entry).startswith("Jane Smith & John Doe (2025). Weighted sums of IT rates. J. Neurosci., 1–2.")
+    assert text_citation(entry).startswith(
+        "Jane Smith & John Doe (2025). Weighted sums of IT rates. J. Neurosci., 1–2."
+    )
     assert format_entry("misc", "k", {"title": "T", "doi": ""}) == "@misc{k,\n  title = {T},\n}"
     with pytest.raises(ValidationError):
         parse_bibtex("@article{k, title = {unclosed}")
@@ -126,13 +128,17 @@ def test_without_a_data_doi_the_data_citation_names_the_paper_doi() -> None:
 
 
 ROWS = [
-    {"identifier": "lab.Smith2025", "lookup_type": "stimulus_set", "class": "StimulusSet", "location": "a.csv", "size": "10"},
+    {"identifier": "lab.Smith2025", "lookup_type": "stimulus_set", "class": "StimulusSet", "location": "a.csv",
+     "size": "10"},
     {"identifier": "lab.Smith2025", "lookup_type": "stimulus_set", "class": "", "location": "a.zip", "size": "20"},
-    {"identifier": "lab.Smith2025.it", "lookup_type": "assembly", "class": "NeuronRecordingAssembly", "location": "b.nc"},
-    {"identifier": "lab.Jones2020.v4", "lookup_type": "assembly", "class": "NeuronRecordingAssembly", "location": "c.nc"},
+    {"identifier": "lab.Smith2025.it", "lookup_type": "assembly", "class": "NeuronRecordingAssembly",
+     "location": "b.nc"},
+    {"identifier": "lab.Jones2020.v4", "lookup_type": "assembly", "class": "NeuronRecordingAssembly",
+     "location": "c.nc"},
 ]
 CARDS = {
-    ("assembly", "lab.Smith2025.it"): {"title": "IT rates to objects", "species": ["Macaca mulatta"], "regions": ["IT"]},
+    ("assembly", "lab.Smith2025.it"): {"title": "IT rates to objects", "species": ["Macaca mulatta"],
+                                       "regions": ["IT"]},
     ("assembly", "lab.Jones2020.v4"): {"title": "V4 rates", "species": ["Macaca mulatta"], "regions": ["V4"],
                                        "description": "recorded while viewing objects"},
 }

@@ -186,7 +186,8 @@ def test_parse_refuses_a_size_that_is_not_a_whole_number(size: str) -> None:
 
 @pytest.mark.parametrize(
     ("column", "digest"),
-    [("md5", "..//tmp/x/victim"), ("md5", "a" * 31), ("sha1", "g" * 40), ("sha1", "a" * 39 + "\x00"), ("md5", "a" * 33)],
+    [("md5", "..//tmp/x/victim"), ("md5", "a" * 31), ("sha1", "g" * 40), ("sha1", "a" * 39 + "\x00"),
+     ("md5", "a" * 33)],
 )
 def test_parse_refuses_a_digest_that_is_not_hex_of_its_length(column: str, digest: str) -> None:
     # Digests name files in the cache: a catalog must not be able to point one elsewhere.
@@ -368,7 +369,7 @@ def test_a_table_round_trips_through_json_and_finds_rows_by_identifier() -> None
     lambda data: {"demo": {**data["demo"], "index": {"assembly": {"x": ["0"]}}}},
     lambda data: {"demo": {**data["demo"], "index": []}},
 ])
-def test_json_that_is_not_a_table_is_refused(damage) -> None:  # noqa: ANN001 - a lambda
+def test_json_that_is_not_a_table_is_refused(damage) -> None:
     table = parse_catalog_table(csv_text([ASSEMBLY]), SOURCE, name="demo")
     assert tables_from_json(damage(tables_to_json({"demo": table}))) is None
 

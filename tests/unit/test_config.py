@@ -250,7 +250,9 @@ def test_invalid_toml_names_the_file_and_the_variable(config_path: Path) -> None
     assert "BRAINIO_DVC_CONFIG" in message
 
 
-def test_the_environment_wins_without_reading_an_invalid_file(monkeypatch: pytest.MonkeyPatch, config_path: Path) -> None:
+def test_the_environment_wins_without_reading_an_invalid_file(
+    monkeypatch: pytest.MonkeyPatch, config_path: Path
+) -> None:
     config_path.write_text("not toml at all ][\n", encoding="utf-8")
     monkeypatch.setenv("BRAINIO_DVC_REV", "env")
     assert config.rev() == "env"

@@ -76,7 +76,9 @@ def test_with_meta_then_parse_round_trips_and_keeps_dvc_fields() -> None:
 
 
 def test_with_meta_replaces_an_existing_block_and_fills_absent_fields() -> None:
-    replaced = with_meta(dvc_text(identifier="old.Old2000"), {"identifier": "new.New2001", "sha1": SHA1, "lookup_type": "assembly"})
+    replaced = with_meta(
+        dvc_text(identifier="old.Old2000"), {"identifier": "new.New2001", "sha1": SHA1, "lookup_type": "assembly"}
+    )
     row = parse_dvc_file(replaced, DVC_PATH)
     assert row["identifier"] == "new.New2001"
     assert row["class"] == "" and row["catalog"] == ""
@@ -98,7 +100,9 @@ def test_parse_refuses_invalid_yaml(text: str) -> None:
     assert "invalid YAML" in str(refusal(text))
 
 
-@pytest.mark.parametrize("text, kind", [("- a\n- b\n", "list"), ("just text\n", "str"), ("", "NoneType"), ("42", "int")])
+@pytest.mark.parametrize(
+    "text, kind", [("- a\n- b\n", "list"), ("just text\n", "str"), ("", "NoneType"), ("42", "int")]
+)
 def test_parse_refuses_a_document_that_is_not_a_mapping(text: str, kind: str) -> None:
     assert refusal(text).found == kind
 
@@ -272,7 +276,7 @@ def test_the_dvc_files_migrations_write_are_written_without_ruamel_and_read_back
         assert dvc_row(document, DVC_PATH) == parse_dvc_file(text, DVC_PATH)
 
 
-def test_a_scan_uses_known_rows_only_for_files_that_still_hold_the_known_text(tmp_path) -> None:  # noqa: ANN001
+def test_a_scan_uses_known_rows_only_for_files_that_still_hold_the_known_text(tmp_path) -> None:
     from brainio_dvc.contribute.catalog_build import scan_registry
 
     relative = "registry/demo/assemblies/demo.Gabor2024/demo.Gabor2024.nc.dvc"

@@ -153,8 +153,10 @@ _REFERENCE_DOCUMENTS = st.fixed_dictionaries({
         st.sampled_from(["path", "etag", "size", "version_id", "fs_config"]),
         st.one_of(_SCALARS, st.just("s3://bucket/key.nc"), st.dictionaries(st.text(max_size=4), _SCALARS, max_size=2)),
         max_size=5), max_size=2)),
-    "outs": st.one_of(_SCALARS, st.lists(st.dictionaries(st.sampled_from(["path", "hash", "push", "md5"]),
-                                                         st.one_of(_SCALARS, st.just("x.nc")), max_size=4), max_size=2)),
+    "outs": st.one_of(_SCALARS, st.lists(
+        st.dictionaries(st.sampled_from(["path", "hash", "push", "md5"]), st.one_of(_SCALARS, st.just("x.nc")),
+                        max_size=4),
+        max_size=2)),
     "meta": st.one_of(_SCALARS, st.dictionaries(st.sampled_from([*META_FIELDS, "bibtex", "verified", "card"]),
                                                 st.one_of(_SCALARS, st.just(SHA1)), max_size=9)),
 }, optional={"frozen": _SCALARS})

@@ -225,7 +225,8 @@ def test_a_stimulus_set_with_only_one_row_is_refused(install: Install) -> None:
 
 def test_identical_rows_in_two_catalogs_count_once(install: Install) -> None:
     install(
-        {"fake": [ASSEMBLY, STIMULUS_CSV, STIMULUS_ZIP], "second": [STIMULUS_ZIP, ASSEMBLY, STIMULUS_CSV, OTHER_ASSEMBLY]},
+        {"fake": [ASSEMBLY, STIMULUS_CSV, STIMULUS_ZIP],
+         "second": [STIMULUS_ZIP, ASSEMBLY, STIMULUS_CSV, OTHER_ASSEMBLY]},
         {"fake": "fakepkg:catalog", "second": "fakepkg:catalog_second"},
     )
     assert lookup.list_assemblies() == ["dicarlo.MajajHong2015", "dicarlo.Rajalingham2018"]

@@ -193,7 +193,7 @@ def row(identifier: str, role: str, sha1: str = SHA1) -> dict[str, str]:
             "location_type": "dvc", "location": f"registry/lab/{identifier}.{role}", "catalog": "lab"}
 
 
-def decide(entries: list[Entry], existing: list[dict[str, str]] = (), new_version: bool = False):  # noqa: ANN201
+def decide(entries: list[Entry], existing: list[dict[str, str]] = (), new_version: bool = False):
     todo, decided = plan(entries, list(existing), ASSEMBLY_CLASSES, STIMULUS_CLASSES, new_version)
     return {(e.identifier, e.role) for e in todo}, {key: (o.status, o.reason) for key, o in decided.items()}
 

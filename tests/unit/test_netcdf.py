@@ -283,11 +283,14 @@ def test_data_is_chunked_along_every_dimension_so_selections_read_little(tmp_pat
     """Neuroids are chunked too (at most 64 a chunk), not only presentations."""
     assembly = NeuroidAssembly(
         np.zeros((3000, 256), dtype="float32"), dims=["presentation", "neuroid"],
-        coords={"stimulus_id": ("presentation", np.arange(3000) % 100), "repetition": ("presentation", np.arange(3000) // 100),
+        coords={"stimulus_id": ("presentation", np.arange(3000) % 100),
+                "repetition": ("presentation", np.arange(3000) // 100),
                 "neuroid_id": ("neuroid", np.arange(256)), "region": ("neuroid", ["IT"] * 128 + ["V4"] * 128)},
     )
     path = tmp_path / "a.nc"
     write_netcdf(assembly, path)
     with netCDF4.Dataset(path) as root:
-        data = next(variable for variable in root.variables.values() if variable.dimensions == ("presentation", "neuroid"))
+        data = next(
+            variable for variable in root.variables.values() if variable.dimensions == ("presentation", "neuroid")
+        )
         assert data.chunking() == [3000, 64]

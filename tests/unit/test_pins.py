@@ -29,7 +29,8 @@ def assembly_entry(commit: str = COMMIT_A, rev: str | None = "v1") -> LockEntry:
 def stimulus_entry() -> LockEntry:
     base = "registry/lab/stimulus_sets/lab.X2024/lab.X2024"
     return LockEntry("stimulus_set", "lab.X2024", "/data/registry", COMMIT_A,
-                     (LockedFile(base + ".csv", "3" * 32, "4" * 40, 5), LockedFile(base + ".zip", "5" * 32, "6" * 40, 7)))
+                     (LockedFile(base + ".csv", "3" * 32, "4" * 40, 5),
+                      LockedFile(base + ".zip", "5" * 32, "6" * 40, 7)))
 
 
 def imported(commit: str = COMMIT_B, url: str = "/data/registry", path: str = NC) -> Import:
@@ -59,7 +60,9 @@ def test_precedence_explicit_then_lock_then_import_then_config_then_default() ->
 
 def test_imports_of_one_identifier_at_two_commits_are_refused() -> None:
     with pytest.raises(PinError, match="different registries or commits"):
-        decide("assembly", "lab.X2024.it", None, None, facts(None, (imported(COMMIT_A), imported(COMMIT_B))), Settings())
+        decide(
+            "assembly", "lab.X2024.it", None, None, facts(None, (imported(COMMIT_A), imported(COMMIT_B))), Settings()
+        )
 
 
 def test_the_lock_file_round_trips_in_canonical_form(tmp_path: Path) -> None:
@@ -83,7 +86,7 @@ def test_the_lock_file_round_trips_in_canonical_form(tmp_path: Path) -> None:
     (lambda text: text.replace('[assemblies."lab.X2024.it"]', '[assemblies."../x"]'), 5, "identifier"),
     (lambda text: text.replace('registry = "https', 'registry = "https" "'), 6, "invalid TOML"),
 ])
-def test_bad_lock_files_name_the_line(tmp_path: Path, edit, line: int, problem: str) -> None:  # noqa: ANN001
+def test_bad_lock_files_name_the_line(tmp_path: Path, edit, line: int, problem: str) -> None:
     path = tmp_path / "brainio.lock"
     write_lock(LockFile(path, {entry.key: entry for entry in (assembly_entry(), stimulus_entry())}))
     path.write_text(edit(path.read_text()))

@@ -82,7 +82,8 @@ def test_a_remote_without_a_url_is_not_configured() -> None:
 
 @pytest.mark.parametrize(
     "url, local",
-    [("storage", True), ("/abs/dir", True), ("file:///abs/dir", True), ("s3://bucket/x", False), ("https://h/x", False)],
+    [("storage", True), ("/abs/dir", True), ("file:///abs/dir", True), ("s3://bucket/x", False),
+     ("https://h/x", False)],
 )
 def test_remote_spec_is_local(url: str, local: bool) -> None:
     assert RemoteSpec("r", url).is_local is local

@@ -53,14 +53,18 @@ def _size(value: int | None) -> str:
     return ""
 
 
-def _versions(registry: Any, rows: Sequence[Mapping[str, Any]], commit: str, tags: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+def _versions(
+    registry: Any, rows: Sequence[Mapping[str, Any]], commit: str, tags: Mapping[str, list[str]]
+) -> list[dict[str, Any]]:
     """Every commit that changed one of the identifier's files, newest first, with each file's md5."""
     from ..history import file_history, role_of
 
     by_commit: dict[str, dict[str, Any]] = {}
     for row in rows:
         for entry in file_history(registry, str(row["location"]), rev=commit):
-            version = by_commit.setdefault(entry["commit"], {**entry, "md5s": {}, "tags": tags.get(entry["commit"], [])})
+            version = by_commit.setdefault(
+                entry["commit"], {**entry, "md5s": {}, "tags": tags.get(entry["commit"], [])}
+            )
             version["md5s"][role_of(row)] = entry["md5"]
     return sorted(by_commit.values(), key=lambda version: version["date"], reverse=True)
 
@@ -111,7 +115,8 @@ def _facts(entry: Mapping[str, Any], card: Mapping[str, Any]) -> list[tuple[str,
     derived = card.get("derived", {})
     facts = [("class", entry["class"] or derived.get("class", ""))]
     if derived.get("dims"):
-        facts.append(("dims", " × ".join(f"{dim} {size}" for dim, size in zip(derived["dims"], derived["shape"], strict=False))))
+        sizes = zip(derived["dims"], derived["shape"], strict=False)
+        facts.append(("dims", " × ".join(f"{dim} {size}" for dim, size in sizes)))
     facts += [("dtype", derived.get("dtype", "")), ("stimuli", str(derived.get("stimuli", "")))]
     if derived.get("columns"):
         facts.append(("columns", ", ".join(derived["columns"])))
@@ -224,7 +229,8 @@ def build_site(
             report.thumbnails += len(written)
         page = output / entry["page"]
         page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(environment.get_template("dataset.html").render(entry=entry, root="../", **common), encoding="utf-8")
+        html = environment.get_template("dataset.html").render(entry=entry, root="../", **common)
+        page.write_text(html, encoding="utf-8")
         report.pages.append(page)
     searchable = [{name: entry[name] for name in (*WEIGHTS, "kind", "page")} for entry in found]
     report.index.write_text(environment.get_template("index.html").render(

@@ -96,7 +96,9 @@ def copy_object(entry: Entry, dvc_cache: Path) -> Copied:
     return Copied(cached, md5, cached.stat().st_size)
 
 
-def tracked_dvc_text(file_name: str, md5: str, size: int, meta: Mapping[str, str], extra_meta: Mapping[str, str]) -> str:
+def tracked_dvc_text(
+    file_name: str, md5: str, size: int, meta: Mapping[str, str], extra_meta: Mapping[str, str]
+) -> str:
     """The ``.dvc`` file of a tracked file, as ``dvc add`` writes it, with its ``meta`` block."""
     from ...store.references import dvc_file_text
 

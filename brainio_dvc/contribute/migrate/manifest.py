@@ -128,7 +128,9 @@ def _problem(values: Mapping[str, str]) -> str:
 
 def entry_from_values(values: Mapping[str, object], origin: str) -> Entry:
     """The entry of one manifest row (a CSV row or a JSON object)."""
-    text = {column: "" if values.get(column) is None else str(values.get(column)).strip() for column in MANIFEST_COLUMNS}
+    text = {
+        column: "" if values.get(column) is None else str(values.get(column)).strip() for column in MANIFEST_COLUMNS
+    }
     text["sha1"] = text["sha1"].lower()
     bucket, key = text["bucket"], text["key"].lstrip("/")
     if "/" in bucket:
@@ -140,7 +142,7 @@ def entry_from_values(values: Mapping[str, object], origin: str) -> Entry:
         identifier=text["identifier"], kind=kind, role=_role(kind, key, text["class"]), cls=text["class"],
         bucket=bucket, key=key, version_id=_version(text["version_id"]), sha1=text["sha1"],
         stimulus_set_identifier=text["stimulus_set_identifier"] if kind == TYPE_ASSEMBLY else "",
-        bibtex=values.get("bibtex") and str(values.get("bibtex")) or "", origin=origin, problem=_problem(text),
+        bibtex=str(values.get("bibtex")) if values.get("bibtex") else "", origin=origin, problem=_problem(text),
     )
 
 
@@ -162,7 +164,8 @@ def _csv_rows(text: str, source: str) -> tuple[list[str], list[tuple[int, dict[s
 
 def parse_manifest_csv(text: str, source: str) -> list[Entry]:
     header, rows = _csv_rows(text, source)
-    missing = [column for column in _REQUIRED + ("version_id", "class", "stimulus_set_identifier") if column not in header]
+    required = _REQUIRED + ("version_id", "class", "stimulus_set_identifier")
+    missing = [column for column in required if column not in header]
     if missing:
         raise MigrationError(source, f"a manifest needs the columns {', '.join(MANIFEST_COLUMNS[:8])}; "
                                      f"no {', '.join(missing)} in {header}")
@@ -181,7 +184,9 @@ def parse_manifest_json(text: str, source: str) -> list[Entry]:
     for number, item in enumerate(items):
         origin = f"{source}[{number}]"
         if not isinstance(item, dict):
-            entries.append(Entry("", "", "", "", "", "", None, "", origin=origin, problem="invalid entry: not an object"))
+            entries.append(
+                Entry("", "", "", "", "", "", None, "", origin=origin, problem="invalid entry: not an object")
+            )
             continue
         entries.append(entry_from_values(item, origin))
     return entries
