@@ -23,24 +23,10 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
 import sys
 from pathlib import Path
 
-
-def _die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-class _KillAtStep(logging.Handler):
-    def __init__(self, step: str) -> None:
-        super().__init__(logging.INFO)
-        self.step = step
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().endswith(f": {self.step}"):
-            _die()
-
+from .children import _die, _KillAtStep
 
 #: Real git; after a successful ``git commit`` it SIGKILLs its parent (this process, which ran it
 #: without a shell in between) before that can go on.  Options before the subcommand are skipped.
