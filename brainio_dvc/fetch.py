@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from . import config
 from .catalogs import LOCATION_TYPE_DVC
 from .exceptions import IntegrityError, RemoteError, ValidationError
-from .formats.atomic import atomic_path, publish, remove_stale_temporaries, temporary_path
+from .formats.atomic import atomic_path, atomic_write_text, publish, remove_stale_temporaries, temporary_path
 from .formats.hashes import DIGEST_LENGTHS, check_digest, is_digest, sha1_hash
 from .formats.values import is_missing
 from .store.cache import data_cache, file_lock
@@ -60,6 +60,7 @@ __all__ = [
     "extracted_stimuli",
     "get_local_data_path",
     "cached_files",
+    "check_stimulus_zip",
     "is_cached",
     "get_stimulus_set",
     "lookup_assembly",
@@ -349,19 +350,38 @@ def extracted_stimuli(digest: str, home: Path | None = None) -> Path | None:
     return target if is_extracted(target) else None
 
 
-def stimuli_directory(zip_path: Path, digest: str) -> Path:
-    """The extracted stimuli of a cached ZIP, under ``$BRAINIO_HOME/stimuli/<digest>``.
+def stimuli_directory(zip_path: Path, digest: str, home: Path | None = None) -> Path:
+    """The extracted stimuli of a cached ZIP, under ``$BRAINIO_HOME/stimuli/<digest>`` (``home``,
+    by default read from the settings).
 
     Extraction happens once, under a lock that waits: concurrent loads wait for it, and
     whatever an interrupted extraction left behind is removed first.
     """
     from .formats.archives import extract_zip, is_extracted
 
-    target = stimuli_target(digest)
+    target = stimuli_target(digest, home)
     if is_extracted(target):
         return target
     with file_lock(target):
         return extract_zip(zip_path, target)  # which removes what interrupted ones left
+
+
+def check_stimulus_zip(zip_path: Path, digest: str, home: Path | None = None) -> list[str] | None:
+    """Check a cached stimulus ZIP as its extraction would (every member's name, local header,
+    size and CRC-32: :func:`~brainio_dvc.formats.archives.check_zip`), without extracting it.
+
+    The verdict depends on the ZIP's content only, which ``digest`` names, so a ZIP that passed
+    is recorded under ``$BRAINIO_HOME/checks/stimulus-zips/`` and not read again: then None is
+    returned, else the ZIP's member names.  A bad ZIP raises what its extraction would.
+    """
+    from .formats.archives import check_zip
+
+    marker = (home or config.home()) / "checks" / "stimulus-zips" / stimuli_target(digest, home).name
+    if marker.exists():
+        return None
+    members = check_zip(zip_path)
+    atomic_write_text(marker, f"{len(members)} members, every one readable with its CRC-32\n")
+    return members
 
 
 def verify_stimuli_directory(zip_path: Path, digest: str) -> bool | None:

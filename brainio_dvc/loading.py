@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -15,6 +14,7 @@ from .contribute.completeness import check_loaded_stimuli
 from .exceptions import PinError, UnsafeArchiveError, ValidationError
 from .fetch import (
     cached_files,
+    check_stimulus_zip,
     extracted_stimuli,
     fetch_row,
     stimuli_directory,
@@ -23,7 +23,7 @@ from .fetch import (
 from .lookup import find_assembly_row, find_stimulus_set_rows
 from .store import pins
 from .store.cache import data_cache
-from .store.parallel import Background, awaited, side_by_side
+from .store.parallel import side_by_side
 
 if TYPE_CHECKING:
     from .assemblies import DataAssembly
@@ -119,9 +119,10 @@ def _load_stimulus_set(identifier: str, rev: str | None, registry: str | None) -
     home = config.home()
     decision = pins.resolve(TYPE_STIMULUS_SET, identifier, rev, registry)
     csv_row, zip_row = _stimulus_set_rows(identifier, decision, home)
+    extracted = extracted_stimuli(_zip_digest(zip_row), home)
     csv_path, zip_path = _fetch_all([(csv_row, identifier, decision), (zip_row, identifier, decision)], home)
-    directory = _extract(identifier, csv_row, zip_row, zip_path)
-    return _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, directory, zip_path)
+    members = None if extracted is not None else _check_zip(identifier, csv_row, zip_row, zip_path, home)
+    return _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, zip_path, home, extracted, members)
 
 
 def _stimulus_set_rows(identifier: str, decision: pins.Decision, home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -161,10 +162,32 @@ def _zip_digest(zip_row: Mapping[str, Any]) -> str:
     return str(zip_row.get("md5") or "") or str(zip_row["sha1"])
 
 
-def _extract(identifier: str, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any], zip_path: Path) -> Path:
-    """The directory of the stimulus set's extracted ZIP, extracting it first if needed."""
+def _check_zip(
+    identifier: str, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any], zip_path: Path, home: Path
+) -> list[str] | None:
+    """Refuse a bad stimulus ZIP at load, although it is extracted only on first use
+    (:func:`~brainio_dvc.fetch.check_stimulus_zip`); its member names when it was read."""
     try:
-        return stimuli_directory(zip_path, _zip_digest(zip_row))
+        return check_stimulus_zip(zip_path, _zip_digest(zip_row), home)
+    except ValidationError as error:
+        raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
+
+
+def _extract(
+    identifier: str, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any], zip_path: Path, home: Path
+) -> Path:
+    """The directory of the stimulus set's extracted ZIP, extracting it first if needed; a ZIP
+    removed from the data cache since the load is fetched again (and checked) first."""
+    try:
+        try:
+            return stimuli_directory(zip_path, _zip_digest(zip_row), home)
+        except FileNotFoundError as error:
+            if not error.filename or Path(str(error.filename)) != zip_path:
+                raise
+            logger.info("%s was removed since %r was loaded; fetching it again", zip_path, identifier)
+            with config.set(home=home):
+                zip_path = fetch_row(zip_row, identifier)
+            return stimuli_directory(zip_path, _zip_digest(zip_row), home)
     except ValidationError as error:
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
 
@@ -175,24 +198,33 @@ def _stimulus_set(
     csv_row: Mapping[str, Any],
     zip_row: Mapping[str, Any],
     csv_path: Path,
-    directory: Path,
-    zip_path: Path | None = None,
+    zip_path: Path,
+    home: Path,
+    extracted: Path | None,
+    members: list[str] | None,
 ) -> StimulusSet:
-    """The stimulus set of a CSV whose stimuli are (or are being extracted) in ``directory``.
+    """The stimulus set of a CSV whose stimuli are in ``extracted``, or, when that is None, are
+    extracted into their directory on first use of the stimulus paths (the ZIP was checked).
 
     Every filename of the CSV must be a file of the ZIP (checked once per pair of contents:
-    :mod:`brainio_dvc.contribute.completeness`), so that no stimulus path leads nowhere.
+    :mod:`brainio_dvc.contribute.completeness`; ``members`` are the ZIP's, if read already),
+    so that no stimulus path leads nowhere.
     """
-    from .stimuli import resolve_stimulus_set_class
+    from .stimuli import StimulusPaths, resolve_stimulus_set_class
 
     cls = resolve_stimulus_set_class(str(csv_row["class"]))
     try:
-        stimulus_set = cls.from_files(csv_path, directory)
-        if zip_path is not None:
-            check_loaded_stimuli(stimulus_set["filename"].tolist(), str(csv_path),
-                                 str(csv_row.get("md5") or csv_row.get("sha1") or ""), zip_path, _zip_digest(zip_row))
+        stimulus_set = cls.from_files(csv_path, extracted or stimuli_target(_zip_digest(zip_row), home))
+        check_loaded_stimuli(stimulus_set["filename"].tolist(), str(csv_path),
+                             str(csv_row.get("md5") or csv_row.get("sha1") or ""), zip_path, _zip_digest(zip_row),
+                             members)
     except ValidationError as error:
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
+    if extracted is None:
+        extract = partial(_extract, identifier, csv_row, zip_row, zip_path, home)
+        paths = stimulus_set.stimulus_paths
+        if not (isinstance(paths, StimulusPaths) and paths.prepare_with(extract)):
+            extract()  # a loader of its own gave paths already: their files must be there now
     stimulus_set.identifier = identifier
     stimulus_set.attrs.update(provenance(csv_row, identifier))
     stimulus_set.attrs.update(_resolution(decision))
@@ -211,8 +243,9 @@ def get_assembly(
     (:mod:`brainio_dvc.store.pins`); ``attrs['resolved_by']`` names the rule that did.
 
     A cold load downloads the netCDF file, the stimulus CSV and the ZIP side by side, and
-    extracts the ZIP while the netCDF file is read; it returns once both are done, so that a
-    bad ZIP fails the load.
+    checks the ZIP (every member's name and CRC-32, every CSV filename among them) as soon as
+    it is there, so that a bad ZIP fails the load; the ZIP is extracted on first use of the
+    stimulus paths (:class:`~brainio_dvc.stimuli.StimulusPaths`).
 
     ``lazy=True`` opens the netCDF file with dask in the chunks it is stored in (as
     ``BRAINIO_CHUNKS`` does with chunks of its own): values are read when they are used, so
@@ -238,40 +271,29 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
         stimulus_decision = pins.resolve(TYPE_STIMULUS_SET, stimulus_set_identifier, None, None)
     # The assembly's registry and commit, already resolved: its catalogs are read directly.
     csv_row, zip_row = _stimulus_set_rows(stimulus_set_identifier, stimulus_decision, home)
-    directory = extracted_stimuli(_zip_digest(zip_row), home)
-    started: list[Background[Path]] = []
+    extracted = extracted_stimuli(_zip_digest(zip_row), home)
+    checked: list[list[str] | None] = []
 
-    def start_extracting(path: Path) -> None:
-        # As soon as the ZIP is there: while the netCDF file is still downloading, the
-        # extraction has the interpreter mostly to itself.
-        started.append(Background(partial(_extract, stimulus_set_identifier, csv_row, zip_row, path)))
+    def check(path: Path) -> None:
+        # As soon as the ZIP is there, in the thread that fetched it, while the netCDF file is
+        # still downloading: a bad ZIP fails the load, though it is extracted on first use.
+        checked.append(_check_zip(stimulus_set_identifier, csv_row, zip_row, path, home))
 
-    try:
-        file_path, csv_path, zip_path = _fetch_all([
-            (row, identifier, decision),
-            (csv_row, stimulus_set_identifier, stimulus_decision),
-            (zip_row, stimulus_set_identifier, stimulus_decision),
-        ], home, then={2: start_extracting} if directory is None else None)
-    except BaseException:
-        for background in started:  # nothing is left running
-            background.join()
-        raise
-    if directory is not None:
-        extraction: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
-    else:
-        extraction = awaited(started[0])
-        directory = stimuli_target(_zip_digest(zip_row), home)
-    with extraction:
-        stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path, directory,
-                                     zip_path)
-        loader = cls.get_loader_class()(
-            cls=cls,
-            file_path=file_path,
-            stimulus_set_identifier=stimulus_set_identifier,
-            stimulus_set=stimulus_set,
-            chunks={} if lazy else None,
-        )
-        assembly = loader.load()
+    file_path, csv_path, zip_path = _fetch_all([
+        (row, identifier, decision),
+        (csv_row, stimulus_set_identifier, stimulus_decision),
+        (zip_row, stimulus_set_identifier, stimulus_decision),
+    ], home, then={2: check} if extracted is None else None)
+    stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path, zip_path,
+                                 home, extracted, checked[0] if checked else None)
+    loader = cls.get_loader_class()(
+        cls=cls,
+        file_path=file_path,
+        stimulus_set_identifier=stimulus_set_identifier,
+        stimulus_set=stimulus_set,
+        chunks={} if lazy else None,
+    )
+    assembly = loader.load()
     assembly.attrs.update(provenance(row, identifier))
     assembly.attrs.update(_resolution(decision))
     assembly.attrs["stimulus_set_identifier"] = stimulus_set_identifier
