@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -23,7 +24,7 @@ from .fetch import (
 from .lookup import find_assembly_row, find_stimulus_set_rows
 from .store import pins
 from .store.cache import data_cache
-from .store.parallel import side_by_side
+from .store.parallel import Background, awaited, side_by_side
 
 if TYPE_CHECKING:
     from .assemblies import DataAssembly
@@ -122,7 +123,9 @@ def _load_stimulus_set(identifier: str, rev: str | None, registry: str | None) -
     extracted = extracted_stimuli(_zip_digest(zip_row), home)
     csv_path, zip_path = _fetch_all([(csv_row, identifier, decision), (zip_row, identifier, decision)], home)
     members = None if extracted is not None else _check_zip(identifier, csv_row, zip_row, zip_path, home)
-    return _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, zip_path, home, extracted, members)
+    stimulus_set = _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, zip_path, home, extracted)
+    _check_pair(identifier, csv_row, zip_row, stimulus_set, csv_path, zip_path, members)
+    return stimulus_set
 
 
 def _stimulus_set_rows(identifier: str, decision: pins.Decision, home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -192,6 +195,19 @@ def _extract(
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
 
 
+def _check_pair(identifier: str, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any], stimulus_set: StimulusSet,
+                csv_path: Path, zip_path: Path, members: list[str] | None) -> None:
+    """Every filename of the CSV must be a file of the ZIP (checked once per pair of contents:
+    :mod:`brainio_dvc.contribute.completeness`; ``members`` are the ZIP's, if read already), so
+    that no stimulus path leads nowhere."""
+    try:
+        csv_digest = str(csv_row.get("md5") or csv_row.get("sha1") or "")
+        check_loaded_stimuli(stimulus_set["filename"].tolist(), str(csv_path), csv_digest, zip_path,
+                             _zip_digest(zip_row), members)
+    except ValidationError as error:
+        raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
+
+
 def _stimulus_set(
     identifier: str,
     decision: pins.Decision,
@@ -201,23 +217,15 @@ def _stimulus_set(
     zip_path: Path,
     home: Path,
     extracted: Path | None,
-    members: list[str] | None,
 ) -> StimulusSet:
     """The stimulus set of a CSV whose stimuli are in ``extracted``, or, when that is None, are
-    extracted into their directory on first use of the stimulus paths (the ZIP was checked).
-
-    Every filename of the CSV must be a file of the ZIP (checked once per pair of contents:
-    :mod:`brainio_dvc.contribute.completeness`; ``members`` are the ZIP's, if read already),
-    so that no stimulus path leads nowhere.
-    """
+    extracted into their directory on first use of the stimulus paths (the caller checks the
+    ZIP, and the pair: :func:`_check_pair`)."""
     from .stimuli import StimulusPaths, resolve_stimulus_set_class
 
     cls = resolve_stimulus_set_class(str(csv_row["class"]))
     try:
         stimulus_set = cls.from_files(csv_path, extracted or stimuli_target(_zip_digest(zip_row), home))
-        check_loaded_stimuli(stimulus_set["filename"].tolist(), str(csv_path),
-                             str(csv_row.get("md5") or csv_row.get("sha1") or ""), zip_path, _zip_digest(zip_row),
-                             members)
     except ValidationError as error:
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
     if extracted is None:
@@ -272,28 +280,37 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
     # The assembly's registry and commit, already resolved: its catalogs are read directly.
     csv_row, zip_row = _stimulus_set_rows(stimulus_set_identifier, stimulus_decision, home)
     extracted = extracted_stimuli(_zip_digest(zip_row), home)
-    checked: list[list[str] | None] = []
+    started: list[Background[list[str] | None]] = []
 
-    def check(path: Path) -> None:
-        # As soon as the ZIP is there, in the thread that fetched it, while the netCDF file is
-        # still downloading: a bad ZIP fails the load, though it is extracted on first use.
-        checked.append(_check_zip(stimulus_set_identifier, csv_row, zip_row, path, home))
+    def start_checking(path: Path) -> None:
+        # As soon as the ZIP is there, while the netCDF file downloads and is read: a bad ZIP
+        # fails the load, though it is extracted only on first use of the stimulus paths.
+        started.append(Background(partial(_check_zip, stimulus_set_identifier, csv_row, zip_row, path, home)))
 
-    file_path, csv_path, zip_path = _fetch_all([
-        (row, identifier, decision),
-        (csv_row, stimulus_set_identifier, stimulus_decision),
-        (zip_row, stimulus_set_identifier, stimulus_decision),
-    ], home, then={2: check} if extracted is None else None)
-    stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path, zip_path,
-                                 home, extracted, checked[0] if checked else None)
-    loader = cls.get_loader_class()(
-        cls=cls,
-        file_path=file_path,
-        stimulus_set_identifier=stimulus_set_identifier,
-        stimulus_set=stimulus_set,
-        chunks={} if lazy else None,
-    )
-    assembly = loader.load()
+    try:
+        file_path, csv_path, zip_path = _fetch_all([
+            (row, identifier, decision),
+            (csv_row, stimulus_set_identifier, stimulus_decision),
+            (zip_row, stimulus_set_identifier, stimulus_decision),
+        ], home, then={2: start_checking} if extracted is None else None)
+    except BaseException:
+        for background in started:  # nothing is left running
+            background.join()
+        raise
+    checking: contextlib.AbstractContextManager[Any] = awaited(started[0]) if started else contextlib.nullcontext()
+    with checking:
+        stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path, zip_path,
+                                     home, extracted)
+        loader = cls.get_loader_class()(
+            cls=cls,
+            file_path=file_path,
+            stimulus_set_identifier=stimulus_set_identifier,
+            stimulus_set=stimulus_set,
+            chunks={} if lazy else None,
+        )
+        assembly = loader.load()
+    _check_pair(stimulus_set_identifier, csv_row, zip_row, stimulus_set, csv_path, zip_path,
+                started[0].result() if started else None)
     assembly.attrs.update(provenance(row, identifier))
     assembly.attrs.update(_resolution(decision))
     assembly.attrs["stimulus_set_identifier"] = stimulus_set_identifier

@@ -215,6 +215,14 @@ class StimulusPaths(dict[Any, Path]):
             return dict(self)
         return StimulusPaths(Path(), [], [], source=self)
 
+    def __eq__(self, other: object) -> bool:  # dict's own comparison reads the other's entries directly
+        return dict.__eq__(self.resolved(), other.resolved() if isinstance(other, StimulusPaths) else other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # as dict's
+
     def __reduce_ex__(self, protocol: Any) -> Any:  # pickles (and deep-copies) as a plain dict
         return (dict, (dict(self.resolved()),))
 
@@ -236,7 +244,7 @@ def _resolving(name: str) -> Callable[..., Any]:
 
 # Every way of reading or changing a dict resolves it first (dunders included: assigning them to
 # the class also sets the slots that C code, such as dict(paths) or {**paths}, goes through).
-for _name in ("__getitem__", "__contains__", "__iter__", "__len__", "__eq__", "__ne__", "__or__", "__ror__",
+for _name in ("__getitem__", "__contains__", "__iter__", "__len__", "__or__", "__ror__",
               "__ior__", "__reversed__", "__setitem__", "__delitem__", "keys", "values", "items", "get", "pop",
               "popitem", "setdefault", "update", "clear"):
     setattr(StimulusPaths, _name, _resolving(_name))

@@ -12,8 +12,9 @@ never leaves a truncated file under the final name.  Extraction goes to a tempor
 directory that is renamed into place once complete; entries that could escape it, symlinks and
 repeated names are refused, and anything a damaged archive makes :mod:`zipfile` raise becomes a
 :class:`ValidationError`.  A killed extraction leaves only a hidden temporary directory, which
-the next extraction into the same directory removes; :func:`extraction_problems` compares an
-extraction with its archive (``brainio-dvc verify``).
+the next extraction into the same directory removes; :func:`check_zip` reads and checks an
+archive as extraction does, without writing; :func:`extraction_problems` compares an extraction
+with its archive (``brainio-dvc verify``).
 """
 
 from __future__ import annotations
@@ -416,8 +417,8 @@ def _extract_member(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, directory: Path | None, zip_path: Path, made: set[Path],
     descriptor: int | None = None,
 ) -> None:
-    """Write one checked entry under ``directory``: at once when it is small, else in chunks.
-    With ``directory`` None, read and check it the same way, and write nothing.
+    """Write one checked entry under ``directory`` (None: read and check it only), at once when it
+    is small, else in chunks.
 
     ``made`` holds the directories created so far, so that each is made once (stimulus ZIPs
     hold thousands of small files, and a system call less per file shows).  With the archive's
@@ -440,8 +441,7 @@ def _extract_member(
     with _reading(zip_path):
         source = archive.open(info)
     written = 0
-    with source, open(os.devnull if destination is None else destination, "wb" if destination is None else "xb") \
-            as target:
+    with source, open(destination or os.devnull, "xb" if destination else "wb") as target:
         while True:
             with _reading(zip_path):
                 chunk = source.read(max(info.file_size, 1) if info.file_size <= _COPY_BUFFER else _COPY_BUFFER)
@@ -461,8 +461,8 @@ def _extract_member(
 
 
 def _extract_into(zip_path: Path, directory: Path | None) -> list[str]:
-    """Validate every entry of ``zip_path``, then extract them all into ``directory`` (with None:
-    read and check each as extraction does, writing nothing); the entries' names."""
+    """Validate every entry of ``zip_path``, then extract them into ``directory`` (None: only read
+    and check them); the entries' names."""
     try:
         with open(zip_path, "rb") as stream:
             with _reading(zip_path):
@@ -472,11 +472,9 @@ def _extract_into(zip_path: Path, directory: Path | None) -> list[str]:
                 _check_members(zip_path, members)
                 made = set() if directory is None else {directory}
                 descriptor = stream.fileno() if hasattr(os, "pread") else None
-                if directory is None:
-                    for member in members:
-                        _extract_member(archive, member, None, zip_path, made, descriptor)
-                    return [member.filename for member in members]
-                with tracker("unzip", directory.name, len(members), unit="files") as advance:
+                progress = contextlib.nullcontext(lambda _: None) if directory is None else \
+                    tracker("unzip", directory.name, len(members), unit="files")  # only extraction reports
+                with progress as advance:
                     for member in members:
                         _extract_member(archive, member, directory, zip_path, made, descriptor)
                         advance(1)
@@ -486,13 +484,8 @@ def _extract_into(zip_path: Path, directory: Path | None) -> list[str]:
 
 
 def check_zip(zip_path: str | os.PathLike[str]) -> list[str]:
-    """Check ``zip_path`` as :func:`extract_zip` would, without extracting it; its member names.
-
-    Every entry is read: unsafe names raise :class:`UnsafeArchiveError`, and a damaged archive
-    (unreadable central directory, a local header that does not match it, a wrong CRC-32, an
-    entry holding fewer or more bytes than it claims) :class:`ValidationError`, the errors an
-    extraction would raise.  So an archive that passes extracts (disk and permissions aside).
-    """
+    """Read and check every entry of ``zip_path`` as :func:`extract_zip` does, and raise what it
+    would, writing nothing: an archive that passes extracts (disk aside).  Its member names."""
     return _extract_into(Path(zip_path), None)
 
 
