@@ -352,11 +352,8 @@ def extracted_stimuli(digest: str, home: Path | None = None) -> Path | None:
 
 def stimuli_directory(zip_path: Path, digest: str, home: Path | None = None) -> Path:
     """The extracted stimuli of a cached ZIP, under ``$BRAINIO_HOME/stimuli/<digest>`` (``home``,
-    by default read from the settings).
-
-    Extraction happens once, under a lock that waits: concurrent loads wait for it, and
-    whatever an interrupted extraction left behind is removed first.
-    """
+    by default read from the settings).  Extraction happens once, under a lock that waits:
+    concurrent loads wait for it, and what an interrupted extraction left is removed first."""
     from .formats.archives import extract_zip, is_extracted
 
     target = stimuli_target(digest, home)
@@ -367,13 +364,9 @@ def stimuli_directory(zip_path: Path, digest: str, home: Path | None = None) -> 
 
 
 def check_stimulus_zip(zip_path: Path, digest: str, home: Path | None = None) -> list[str] | None:
-    """Check a cached stimulus ZIP as its extraction would (every member's name, local header,
-    size and CRC-32: :func:`~brainio_dvc.formats.archives.check_zip`), without extracting it.
-
-    The verdict depends on the ZIP's content only, which ``digest`` names, so a ZIP that passed
-    is recorded under ``$BRAINIO_HOME/checks/stimulus-zips/`` and not read again: then None is
-    returned, else the ZIP's member names.  A bad ZIP raises what its extraction would.
-    """
+    """Check a cached stimulus ZIP as its extraction would, without extracting it
+    (:func:`~brainio_dvc.formats.archives.check_zip`): its member names, or None when a ZIP of
+    this content (``digest``) passed before (recorded under ``$BRAINIO_HOME/checks/stimulus-zips/``)."""
     from .formats.archives import check_zip
 
     marker = (home or config.home()) / "checks" / "stimulus-zips" / stimuli_target(digest, home).name

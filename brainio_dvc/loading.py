@@ -111,7 +111,8 @@ def get_stimulus_set(identifier: str, rev: str | None = None, registry: str | No
     """Load a stimulus set; ``rev`` and ``registry`` as in :mod:`brainio_dvc.lookup`.
 
     Without them, the pins of the repository around the current directory decide
-    (:mod:`brainio_dvc.store.pins`); ``attrs['resolved_by']`` names the rule that did.
+    (:mod:`brainio_dvc.store.pins`); ``attrs['resolved_by']`` names the rule that did.  The
+    ZIP is checked now and extracted on the first use of the stimulus paths.
     """
     return _again_if_removed(partial(_load_stimulus_set, identifier, rev, registry), identifier)
 
