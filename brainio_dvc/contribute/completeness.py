@@ -51,7 +51,11 @@ def _normal(name: str) -> str:
 
 def missing_files(filenames: Iterable[object], members: Iterable[str]) -> list[str]:
     """The ``filenames`` (in order, each once) that are not files among the ZIP ``members``."""
-    files = {_normal(member) for member in members if not member.endswith("/")}
+    filenames, members = list(filenames), [member for member in members if not member.endswith("/")]
+    exact = set(members)
+    if all(isinstance(name, str) and name in exact for name in filenames):
+        return []  # the usual case, decided without normalizing thousands of names
+    files = {_normal(member) for member in members}
     missing: dict[str, None] = {}
     for name in filenames:
         if _normal(str(name)) not in files:
