@@ -125,7 +125,7 @@ def _load_stimulus_set(identifier: str, rev: str | None, registry: str | None) -
     csv_path, zip_path = _fetch_all([(csv_row, identifier, decision), (zip_row, identifier, decision)], home)
     members = None if extracted is not None else _check_zip(identifier, csv_row, zip_row, zip_path, home)
     stimulus_set = _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, zip_path, home, extracted)
-    _check_pair(identifier, csv_row, zip_row, stimulus_set, csv_path, zip_path, members)
+    _check_pair(identifier, decision, csv_row, zip_row, stimulus_set, csv_path, zip_path, members)
     return stimulus_set
 
 
@@ -196,17 +196,18 @@ def _extract(
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
 
 
-def _check_pair(identifier: str, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any], stimulus_set: StimulusSet,
-                csv_path: Path, zip_path: Path, members: list[str] | None) -> None:
+def _check_pair(identifier: str, decision: pins.Decision, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any],
+                stimulus_set: StimulusSet, csv_path: Path, zip_path: Path, members: list[str] | None) -> None:
     """Every filename of the CSV must be a file of the ZIP (checked once per pair of contents:
     :mod:`brainio_dvc.contribute.completeness`; ``members`` are the ZIP's, if read already), so
-    that no stimulus path leads nowhere."""
+    that no stimulus path leads nowhere; then the stimulus set counts as loaded (:func:`pins.loaded`)."""
     try:
         csv_digest = str(csv_row.get("md5") or csv_row.get("sha1") or "")
         check_loaded_stimuli(stimulus_set["filename"].tolist(), str(csv_path), csv_digest, zip_path,
                              _zip_digest(zip_row), members)
     except ValidationError as error:
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
+    pins.loaded(TYPE_STIMULUS_SET, identifier, [csv_row, zip_row], decision)
 
 
 def _stimulus_set(
@@ -238,7 +239,6 @@ def _stimulus_set(
     stimulus_set.attrs.update(provenance(csv_row, identifier))
     stimulus_set.attrs.update(_resolution(decision))
     stimulus_set.attrs["zip"] = provenance(zip_row, identifier)
-    pins.loaded(TYPE_STIMULUS_SET, identifier, [csv_row, zip_row], decision)
     return stimulus_set
 
 
@@ -310,7 +310,7 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
             chunks={} if lazy else None,
         )
         assembly = loader.load()
-    _check_pair(stimulus_set_identifier, csv_row, zip_row, stimulus_set, csv_path, zip_path,
+    _check_pair(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, stimulus_set, csv_path, zip_path,
                 started[0].result() if started else None)
     assembly.attrs.update(provenance(row, identifier))
     assembly.attrs.update(_resolution(decision))

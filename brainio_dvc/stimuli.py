@@ -198,11 +198,6 @@ class StimulusPaths(dict[Any, Path]):
         self._resolve()
         return self
 
-    @property
-    def pending(self) -> bool:
-        """Whether nothing was read from it yet (so its files may not be there yet)."""
-        return self._pending is not None
-
     def prepare_with(self, prepare: Callable[[], object]) -> bool:
         """Have ``prepare()`` put the files there before first use; False if it was used already."""
         with self._lock:
