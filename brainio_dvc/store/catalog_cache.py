@@ -1,75 +1,382 @@
 """The on-disk catalog cache: a commit's validated catalog tables, written once and read back.
 
 A commit fixes its tree, so the tables of a commit never go stale: one file per commit,
-``$BRAINIO_HOME/catalog-cache/<commit>.json``, shared by all registries and processes.  Version
-5 holds {"catalogs": {name: {"columns": [...], "rows": [[...], ...], "index": {lookup_type:
-{identifier: [row numbers]}}, "bad_rows": [{"line", "expected", "found", "cells"}, ...]}}}: each
-catalog's CSV, indexed so that a lookup reads one entry rather than every row, and its
-malformed rows, set aside.
+``$BRAINIO_HOME/catalog-cache/<commit>.v6``, shared by all registries and processes.  It is
+laid out so that a lookup in a new process reads the rows of one identifier, not every row:
 
-The file is data only and checked as it is read: a file that is not a cache of this version
-is ignored (with a warning when it is unreadable) and the caller parses the catalogs again.
-Writes are atomic (:mod:`~brainio_dvc.formats.atomic`), so a reader never sees half a file.
+- a first line, ``brainio-dvc catalog cache 6 <CRC-32 of the header>``;
+- a header, one line of JSON: ``{"size": <bytes of the blocks>, "blocks": [[offset, length,
+  CRC-32], ...], "catalogs": {name: {"columns": [...], "rows": <count>, "bad_rows": [{"line",
+  "expected", "found", "cells"}, ...]}}}``: where the blocks are, and each catalog's columns,
+  number of rows and malformed rows (set aside);
+- the blocks.  An identifier's rows, in every catalog, are in block :func:`_block_of` (a
+  CRC-32 of the identifier), which is the JSON ``[[[row numbers], [rows]], ...]``: one pair per
+  catalog, in the header's order.  A block holds some :data:`_BLOCK_ROWS` rows.
+
+Reading a file checks its first line, the header's CRC-32, the header and the file's size.  A
+block is checked when it is first read: its CRC-32, then for each catalog rows of strings as
+many as the columns, numbered in ascending order within the catalog; reading every row of a
+catalog checks that each row number comes once.  Everything read is data (JSON, never pickle):
+the directory may be shared.  A file that fails a check, at once or when a block is read later,
+is ignored with a warning that names it; the catalogs are then parsed again (once) and the file
+written again.  A file of another version has another name and is never opened; a file whose
+first line names another version is ignored and rewritten.  Writes are atomic
+(:mod:`~brainio_dvc.formats.atomic`): a reader sees a whole file or none.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
-from collections.abc import Mapping
+import threading
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import overload
 
-from ..formats.atomic import atomic_write_text
-from ..formats.catalog_csv import CatalogTable, tables_from_json, tables_to_json
+from ..exceptions import CatalogFormatError
+from ..formats.atomic import atomic_path
+from ..formats.catalog_csv import BadRow, CatalogTable, are_catalog_columns, are_catalog_rows
 
-__all__ = ["read_tables", "write_tables"]
+__all__ = ["cached_tables"]
 
 logger = logging.getLogger(__name__)
 
-_CATALOG_CACHE_DIR = "catalog-cache"
-_CATALOG_CACHE_VERSION = 5  # bump whenever parsing or validation of catalogs changes
+_DIRECTORY = "catalog-cache"
+_VERSION = 6  # bump whenever parsing or validation of catalogs, or this layout, changes
+_MAGIC = b"brainio-dvc catalog cache"
+#: Rows in a block, on average.  A lookup of a new identifier decodes one block (~30 µs), and
+#: each block costs ~50 bytes of header, decoded by the first lookup.
+_BLOCK_ROWS = 16
+
+Parse = Callable[[], dict[str, CatalogTable]]
+#: One catalog's part of a block: (row numbers, rows).
+Part = tuple[list[int], list[list[str]]]
 
 
-def _cache_file(home: Path, commit: str) -> Path:
-    return home / _CATALOG_CACHE_DIR / f"{commit}.json"
+def cached_tables(home: Path, commit: str, parse: Parse) -> dict[str, CatalogTable]:
+    """The validated catalog tables of ``commit`` (without provenance), by name.
 
-
-def read_tables(home: Path, commit: str) -> dict[str, CatalogTable] | None:
-    """The cached tables of ``commit`` (without provenance), or None when none are cached.
-
-    An unreadable or damaged cache file is ignored with a warning naming it.
+    Read from the cache of ``home`` when it holds them; otherwise ``parse()`` gives them and
+    they are cached.  When the cache file turns out damaged, now or when a block of it is read
+    later, ``parse()`` is called (once) instead and the file written again.
     """
-    cache_file = _cache_file(home, commit)
+    path = home / _DIRECTORY / f"{commit}.v{_VERSION}"
     try:
-        return _tables_from_cache(_json_without_gc(cache_file.read_text(encoding="utf-8")))
+        data = path.read_bytes()
     except FileNotFoundError:
+        data = None
+    except OSError as error:
+        logger.warning("ignoring unreadable catalog cache %s: %s", path, error)
+        data = None
+    if data is not None:
+        opened = _CacheFile.open(path, data, parse)
+        if opened is not None:
+            return opened
+    tables = parse()
+    _write(path, tables)
+    return tables
+
+
+def _write(path: Path, tables: Mapping[str, CatalogTable]) -> None:
+    """Cache ``tables`` in ``path`` (atomically: readers see all or nothing)."""
+    data = _encode(tables)
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+
+
+def _block_of(identifier: str, blocks: int) -> int:
+    """The block, of ``blocks``, that holds the rows of ``identifier``: the same in every process."""
+    return zlib.crc32(identifier.encode("utf-8", "surrogatepass")) % blocks
+
+
+def _encode(tables: Mapping[str, CatalogTable]) -> bytes:
+    """The bytes of a cache file of ``tables``: the same tables always give the same bytes."""
+    count = max(-(-sum(len(table.rows) for table in tables.values()) // _BLOCK_ROWS), 1)
+    grouped: list[list[Part]] = [[([], []) for _ in tables] for _ in range(count)]
+    for position, table in enumerate(tables.values()):
+        identifier_at = table.columns.index("identifier")
+        for number, row in enumerate(table.rows):
+            numbers, rows = grouped[_block_of(row[identifier_at], count)][position]
+            numbers.append(number)
+            rows.append(list(row))
+    body = bytearray()
+    places = []
+    for parts in grouped:
+        block = json.dumps(parts).encode("utf-8")
+        places.append([len(body), len(block), zlib.crc32(block)])
+        body += block
+    catalogs = {
+        name: {
+            "columns": list(table.columns),
+            "rows": len(table.rows),
+            "bad_rows": [bad.to_json() for bad in table.bad_rows],
+        }
+        for name, table in tables.items()
+    }
+    header = json.dumps({"size": len(body), "blocks": places, "catalogs": catalogs}).encode("utf-8")
+    first = b"%s %d %d\n" % (_MAGIC, _VERSION, zlib.crc32(header))
+    return first + header + b"\n" + bytes(body)
+
+
+class _CacheFile:
+    """One cache file, read into memory: its blocks, decoded and checked when first asked for,
+    and what to do when one is damaged (parse the catalogs again, once, and write the file)."""
+
+    def __init__(self, path: Path, data: bytes, body: int, parse: Parse) -> None:
+        self.path = path
+        self._data = data
+        self._body = body
+        self._parse = parse
+        self._places: list[list[int]] = []
+        #: Each catalog's (columns, number of rows), in the header's order.
+        self._shapes: list[tuple[int, int]] = []
+        #: Decoded blocks (decoding one twice, in two threads at once, is harmless).
+        self._decoded: dict[int, list[Part]] = {}
+        self._parsed: dict[str, CatalogTable] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path, data: bytes, parse: Parse) -> dict[str, CatalogTable] | None:
+        """The tables of the file's ``data``, their rows still in blocks; None (with a warning,
+        unless the file names another version) when it is not such a file."""
+        first_end = data.find(b"\n")
+        first = data[:first_end].split(b" ") if first_end >= 0 else []
+        if first[:-2] == _MAGIC.split(b" ") and first[-2:-1] != [b"%d" % _VERSION]:
+            return None
+        header_end = data.find(b"\n", first_end + 1)
+        header = data[first_end + 1 : header_end] if first_end >= 0 and header_end >= 0 else b""
+        if first[:-2] != _MAGIC.split(b" ") or not first[-1].isdigit():
+            problem = "not a catalog cache file"
+        elif zlib.crc32(header) != int(first[-1]):
+            problem = "its header's CRC-32 does not match (a damaged or truncated file)"
+        else:
+            tables = cls(path, data, header_end + 1, parse)._tables(_json(header))
+            if not isinstance(tables, str):
+                return tables
+            problem = tables
+        logger.warning("ignoring unreadable catalog cache %s: %s", path, problem)
         return None
-    except (OSError, ValueError) as error:
-        logger.warning("ignoring unreadable catalog cache %s: %s", cache_file, error)
-        return None
+
+    def _tables(self, header: object) -> dict[str, CatalogTable] | str:
+        """The tables of the file's ``header``, or what is wrong with it."""
+        if not isinstance(header, dict) or not isinstance(header.get("catalogs"), dict):
+            return "its header is not an object with catalogs"
+        size = len(self._data) - self._body
+        if header.get("size") != size:
+            return f"{size} bytes of blocks, not {header.get('size')!r} (a truncated file?)"
+        places = header.get("blocks")
+        if not isinstance(places, list) or not places or not all(self._is_place(place, size) for place in places):
+            return "its header has no valid places of blocks"
+        self._places = places
+        tables = {}
+        for position, (name, entry) in enumerate(header["catalogs"].items()):
+            entry = entry if isinstance(entry, dict) else {}
+            columns, count, bad_data = entry.get("columns"), entry.get("rows"), entry.get("bad_rows")
+            if not are_catalog_columns(columns) or type(count) is not int or count < 0:
+                return f"catalog {name!r} has no valid columns or number of rows"
+            read = [BadRow.from_json(bad, columns) for bad in bad_data] if isinstance(bad_data, list) else [None]
+            bad_rows = tuple(bad for bad in read if bad is not None)
+            if len(bad_rows) != len(read):
+                return f"catalog {name!r} has malformed bad rows"
+            self._shapes.append((len(columns), count))
+            blocks = _Blocks(self, position, name, tuple(columns), bad_rows, count)
+            rows, index = _LazyRows(blocks), _LazyIndex(blocks)
+            tables[name] = CatalogTable(name, tuple(columns), rows, index=index, bad_rows=bad_rows, blocks=blocks)
+        return tables
+
+    @staticmethod
+    def _is_place(place: object, size: int) -> bool:
+        if not isinstance(place, list) or len(place) != 3 or not set(map(type, place)) <= {int}:
+            return False
+        offset, length, crc = place
+        return offset >= 0 and length >= 0 and offset + length <= size and crc >= 0
+
+    @property
+    def blocks(self) -> int:
+        return len(self._places)
+
+    def block(self, block: int) -> list[Part] | str:
+        """The catalogs' parts of ``block``, or what is wrong with it ("" once the catalogs
+        were parsed again instead: the file is not read any more)."""
+        found = self._decoded.get(block)
+        if found is None:
+            if self._parsed is not None:
+                return ""
+            offset, length, crc = self._places[block]
+            start = self._body + offset
+            data = self._data[start : start + length]
+            checked = self._checked(block, _json(data) if zlib.crc32(data) == crc else None)
+            if isinstance(checked, str):
+                return checked
+            found = self._decoded[block] = checked
+        return found
+
+    def _checked(self, block: int, data: object) -> list[Part] | str:
+        """The parts of a decoded block, or what is wrong with it."""
+        if data is None:
+            return f"block {block}: its CRC-32 does not match, or it is not JSON"
+        if not isinstance(data, list) or len(data) != len(self._shapes):
+            return f"block {block}: not one part for each of {len(self._shapes)} catalogs"
+        for part, (width, count) in zip(data, self._shapes, strict=True):
+            if not isinstance(part, list) or len(part) != 2:
+                return f"block {block}: a part that is not [row numbers, rows]"
+            numbers, rows = part
+            if not isinstance(numbers, list) or not set(map(type, numbers)) <= {int}:
+                return f"block {block}: row numbers that are not whole numbers"
+            if numbers != sorted(set(numbers)) or (numbers and (numbers[0] < 0 or numbers[-1] >= count)):
+                return f"block {block}: row numbers that are not ascending, from 0 to {count - 1}"
+            if not are_catalog_rows(rows, width) or len(rows) != len(numbers):
+                return f"block {block}: rows that are not {len(numbers)} rows of {width} strings"
+        return [(numbers, rows) for numbers, rows in data]
+
+    def parsed(self, name: str, columns: tuple[str, ...], bad_rows: tuple[BadRow, ...], problem: str) -> CatalogTable:
+        """Catalog ``name`` parsed again because of the file's ``problem`` (warned about once):
+        it must have the ``columns`` and ``bad_rows`` that the header gave."""
+        with self._lock:
+            if self._parsed is None:
+                logger.warning("ignoring unreadable catalog cache %s: %s", self.path, problem)
+                self._parsed = self._parse()
+                _write(self.path, self._parsed)
+                self._data = b""  # nothing more is read from it
+        table = self._parsed.get(name)
+        if table is None or (table.columns, table.bad_rows) != (columns, bad_rows):
+            found = "no such catalog" if table is None else f"columns {list(table.columns)}"
+            found += "" if table is None or table.bad_rows == bad_rows else f" and {len(table.bad_rows)} bad rows"
+            raise CatalogFormatError(
+                str(self.path), f"catalog {name!r} with the columns and bad rows of the catalog at its commit", found
+            )
+        return table
 
 
-def write_tables(home: Path, commit: str, tables: Mapping[str, CatalogTable]) -> None:
-    """Cache the validated ``tables`` of ``commit`` (atomically: readers see all or nothing)."""
-    cached_form = {"version": _CATALOG_CACHE_VERSION, "catalogs": tables_to_json(tables)}
-    atomic_write_text(_cache_file(home, commit), json.dumps(cached_form))
-
-
-def _json_without_gc(text: str) -> object:
-    """``json.loads(text)`` with the garbage collector paused: the ~100,000 lists and strings of
-    a 10,000-row catalog otherwise set off collections that add a quarter to the decoding."""
-    paused = gc.isenabled()
-    gc.disable()
+def _json(data: bytes) -> object:
+    """The JSON value of ``data``; None when it is not JSON (a damaged file)."""
     try:
-        return json.loads(text)
-    finally:
-        if paused:
-            gc.enable()
-
-
-def _tables_from_cache(cached: object) -> dict[str, CatalogTable] | None:
-    """The catalog tables of a catalog cache file's JSON, or None when it is not one."""
-    if not isinstance(cached, dict) or cached.get("version") != _CATALOG_CACHE_VERSION:
+        return json.loads(data)
+    except (ValueError, RecursionError):  # not UTF-8 or not JSON; nested beyond what Python parses
         return None
-    return tables_from_json(cached.get("catalogs"))
+
+
+class _Blocks:
+    """The rows of one catalog of a cache file, read from its blocks as they are asked for."""
+
+    def __init__(
+        self,
+        file: _CacheFile,
+        position: int,
+        name: str,
+        columns: tuple[str, ...],
+        bad_rows: tuple[BadRow, ...],
+        count: int,
+    ) -> None:
+        self._file = file
+        self._position = position
+        self._name = name
+        self._columns = columns
+        self._bad_rows = bad_rows
+        self._count = count
+        self._identifier_at = columns.index("identifier")
+        self._lookup_type_at = columns.index("lookup_type")
+        self._rows: Sequence[Sequence[str]] | None = None
+        self._index: Mapping[str, Mapping[str, list[int]]] | None = None
+        #: The table parsed again when the file turned out damaged, which answers instead.
+        self._parsed: CatalogTable | None = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    def rows_of(self, lookup_type: str, identifier: str) -> list[Sequence[str]]:
+        if self._parsed is not None:
+            return self._parsed.rows_of(lookup_type, identifier)
+        found = self._file.block(_block_of(identifier, self._file.blocks))
+        if isinstance(found, str):
+            return self._reparsed(found).rows_of(lookup_type, identifier)
+        at, lookup_type_at = self._identifier_at, self._lookup_type_at
+        return [row for row in found[self._position][1] if row[at] == identifier and row[lookup_type_at] == lookup_type]
+
+    def rows(self) -> Sequence[Sequence[str]]:
+        """Every row, in order."""
+        if self._rows is None:
+            found = self._all_rows() if self._parsed is None else ""
+            self._rows = self._reparsed(found).rows if isinstance(found, str) else found
+        return self._rows
+
+    def index(self) -> Mapping[str, Mapping[str, list[int]]]:
+        """{lookup_type: {identifier: [row numbers]}} of every row, as a parsed table's."""
+        if self._index is None:
+            rows = self.rows()
+            if self._parsed is not None:
+                self._index = self._parsed.index or {}
+            else:
+                index: dict[str, dict[str, list[int]]] = {}
+                for number, row in enumerate(rows):
+                    by_identifier = index.setdefault(row[self._lookup_type_at], {})
+                    by_identifier.setdefault(row[self._identifier_at], []).append(number)
+                self._index = index
+        return self._index
+
+    def _all_rows(self) -> list[Sequence[str]] | str:
+        ordered: list[Sequence[str] | None] = [None] * self._count
+        placed = 0
+        for block in range(self._file.blocks):
+            found = self._file.block(block)
+            if isinstance(found, str):
+                return found
+            numbers, rows = found[self._position]
+            for number, row in zip(numbers, rows, strict=True):
+                ordered[number] = row
+            placed += len(numbers)
+        if placed != self._count or None in ordered:
+            return f"catalog {self._name!r}: its blocks do not hold each of its {self._count} rows once"
+        return ordered  # type: ignore[return-value]  # no None left
+
+    def _reparsed(self, problem: str) -> CatalogTable:
+        """The table parsed again, which answers from now on, because of ``problem`` ("": the
+        file's catalogs were parsed again already)."""
+        if self._parsed is None:
+            self._parsed = self._file.parsed(self._name, self._columns, self._bad_rows, problem)
+        return self._parsed
+
+
+class _LazyRows(Sequence[Sequence[str]]):
+    """A cached catalog's rows, all read when first used (their number is known at once)."""
+
+    def __init__(self, blocks: _Blocks) -> None:
+        self._blocks = blocks
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    @overload
+    def __getitem__(self, position: int) -> Sequence[str]: ...
+    @overload
+    def __getitem__(self, position: slice) -> Sequence[Sequence[str]]: ...
+    def __getitem__(self, position: int | slice) -> Sequence[str] | Sequence[Sequence[str]]:
+        return self._blocks.rows()[position]
+
+    def __iter__(self) -> Iterator[Sequence[str]]:
+        return iter(self._blocks.rows())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == (list(other) if isinstance(other, _LazyRows) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # a list's, which is unhashable
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+
+class _LazyIndex(Mapping[str, Mapping[str, list[int]]]):
+    """A cached catalog's index, made from every row when first used."""
+
+    def __init__(self, blocks: _Blocks) -> None:
+        self._blocks = blocks
+
+    def __getitem__(self, lookup_type: str) -> Mapping[str, list[int]]:
+        return self._blocks.index()[lookup_type]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._blocks.index())
+
+    def __len__(self) -> int:
+        return len(self._blocks.index())

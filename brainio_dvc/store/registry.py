@@ -311,9 +311,9 @@ class Registry:
         return table.with_constants(self._catalog_source(commit, table.name), provenance)
 
     def _parsed_tables(self, commit: str) -> dict[str, CatalogTable]:
-        cached = catalog_cache.read_tables(self.home, commit)
-        if cached is not None:
-            return cached
+        return catalog_cache.cached_tables(self.home, commit, lambda: self._parse_tables(commit))
+
+    def _parse_tables(self, commit: str) -> dict[str, CatalogTable]:
         tables = {}
         paths = {name: f"{CATALOGS_DIR}/{name}/{CATALOG_FILE}" for name in self.list_dir(commit, CATALOGS_DIR)}
         # The DVC config comes along: a load that parses the catalogs is a cold one, which
@@ -324,7 +324,6 @@ class Registry:
             if data is not None:
                 source = self._catalog_source(commit, name)
                 tables[name] = parse_catalog_table(_decode(data, source), source, name)
-        catalog_cache.write_tables(self.home, commit, tables)
         return tables
 
     def log(self, path: str, rev: str | None = None) -> list[Commit]:
