@@ -283,7 +283,7 @@ class _Blocks:
         self._parsed: CatalogTable | None = None
 
     def __len__(self) -> int:
-        return self._count
+        return self._count if self._parsed is None else len(self._parsed.rows)
 
     def rows_of(self, lookup_type: str, identifier: str) -> list[Sequence[str]]:
         if self._parsed is not None:

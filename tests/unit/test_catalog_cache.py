@@ -1,0 +1,384 @@
+"""The on-disk catalog cache (store/catalog_cache): what it gives back is what parsing gives,
+read one block at a time; damaged, truncated or foreign files are ignored with a warning."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+import subprocess
+import sys
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from brainio_dvc.catalogs import CATALOG_COLUMNS, CatalogTable, parse_catalog_table, tables_from_json, tables_to_json
+from brainio_dvc.exceptions import CatalogFormatError, CatalogRowError
+from brainio_dvc.store.catalog_cache import cached_tables
+
+COMMIT = "c0ffee" + "0" * 34
+WARNING = "ignoring unreadable catalog cache"
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def row(identifier: str, lookup_type: str = "assembly", **values: str) -> dict[str, str]:
+    base = {"identifier": identifier, "lookup_type": lookup_type, "class": "NeuronRecordingAssembly",
+            "location_type": "dvc", "location": f"registry/{identifier}.nc", "sha1": "ab" * 20,
+            "stimulus_set_identifier": "", "md5": "cd" * 16, "size": "10"}
+    return {**base, **values}
+
+
+def stimulus_rows(identifier: str) -> list[dict[str, str]]:
+    return [row(identifier, "stimulus_set", **{"class": "StimulusSet", "location": f"{identifier}.csv"}),
+            row(identifier, "stimulus_set", **{"class": "", "location": f"{identifier}.zip"})]
+
+
+def csv_text(rows: list[dict[str, str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CATALOG_COLUMNS)
+    writer.writerows([[values[column] for column in CATALOG_COLUMNS] for values in rows])
+    return buffer.getvalue()
+
+
+def catalog_texts(groups: int = 60) -> dict[str, str]:
+    """Three catalogs (one empty) with stimulus sets, assemblies and two malformed rows."""
+    lab = [r for number in range(groups) for r in
+           (*stimulus_rows(f"lab.set{number}"), row(f"lab.set{number}.a", stimulus_set_identifier=f"lab.set{number}"))]
+    lab.insert(7, row("lab.Bad", md5="zz"))
+    other = [row(f"other.é{number}") for number in range(groups)] + [row("other.odd", "images")]
+    return {"lab": csv_text(lab), "other": csv_text(other), "empty": csv_text([])}
+
+
+class Parser:
+    """Parses catalog texts as a registry would, counting the calls."""
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        self.texts = texts
+        self.calls = 0
+
+    def __call__(self) -> dict[str, CatalogTable]:
+        self.calls += 1
+        return {name: parse_catalog_table(text, f"{name}.csv", name) for name, text in self.texts.items()}
+
+
+def cache_file(home: Path) -> Path:
+    return home / "catalog-cache" / f"{COMMIT}.v6"
+
+
+def assert_same(found: dict[str, CatalogTable], expected: dict[str, CatalogTable]) -> None:
+    """Everything a reader can ask of the tables is what the parsed tables answer."""
+    assert list(found) == list(expected)
+    for name, table in expected.items():
+        cached = found[name]
+        assert (cached.name, cached.columns, cached.bad_rows) == (table.name, table.columns, table.bad_rows)
+        for lookup_type in ("assembly", "stimulus_set", "images"):
+            assert list(cached.identifiers(lookup_type)) == list(table.identifiers(lookup_type))
+            for identifier in [*table.identifiers(lookup_type), "absent"]:
+                assert [list(r) for r in cached.rows_of(lookup_type, identifier)] == [
+                    list(r) for r in table.rows_of(lookup_type, identifier)]
+        assert len(cached.rows) == len(table.rows)
+        assert [list(r) for r in cached.rows] == [list(r) for r in table.rows]
+        assert {k: dict(v) for k, v in (cached.index or {}).items()} == table.index
+        assert cached.to_catalog().equals(table.to_catalog())
+        assert [cached.record(r) for r in cached.rows] == [table.record(r) for r in table.rows]
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def header_and_body(path: Path) -> tuple[dict, int]:
+    data = path.read_bytes()
+    first = data.index(b"\n")
+    second = data.index(b"\n", first + 1)
+    return json.loads(data[first + 1 : second]), second + 1
+
+
+def test_the_cache_gives_back_what_parsing_gives(tmp_path: Path) -> None:
+    parse = Parser(catalog_texts())
+    written = cached_tables(tmp_path, COMMIT, parse)
+    assert parse.calls == 1 and cache_file(tmp_path).is_file()
+    read = cached_tables(tmp_path, COMMIT, parse)
+    assert parse.calls == 1, "the second read parsed instead of reading the cache"
+    assert_same(read, parse())
+    assert_same(written, parse())
+    with pytest.raises(CatalogRowError, match="lab.csv, line 9"):  # (a registry gives the source)
+        read["lab"].with_constants("lab.csv", {}).check_usable("assembly", "lab.Bad")
+
+
+def test_the_same_tables_give_the_same_bytes(tmp_path: Path) -> None:
+    cached_tables(tmp_path / "a", COMMIT, Parser(catalog_texts()))
+    cached_tables(tmp_path / "b", COMMIT, Parser(catalog_texts()))
+    assert cache_file(tmp_path / "a").read_bytes() == cache_file(tmp_path / "b").read_bytes()
+
+
+_IDENTIFIER = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(str.strip)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(_IDENTIFIER, st.sampled_from(["assembly", "stimulus_set"]), st.booleans()), max_size=80))
+def test_any_rows_come_back_as_parsed(tmp_path_factory: pytest.TempPathFactory, rows: list) -> None:
+    texts = {"one": csv_text([row(identifier.strip(), lookup_type, location=f"x{number}")
+                              for number, (identifier, lookup_type, _) in enumerate(rows)]),
+             "two": csv_text([row(identifier.strip(), location="y") for identifier, _, second in rows if second])}
+    home = tmp_path_factory.mktemp("home")
+    parse = Parser(texts)
+    cached_tables(home, COMMIT, parse)
+    assert_same(cached_tables(home, COMMIT, parse), parse())
+    assert parse.calls == 2  # one to write the cache, one in assert_same
+
+
+def test_a_lookup_reads_only_its_block(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Every other block damaged, a lookup still answers from the cache without a warning; a
+    listing then reads the damaged blocks, warns, parses again and writes the file again."""
+    parse = Parser(catalog_texts())
+    cached_tables(tmp_path, COMMIT, parse)
+    path = cache_file(tmp_path)
+    intact = path.read_bytes()
+    header, body = header_and_body(path)
+    assert len(header["blocks"]) > 4
+    wanted = "lab.set3.a"
+    blocks = len(header["blocks"])
+    keep = zlib.crc32(wanted.encode()) % blocks
+    damaged = bytearray(intact)
+    for number, (offset, length, _) in enumerate(header["blocks"]):
+        if number != keep:
+            damaged[body + offset : body + offset + length] = b"#" * length
+    path.write_bytes(bytes(damaged))
+
+    with caplog.at_level(logging.WARNING):
+        tables = cached_tables(tmp_path, COMMIT, parse)
+        rows = tables["lab"].rows_of("assembly", wanted)
+        assert [r[0] for r in rows] == [wanted] and tables["other"].rows_of("assembly", wanted) == []
+        assert warnings_of(caplog) == [] and parse.calls == 1
+        assert path.read_bytes() == bytes(damaged)
+
+        assert sorted(tables["lab"].identifiers("assembly")) == sorted(parse()["lab"].identifiers("assembly"))
+    warned = warnings_of(caplog)
+    assert len(warned) == 1 and WARNING in warned[0] and str(path) in warned[0], warned
+    assert parse.calls == 3  # the cache write, the fall-back, the expectation above
+    assert path.read_bytes() == intact, "the damaged file was not written again"
+    assert_same(tables, parse())  # every catalog answers from the parsed tables now
+    assert len(warnings_of(caplog)) == 1
+
+
+def truncations(data: bytes) -> list[bytes]:
+    first = data.index(b"\n")
+    second = data.index(b"\n", first + 1)
+    return [b"", data[:10], data[: first + 1], data[: first + 20], data[:second], data[: second + 1],
+            data[: second + 50], data[:-1]]
+
+
+@pytest.mark.parametrize("cut", range(8))
+def test_a_truncated_file_is_ignored_with_a_warning_and_written_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, cut: int
+) -> None:
+    parse = Parser(catalog_texts())
+    cached_tables(tmp_path, COMMIT, parse)
+    path = cache_file(tmp_path)
+    intact = path.read_bytes()
+    path.write_bytes(truncations(intact)[cut])
+    with caplog.at_level(logging.WARNING):
+        tables = cached_tables(tmp_path, COMMIT, parse)
+        assert_same(tables, parse())
+    warned = warnings_of(caplog)
+    assert len(warned) == 1 and WARNING in warned[0] and str(path) in warned[0], warned
+    assert path.read_bytes() == intact
+
+
+def flip(data: bytes, position: int) -> bytes:
+    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1 :]
+
+
+@pytest.mark.parametrize("where", ["first line", "header", "block"])
+def test_a_flipped_bit_is_noticed(tmp_path: Path, caplog: pytest.LogCaptureFixture, where: str) -> None:
+    parse = Parser(catalog_texts())
+    cached_tables(tmp_path, COMMIT, parse)
+    path = cache_file(tmp_path)
+    intact = path.read_bytes()
+    header, body = header_and_body(path)
+    position = {"first line": 3, "header": intact.index(b'"columns"'), "block": body + 40}[where]
+    path.write_bytes(flip(intact, position))
+    with caplog.at_level(logging.WARNING):
+        assert_same(cached_tables(tmp_path, COMMIT, parse), parse())
+    warned = warnings_of(caplog)
+    assert len(warned) == 1 and str(path) in warned[0], warned
+    assert path.read_bytes() == intact
+
+
+def rewrite(path: Path, edit: Callable[[dict, list], None]) -> None:
+    """Change a cache file's header and blocks through ``edit``, with CRC-32s made to match:
+    a file that only a writer that ignores the format would make."""
+    header, body = header_and_body(path)
+    data = path.read_bytes()
+    blocks = [json.loads(data[body + offset : body + offset + length]) for offset, length, _ in header["blocks"]]
+    edit(header, blocks)
+    encoded = [json.dumps(block).encode() for block in blocks]
+    places, offset = [], 0
+    for block in encoded:
+        places.append([offset, len(block), zlib.crc32(block)])
+        offset += len(block)
+    header.update(size=offset, blocks=places)
+    header_bytes = json.dumps(header).encode()
+    path.write_bytes(b"brainio-dvc catalog cache 6 %d\n" % zlib.crc32(header_bytes) + header_bytes + b"\n"
+                     + b"".join(encoded))
+
+
+def set_first_cell(value: object) -> Callable[[dict, list], None]:
+    def edit(header: dict, blocks: list) -> None:
+        block = next(block for block in blocks if block[0][1])
+        block[0][1][0][0] = value
+    return edit
+
+
+def renumber(header: dict, blocks: list) -> None:
+    block = next(block for block in blocks if len(block[0][0]) > 1)
+    block[0][0][1] = block[0][0][0]
+
+
+@pytest.mark.parametrize("edit", [
+    set_first_cell(5),
+    set_first_cell(None),
+    lambda header, blocks: blocks[0].pop(),
+    lambda header, blocks: blocks[0][0][1].append(["short"]),
+    lambda header, blocks: blocks[0].__setitem__(0, {"numbers": []}),
+    renumber,
+    lambda header, blocks: header["catalogs"]["lab"].update(rows=10**6),
+], ids=["number cell", "null cell", "a part missing", "a short row", "not a pair", "a number twice", "rows"])
+def test_well_formed_files_with_wrong_blocks_are_parsed_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, edit: Callable[[dict, list], None]
+) -> None:
+    parse = Parser(catalog_texts())
+    cached_tables(tmp_path, COMMIT, parse)
+    path = cache_file(tmp_path)
+    intact = path.read_bytes()
+    rewrite(path, edit)
+    assert path.read_bytes() != intact
+    with caplog.at_level(logging.WARNING):
+        assert_same(cached_tables(tmp_path, COMMIT, parse), parse())
+    warned = warnings_of(caplog)
+    assert len(warned) == 1 and str(path) in warned[0], warned
+    assert path.read_bytes() == intact
+
+
+@pytest.mark.parametrize("edit", [
+    lambda header, blocks: header["catalogs"]["lab"].update(columns=["identifier"]),
+    lambda header, blocks: header["catalogs"]["lab"].update(bad_rows=[{"line": "3"}]),
+    lambda header, blocks: blocks.clear(),
+    lambda header, blocks: header.update(catalogs=[]),
+], ids=["columns", "bad rows", "no blocks", "catalogs"])
+def test_a_header_that_is_not_one_is_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, edit: Callable[[dict, list], None]
+) -> None:
+    parse = Parser(catalog_texts())
+    cached_tables(tmp_path, COMMIT, parse)
+    path = cache_file(tmp_path)
+    intact = path.read_bytes()
+    rewrite(path, edit)
+    with caplog.at_level(logging.WARNING):
+        assert_same(cached_tables(tmp_path, COMMIT, parse), parse())
+    assert len(warnings_of(caplog)) == 1
+    assert path.read_bytes() == intact
+
+
+def test_a_header_that_the_catalogs_contradict_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    """Blocks found damaged after the header was used, and the catalogs parsed again are not the
+    ones the header described: only a file that another writer made up can do this."""
+    parse = Parser(catalog_texts())
+    cached_tables(tmp_path, COMMIT, parse)
+    path = cache_file(tmp_path)
+
+    def other_bad_rows(header: dict, blocks: list) -> None:
+        header["catalogs"]["lab"]["bad_rows"] = []
+        blocks[0][0][1].append(["short"])
+
+    rewrite(path, other_bad_rows)
+    tables = cached_tables(tmp_path, COMMIT, parse)
+    expected = re.escape(str(path)) + ".*catalog 'lab' with the columns and bad rows"
+    with pytest.raises(CatalogFormatError, match=expected):
+        list(tables["lab"].rows)
+
+
+def test_another_version_is_never_read(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    parse = Parser(catalog_texts())
+    path = cache_file(tmp_path)
+    path.parent.mkdir(parents=True)
+    old = path.with_name(f"{COMMIT}.json")  # version 5's file
+    old.write_text(json.dumps({"version": 5, "catalogs": tables_to_json(parse())}))
+    before = old.read_bytes()
+    with caplog.at_level(logging.WARNING):
+        assert_same(cached_tables(tmp_path, COMMIT, parse), parse())
+        assert parse.calls == 3 and old.read_bytes() == before  # parsed, not read from version 5's file
+        intact = path.read_bytes()
+        path.write_bytes(intact.replace(b"cache 6 ", b"cache 7 ", 1))  # a later version's first line
+        assert_same(cached_tables(tmp_path, COMMIT, parse), parse())
+    assert warnings_of(caplog) == []
+    assert path.read_bytes() == intact
+
+
+def test_a_file_that_is_not_a_cache_is_ignored_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = cache_file(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    parse = Parser(catalog_texts())
+    with caplog.at_level(logging.WARNING):
+        assert_same(cached_tables(tmp_path, COMMIT, parse), parse())
+    warned = warnings_of(caplog)
+    assert len(warned) == 1 and "not a catalog cache file" in warned[0] and str(path) in warned[0]
+
+
+_WRITER = """
+import json, sys
+from pathlib import Path
+from brainio_dvc.catalogs import parse_catalog_table
+from brainio_dvc.store.catalog_cache import cached_tables
+home = Path(sys.argv[1])
+texts = json.loads(Path(sys.argv[2]).read_text())
+for _ in range({rounds}):
+    (home / "catalog-cache" / "{commit}.v6").unlink(missing_ok=True)
+    cached_tables(home, "{commit}", lambda: {{name: parse_catalog_table(text, name + ".csv", name)
+                                             for name, text in texts.items()}})
+"""
+
+
+def test_readers_never_see_a_half_written_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Two processes remove the file and write it again, over and over, while this one reads it
+    (and writes it too when it finds none)."""
+    texts = catalog_texts(groups=300)
+    parse = Parser(texts)
+    expected = parse()
+    cached_tables(tmp_path, COMMIT, parse)
+    code = _WRITER.format(rounds=60, commit=COMMIT)
+    texts_file = tmp_path / "texts.json"
+    texts_file.write_text(json.dumps(texts))
+    writers = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(texts_file)], cwd=REPOSITORY)
+               for _ in range(2)]
+    reads = 0
+    with caplog.at_level(logging.WARNING):
+        while any(writer.poll() is None for writer in writers) or reads < 20:
+            tables = cached_tables(tmp_path, COMMIT, parse)
+            assert [list(r) for r in tables["lab"].rows] == [list(r) for r in expected["lab"].rows]
+            reads += 1
+    assert [writer.wait() for writer in writers] == [0, 0]
+    assert warnings_of(caplog) == []
+    assert not [path for path in cache_file(tmp_path).parent.iterdir() if path.name.endswith(".tmp")]
+
+
+# --- the JSON form of tables refuses what is not a table (fixed: these were accepted) ---------
+
+
+def test_json_tables_with_cells_that_are_not_strings_or_duplicated_columns_are_refused() -> None:
+    table = parse_catalog_table(csv_text([row("lab.A")]), "demo.csv", "demo")
+    data = tables_to_json({"demo": table})["demo"]
+    assert tables_from_json({"demo": data}) is not None
+    numbers = [[5, *data["rows"][0][1:]]]
+    assert tables_from_json({"demo": {**data, "rows": numbers}}) is None
+    duplicated = {**data, "columns": [*data["columns"][:-1], "identifier"]}
+    assert tables_from_json({"demo": duplicated}) is None
