@@ -47,6 +47,7 @@ __all__ = [
     "RowBlocks",
     "are_catalog_columns",
     "are_catalog_rows",
+    "index_rows",
     "csv_first",
     "log_bad_rows",
     "parse_catalog_table",
@@ -180,11 +181,7 @@ class CatalogTable:
             object.__setattr__(self, "index", self._build_index())
 
     def _build_index(self) -> dict[str, dict[str, list[int]]]:
-        index: dict[str, dict[str, list[int]]] = {}
-        lookup_type_at, identifier_at = self.columns.index("lookup_type"), self.columns.index("identifier")
-        for number, row in enumerate(self.rows):
-            index.setdefault(row[lookup_type_at], {}).setdefault(row[identifier_at], []).append(number)
-        return index
+        return index_rows(self.columns, self.rows)
 
     def rows_of(self, lookup_type: str, identifier: str) -> list[Sequence[str]]:
         """The (good) rows of one identifier."""
@@ -279,6 +276,15 @@ def tables_from_json(data: object) -> dict[str, CatalogTable] | None:
             return None
         tables[name] = CatalogTable(name, tuple(columns), rows, index=index, bad_rows=bad_rows)
     return tables
+
+
+def index_rows(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> dict[str, dict[str, list[int]]]:
+    """{lookup_type: {identifier: [row numbers]}} of ``rows`` under ``columns``."""
+    index: dict[str, dict[str, list[int]]] = {}
+    lookup_type_at, identifier_at = columns.index("lookup_type"), columns.index("identifier")
+    for number, row in enumerate(rows):
+        index.setdefault(row[lookup_type_at], {}).setdefault(row[identifier_at], []).append(number)
+    return index
 
 
 def are_catalog_columns(columns: object) -> TypeGuard[list[str]]:

@@ -14,10 +14,10 @@ laid out so that a lookup in a new process reads the rows of one identifier, not
   catalog, in the header's order.  A block holds some :data:`_BLOCK_ROWS` rows.
 
 Reading a file checks its first line, the header's CRC-32, the header and the file's size.  A
-block is checked when it is first read: its CRC-32, then for each catalog rows of strings as
-many as the columns, numbered in ascending order within the catalog; reading every row of a
-catalog checks that each row number comes once.  Everything read is data (JSON, never pickle):
-the directory may be shared.  A file that fails a check, at once or when a block is read later,
+block is checked when it is first read: its CRC-32, then for each catalog rows of as many
+strings as the columns, numbered within the catalog; reading every row (all blocks are then
+decoded at once: they are also one JSON array) checks that each row number comes once.
+Everything read is data (JSON, never pickle): the directory may be shared.  A file that fails a check, at once or when a block is read later,
 is ignored with a warning that names it; the catalogs are then parsed again (once) and the file
 written again.  A file of another version has another name and is never opened; a file whose
 first line names another version is ignored and rewritten.  Writes are atomic
@@ -26,17 +26,20 @@ first line names another version is ignored and rewritten.  Writes are atomic
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import itertools
 import json
 import logging
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 from ..exceptions import CatalogFormatError
 from ..formats.atomic import atomic_path
-from ..formats.catalog_csv import BadRow, CatalogTable, are_catalog_columns, are_catalog_rows
+from ..formats.catalog_csv import BadRow, CatalogTable, are_catalog_columns, are_catalog_rows, index_rows
 
 __all__ = ["cached_tables"]
 
@@ -100,12 +103,15 @@ def _encode(tables: Mapping[str, CatalogTable]) -> bytes:
             numbers, rows = grouped[_block_of(row[identifier_at], count)][position]
             numbers.append(number)
             rows.append(list(row))
-    body = bytearray()
+    body = bytearray(b"[")  # the blocks are also one JSON array, which reading every row decodes at once
     places = []
     for parts in grouped:
+        if len(body) > 1:
+            body += b","
         block = json.dumps(parts).encode("utf-8")
         places.append([len(body), len(block), zlib.crc32(block)])
         body += block
+    body += b"]"
     catalogs = {
         name: {
             "columns": list(table.columns),
@@ -197,38 +203,49 @@ class _CacheFile:
         return len(self._places)
 
     def block(self, block: int) -> list[Part] | str:
-        """The catalogs' parts of ``block``, or what is wrong with it ("" once the catalogs
-        were parsed again instead: the file is not read any more)."""
+        """The catalogs' parts of ``block``, or what is wrong with the file ("" once the
+        catalogs were parsed again instead: the file is not read any more)."""
         found = self._decoded.get(block)
         if found is None:
             if self._parsed is not None:
                 return ""
             offset, length, crc = self._places[block]
-            start = self._body + offset
-            data = self._data[start : start + length]
-            checked = self._checked(block, _json(data) if zlib.crc32(data) == crc else None)
+            data = self._data[self._body + offset : self._body + offset + length]
+            checked = self._checked([_json(data) if zlib.crc32(data) == crc else None])
             if isinstance(checked, str):
-                return checked
-            found = self._decoded[block] = checked
+                return f"block {block}: {checked}"
+            found = self._decoded[block] = checked[0]
         return found
 
-    def _checked(self, block: int, data: object) -> list[Part] | str:
-        """The parts of a decoded block, or what is wrong with it."""
-        if data is None:
-            return f"block {block}: its CRC-32 does not match, or it is not JSON"
-        if not isinstance(data, list) or len(data) != len(self._shapes):
-            return f"block {block}: not one part for each of {len(self._shapes)} catalogs"
-        for part, (width, count) in zip(data, self._shapes, strict=True):
-            if not isinstance(part, list) or len(part) != 2:
-                return f"block {block}: a part that is not [row numbers, rows]"
-            numbers, rows = part
-            if not isinstance(numbers, list) or not set(map(type, numbers)) <= {int}:
-                return f"block {block}: row numbers that are not whole numbers"
-            if numbers != sorted(set(numbers)) or (numbers and (numbers[0] < 0 or numbers[-1] >= count)):
-                return f"block {block}: row numbers that are not ascending, from 0 to {count - 1}"
-            if not are_catalog_rows(rows, width) or len(rows) != len(numbers):
-                return f"block {block}: rows that are not {len(numbers)} rows of {width} strings"
-        return [(numbers, rows) for numbers, rows in data]
+    def every_block(self) -> list[list[Part]] | str:
+        """The catalogs' parts of every block (all decoded at once), or what is wrong with the file."""
+        if len(self._decoded) < len(self._places):
+            if self._parsed is not None:
+                return ""
+            body = memoryview(self._data)[self._body :]
+            if any(zlib.crc32(body[offset : offset + length]) != crc for offset, length, crc in self._places):
+                return "a block's CRC-32 does not match"
+            decoded = _json(bytes(body))
+            if not isinstance(decoded, list) or len(decoded) != len(self._places):
+                return f"the blocks are not a JSON array of {len(self._places)}"
+            checked = self._checked(decoded)
+            if isinstance(checked, str):
+                return checked
+            self._decoded.update(enumerate(checked))
+        return [self._decoded[block] for block in range(len(self._places))]
+
+    def _checked(self, blocks: list[object]) -> list[list[Part]] | str:
+        """The parts of decoded ``blocks`` (None: not JSON, or a CRC-32 that does not match),
+        or what is wrong with them.  Checked catalog by catalog, all blocks together."""
+        if not all(isinstance(block, list) and len(block) == len(self._shapes) for block in blocks):
+            return f"not JSON with one part for each of {len(self._shapes)} catalogs, or a CRC-32 that does not match"
+        by_catalog = []
+        for position, (width, count) in enumerate(self._shapes):
+            parts = _checked_parts([block[position] for block in blocks], width, count)  # type: ignore[index]
+            if isinstance(parts, str):
+                return f"catalog {position}: {parts}"
+            by_catalog.append(parts)
+        return [list(parts) for parts in zip(*by_catalog, strict=True)] if by_catalog else [[] for _ in blocks]
 
     def parsed(self, name: str, columns: tuple[str, ...], bad_rows: tuple[BadRow, ...], problem: str) -> CatalogTable:
         """Catalog ``name`` parsed again because of the file's ``problem`` (warned about once):
@@ -249,12 +266,47 @@ class _CacheFile:
         return table
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The garbage collector paused: the ~100,000 lists and strings of 10,000 rows, and their
+    index, otherwise set off collections that add more than half to reading them all."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 def _json(data: bytes) -> object:
     """The JSON value of ``data``; None when it is not JSON (a damaged file)."""
     try:
         return json.loads(data)
     except (ValueError, RecursionError):  # not UTF-8 or not JSON; nested beyond what Python parses
         return None
+
+
+def _checked_parts(parts: list[object], width: int, count: int) -> list[Part] | str:
+    """One catalog's ``parts`` of some blocks, checked, or what is wrong with them: each must be
+    [row numbers below ``count``, as many rows of ``width`` strings].  (That each row number
+    comes once is checked when every row is read; a lookup puts an identifier's rows in order.)
+    Checked with map() and set() over all parts at once: loops in Python would cost a listing
+    of 10,000 rows milliseconds."""
+    if not set(map(type, parts)) <= {list} or not set(map(len, parts)) <= {2}:  # type: ignore[arg-type]
+        return "a part that is not [row numbers, rows]"
+    pairs: list[list[Any]] = parts  # type: ignore[assignment]  # checked above
+    numbers, rows = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+    if not set(map(type, numbers)) | set(map(type, rows)) <= {list} or list(map(len, numbers)) != list(map(len, rows)):
+        return "a part without as many row numbers as rows"
+    every_number = list(itertools.chain.from_iterable(numbers))
+    if not set(map(type, every_number)) <= {int}:
+        return "row numbers that are not whole numbers"
+    if every_number and not 0 <= min(every_number) <= max(every_number) < count:
+        return f"row numbers beyond 0 to {count - 1}"
+    if not are_catalog_rows(list(itertools.chain.from_iterable(rows)), width):
+        return f"rows that are not rows of {width} strings"
+    return list(zip(numbers, rows, strict=True))
 
 
 class _Blocks:
@@ -292,37 +344,35 @@ class _Blocks:
         if isinstance(found, str):
             return self._reparsed(found).rows_of(lookup_type, identifier)
         at, lookup_type_at = self._identifier_at, self._lookup_type_at
-        return [row for row in found[self._position][1] if row[at] == identifier and row[lookup_type_at] == lookup_type]
+        numbers, rows = found[self._position]
+        matches = [(number, row) for number, row in zip(numbers, rows, strict=True)
+                   if row[at] == identifier and row[lookup_type_at] == lookup_type]
+        return [row for _, row in sorted(matches, key=lambda match: match[0])]  # in row order
 
     def rows(self) -> Sequence[Sequence[str]]:
         """Every row, in order."""
         if self._rows is None:
-            found = self._all_rows() if self._parsed is None else ""
-            self._rows = self._reparsed(found).rows if isinstance(found, str) else found
+            with _gc_paused():
+                found = self._all_rows() if self._parsed is None else ""
+                self._rows = self._reparsed(found).rows if isinstance(found, str) else found
         return self._rows
 
     def index(self) -> Mapping[str, Mapping[str, list[int]]]:
         """{lookup_type: {identifier: [row numbers]}} of every row, as a parsed table's."""
         if self._index is None:
-            rows = self.rows()
-            if self._parsed is not None:
-                self._index = self._parsed.index or {}
-            else:
-                index: dict[str, dict[str, list[int]]] = {}
-                for number, row in enumerate(rows):
-                    by_identifier = index.setdefault(row[self._lookup_type_at], {})
-                    by_identifier.setdefault(row[self._identifier_at], []).append(number)
-                self._index = index
+            with _gc_paused():
+                rows = self.rows()
+                self._index = index_rows(self._columns, rows) if self._parsed is None else self._parsed.index or {}
         return self._index
 
     def _all_rows(self) -> list[Sequence[str]] | str:
+        blocks = self._file.every_block()
+        if isinstance(blocks, str):
+            return blocks
         ordered: list[Sequence[str] | None] = [None] * self._count
         placed = 0
-        for block in range(self._file.blocks):
-            found = self._file.block(block)
-            if isinstance(found, str):
-                return found
-            numbers, rows = found[self._position]
+        for parts in blocks:
+            numbers, rows = parts[self._position]
             for number, row in zip(numbers, rows, strict=True):
                 ordered[number] = row
             placed += len(numbers)
