@@ -295,11 +295,10 @@ def are_catalog_columns(columns: object) -> TypeGuard[list[str]]:
 
 
 def are_catalog_rows(rows: object, width: int) -> TypeGuard[list[list[str]]]:
-    """Whether ``rows`` (read from JSON) is a list of rows of ``width`` strings."""
+    """Whether ``rows`` (read from JSON) is a list of rows of ``width`` fields (their values are
+    not checked: 90,000 of them cost a listing of 10,000 rows milliseconds)."""
     # Checked with map() and set(): a loop over 10,000 rows in Python costs a first lookup milliseconds.
-    if not isinstance(rows, list) or not set(map(type, rows)) <= {list} or not set(map(len, rows)) <= {width}:
-        return False
-    return set(map(type, itertools.chain.from_iterable(rows))) <= {str}
+    return isinstance(rows, list) and set(map(type, rows)) <= {list} and set(map(len, rows)) <= {width}
 
 
 def _is_index_of(index: object, row_count: int) -> bool:

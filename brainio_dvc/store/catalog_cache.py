@@ -2,25 +2,29 @@
 
 A commit fixes its tree, so the tables of a commit never go stale: one file per commit,
 ``$BRAINIO_HOME/catalog-cache/<commit>.v6``, shared by all registries and processes.  It is
-laid out so that a lookup in a new process reads the rows of one identifier, not every row:
+laid out so that a lookup in a new process decodes the rows of one identifier, not every row,
+and a listing decodes every row as fast as one JSON array allows:
 
 - a first line, ``brainio-dvc catalog cache 6 <CRC-32 of the header>``;
-- a header, one line of JSON: ``{"size": <bytes of the blocks>, "blocks": [[offset, length,
-  CRC-32], ...], "catalogs": {name: {"columns": [...], "rows": <count>, "bad_rows": [{"line",
-  "expected", "found", "cells"}, ...]}}}``: where the blocks are, and each catalog's columns,
-  number of rows and malformed rows (set aside);
-- the blocks.  An identifier's rows, in every catalog, are in block :func:`_block_of` (a
-  CRC-32 of the identifier), which is the JSON ``[[[row numbers], [rows]], ...]``: one pair per
-  catalog, in the header's order.  A block holds some :data:`_BLOCK_ROWS` rows.
+- a header, one line of JSON: ``{"size": <bytes after the header>, "catalogs": {name:
+  {"columns": [...], "rows": <count>, "bad_rows": [{"line", "expected", "found", "cells"}, ...],
+  "place": [offset, length, CRC-32]}}, "blocks": [[offset, length, CRC-32], ...]}``;
+- each catalog's rows, in order, as one JSON array (at its ``place``);
+- the blocks.  The rows of an identifier, in every catalog, are listed in block
+  :func:`_block_of` (a CRC-32 of the identifier), the JSON ``[CRC-32, catalog, number, offset,
+  length, catalog, number, offset, length, ...]``: where its rows are (the catalog's position
+  in the header, the row's number there, and its bytes in the file after the header), and the
+  CRC-32 of those rows' bytes one after the other.  A block lists some :data:`_BLOCK_ROWS` rows.
 
 Reading a file checks its first line, the header's CRC-32, the header and the file's size.  A
-block is checked when it is first read: its CRC-32, then for each catalog rows of as many
-strings as the columns, numbered within the catalog; reading every row (all blocks are then
-decoded at once: they are also one JSON array) checks that each row number comes once.
-Everything read is data (JSON, never pickle): the directory may be shared.  A file that fails a check, at once or when a block is read later,
-is ignored with a warning that names it; the catalogs are then parsed again (once) and the file
-written again.  A file of another version has another name and is never opened; a file whose
-first line names another version is ignored and rewritten.  Writes are atomic
+block is checked when it is first read (its CRC-32, its places, the CRC-32 of its rows, then
+rows of as many fields as the columns, whose identifiers belong in the block), and a
+catalog's rows when all are first read (their CRC-32, then as many rows as the header says, of
+as many fields as the columns).  Everything read is data (JSON, never pickle): the directory
+may be shared.  A file that fails a check, at once or when a block is read later, is ignored
+with a warning that names it; the catalogs are then parsed again (once) and the file written
+again.  A file of another version has another name and is never opened; a file whose first
+line names another version is ignored and rewritten.  Writes are atomic
 (:mod:`~brainio_dvc.formats.atomic`): a reader sees a whole file or none.
 """
 
@@ -28,14 +32,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import itertools
 import json
 import logging
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import overload
 
 from ..exceptions import CatalogFormatError
 from ..formats.atomic import atomic_path
@@ -48,8 +51,8 @@ logger = logging.getLogger(__name__)
 _DIRECTORY = "catalog-cache"
 _VERSION = 6  # bump whenever parsing or validation of catalogs, or this layout, changes
 _MAGIC = b"brainio-dvc catalog cache"
-#: Rows in a block, on average.  A lookup of a new identifier decodes one block (~30 µs), and
-#: each block costs ~50 bytes of header, decoded by the first lookup.
+#: Rows listed in a block, on average.  A lookup of a new identifier decodes one block (some
+#: 20 µs), and each block costs ~25 bytes of header, decoded by the first lookup.
 _BLOCK_ROWS = 16
 
 Parse = Callable[[], dict[str, CatalogTable]]
@@ -89,45 +92,48 @@ def _write(path: Path, tables: Mapping[str, CatalogTable]) -> None:
 
 
 def _block_of(identifier: str, blocks: int) -> int:
-    """The block, of ``blocks``, that holds the rows of ``identifier``: the same in every process."""
+    """The block, of ``blocks``, that lists the rows of ``identifier``: the same in every process."""
     return zlib.crc32(identifier.encode("utf-8", "surrogatepass")) % blocks
 
 
 def _encode(tables: Mapping[str, CatalogTable]) -> bytes:
     """The bytes of a cache file of ``tables``: the same tables always give the same bytes."""
     count = max(-(-sum(len(table.rows) for table in tables.values()) // _BLOCK_ROWS), 1)
-    grouped: list[list[Part]] = [[([], []) for _ in tables] for _ in range(count)]
-    for position, table in enumerate(tables.values()):
+    listed: list[list[int]] = [[0] for _ in range(count)]
+    body = bytearray()
+    catalogs = {}
+    for position, (name, table) in enumerate(tables.items()):
         identifier_at = table.columns.index("identifier")
+        start = len(body)
+        body += b"["
         for number, row in enumerate(table.rows):
-            numbers, rows = grouped[_block_of(row[identifier_at], count)][position]
-            numbers.append(number)
-            rows.append(list(row))
-    body = bytearray(b"[")  # the blocks are also one JSON array, which reading every row decodes at once
-    places = []
-    for parts in grouped:
-        if len(body) > 1:
-            body += b","
-        block = json.dumps(parts).encode("utf-8")
-        places.append([len(body), len(block), zlib.crc32(block)])
-        body += block
-    body += b"]"
-    catalogs = {
-        name: {
+            if number:
+                body += b","
+            encoded = json.dumps(list(row)).encode("utf-8")
+            block = listed[_block_of(row[identifier_at], count)]
+            block[0] = zlib.crc32(encoded, block[0])
+            block += [position, number, len(body), len(encoded)]
+            body += encoded
+        body += b"]"
+        catalogs[name] = {
             "columns": list(table.columns),
             "rows": len(table.rows),
             "bad_rows": [bad.to_json() for bad in table.bad_rows],
+            "place": [start, len(body) - start, zlib.crc32(body[start:])],
         }
-        for name, table in tables.items()
-    }
-    header = json.dumps({"size": len(body), "blocks": places, "catalogs": catalogs}).encode("utf-8")
+    places = []
+    for block in listed:
+        encoded = json.dumps(block).encode("utf-8")
+        places.append([len(body), len(encoded), zlib.crc32(encoded)])
+        body += encoded
+    header = json.dumps({"size": len(body), "catalogs": catalogs, "blocks": places}).encode("utf-8")
     first = b"%s %d %d\n" % (_MAGIC, _VERSION, zlib.crc32(header))
     return first + header + b"\n" + bytes(body)
 
 
 class _CacheFile:
-    """One cache file, read into memory: its blocks, decoded and checked when first asked for,
-    and what to do when one is damaged (parse the catalogs again, once, and write the file)."""
+    """One cache file, read into memory: its rows, decoded and checked when first asked for,
+    and what to do when they are damaged (parse the catalogs again, once, and write the file)."""
 
     def __init__(self, path: Path, data: bytes, body: int, parse: Parse) -> None:
         self.path = path
@@ -135,8 +141,10 @@ class _CacheFile:
         self._body = body
         self._parse = parse
         self._places: list[list[int]] = []
-        #: Each catalog's (columns, number of rows), in the header's order.
-        self._shapes: list[tuple[int, int]] = []
+        #: Each catalog's (columns, number of rows, place of its rows), in the header's order.
+        self._shapes: list[tuple[int, int, list[int]]] = []
+        #: Where each catalog's rows have their identifier.
+        self._identifiers_at: list[int] = []
         #: Decoded blocks (decoding one twice, in two threads at once, is harmless).
         self._decoded: dict[int, list[Part]] = {}
         self._parsed: dict[str, CatalogTable] | None = None
@@ -144,7 +152,7 @@ class _CacheFile:
 
     @classmethod
     def open(cls, path: Path, data: bytes, parse: Parse) -> dict[str, CatalogTable] | None:
-        """The tables of the file's ``data``, their rows still in blocks; None (with a warning,
+        """The tables of the file's ``data``, their rows not decoded yet; None (with a warning,
         unless the file names another version) when it is not such a file."""
         first_end = data.find(b"\n")
         first = data[:first_end].split(b" ") if first_end >= 0 else []
@@ -170,82 +178,96 @@ class _CacheFile:
             return "its header is not an object with catalogs"
         size = len(self._data) - self._body
         if header.get("size") != size:
-            return f"{size} bytes of blocks, not {header.get('size')!r} (a truncated file?)"
+            return f"{size} bytes after the header, not {header.get('size')!r} (a truncated file?)"
         places = header.get("blocks")
-        if not isinstance(places, list) or not places or not all(self._is_place(place, size) for place in places):
+        if not isinstance(places, list) or not places or not all(self._is_place(place) for place in places):
             return "its header has no valid places of blocks"
         self._places = places
         tables = {}
         for position, (name, entry) in enumerate(header["catalogs"].items()):
             entry = entry if isinstance(entry, dict) else {}
-            columns, count, bad_data = entry.get("columns"), entry.get("rows"), entry.get("bad_rows")
-            if not are_catalog_columns(columns) or type(count) is not int or count < 0:
-                return f"catalog {name!r} has no valid columns or number of rows"
+            columns, count, place, bad_data = (entry.get(key) for key in ("columns", "rows", "place", "bad_rows"))
+            if not are_catalog_columns(columns) or type(count) is not int or count < 0 or not self._is_place(place):
+                return f"catalog {name!r} has no valid columns, number of rows or place"
             read = [BadRow.from_json(bad, columns) for bad in bad_data] if isinstance(bad_data, list) else [None]
             bad_rows = tuple(bad for bad in read if bad is not None)
             if len(bad_rows) != len(read):
                 return f"catalog {name!r} has malformed bad rows"
-            self._shapes.append((len(columns), count))
+            self._shapes.append((len(columns), count, place))  # type: ignore[arg-type]  # a place, checked
+            self._identifiers_at.append(columns.index("identifier"))
             blocks = _Blocks(self, position, name, tuple(columns), bad_rows, count)
             rows, index = _LazyRows(blocks), _LazyIndex(blocks)
             tables[name] = CatalogTable(name, tuple(columns), rows, index=index, bad_rows=bad_rows, blocks=blocks)
         return tables
 
-    @staticmethod
-    def _is_place(place: object, size: int) -> bool:
+    def _is_place(self, place: object) -> bool:
         if not isinstance(place, list) or len(place) != 3 or not set(map(type, place)) <= {int}:
             return False
         offset, length, crc = place
-        return offset >= 0 and length >= 0 and offset + length <= size and crc >= 0
+        return offset >= 0 and length >= 0 and offset + length <= len(self._data) - self._body and crc >= 0
 
     @property
     def blocks(self) -> int:
         return len(self._places)
 
+    def _bytes(self, offset: int, length: int) -> bytes:
+        start = self._body + offset
+        return self._data[start : start + length]
+
     def block(self, block: int) -> list[Part] | str:
-        """The catalogs' parts of ``block``, or what is wrong with the file ("" once the
+        """Each catalog's part of ``block``, or what is wrong with the file ("" once the
         catalogs were parsed again instead: the file is not read any more)."""
         found = self._decoded.get(block)
         if found is None:
             if self._parsed is not None:
                 return ""
             offset, length, crc = self._places[block]
-            data = self._data[self._body + offset : self._body + offset + length]
-            checked = self._checked([_json(data) if zlib.crc32(data) == crc else None])
+            data = self._bytes(offset, length)
+            checked = self._listed(block, _json(data) if zlib.crc32(data) == crc else None)
             if isinstance(checked, str):
                 return f"block {block}: {checked}"
-            found = self._decoded[block] = checked[0]
+            found = self._decoded[block] = checked
         return found
 
-    def every_block(self) -> list[list[Part]] | str:
-        """The catalogs' parts of every block (all decoded at once), or what is wrong with the file."""
-        if len(self._decoded) < len(self._places):
-            if self._parsed is not None:
-                return ""
-            body = memoryview(self._data)[self._body :]
-            if any(zlib.crc32(body[offset : offset + length]) != crc for offset, length, crc in self._places):
-                return "a block's CRC-32 does not match"
-            decoded = _json(bytes(body))
-            if not isinstance(decoded, list) or len(decoded) != len(self._places):
-                return f"the blocks are not a JSON array of {len(self._places)}"
-            checked = self._checked(decoded)
-            if isinstance(checked, str):
-                return checked
-            self._decoded.update(enumerate(checked))
-        return [self._decoded[block] for block in range(len(self._places))]
+    def _listed(self, block: int, listed: object) -> list[Part] | str:
+        """Each catalog's row numbers and rows that ``block`` lists, or what is wrong with them."""
+        if not isinstance(listed, list) or len(listed) % 4 != 1 or not set(map(type, listed)) <= {int}:
+            return "its CRC-32 does not match, or it is not a CRC-32 and (catalog, number, offset, length)s"
+        positions, numbers, offsets, lengths = listed[1::4], listed[2::4], listed[3::4], listed[4::4]
+        if positions and not 0 <= min(positions) <= max(positions) < len(self._shapes):
+            return "rows of catalogs that the header does not have"
+        if lengths and min(lengths) < 0:
+            return "rows of negative lengths"
+        pieces = [self._bytes(offset, length) for offset, length in zip(offsets, lengths, strict=True)]
+        running = 0
+        for piece in pieces:
+            running = zlib.crc32(piece, running)
+        rows = _json(b"[" + b",".join(pieces) + b"]") if running == listed[0] else None
+        if not isinstance(rows, list) or len(rows) != len(numbers) or not set(map(type, rows)) <= {list}:
+            return "rows whose CRC-32 does not match, or that are not JSON arrays"
+        parts: list[Part] = [([], []) for _ in self._shapes]
+        for position, number, offset, length, row in zip(positions, numbers, offsets, lengths, rows, strict=True):
+            width, count, (start, extent, _) = self._shapes[position]
+            if not (0 <= number < count and start <= offset <= offset + length <= start + extent) or len(row) != width:
+                return f"a row beyond catalog {position}'s rows, or not of its {width} fields"
+            identifier = row[self._identifiers_at[position]]
+            if not isinstance(identifier, str) or _block_of(identifier, len(self._places)) != block:
+                return "a row of another block"
+            parts[position][0].append(number)
+            parts[position][1].append(row)
+        return parts
 
-    def _checked(self, blocks: list[object]) -> list[list[Part]] | str:
-        """The parts of decoded ``blocks`` (None: not JSON, or a CRC-32 that does not match),
-        or what is wrong with them.  Checked catalog by catalog, all blocks together."""
-        if not all(isinstance(block, list) and len(block) == len(self._shapes) for block in blocks):
-            return f"not JSON with one part for each of {len(self._shapes)} catalogs, or a CRC-32 that does not match"
-        by_catalog = []
-        for position, (width, count) in enumerate(self._shapes):
-            parts = _checked_parts([block[position] for block in blocks], width, count)  # type: ignore[index]
-            if isinstance(parts, str):
-                return f"catalog {position}: {parts}"
-            by_catalog.append(parts)
-        return [list(parts) for parts in zip(*by_catalog, strict=True)] if by_catalog else [[] for _ in blocks]
+    def rows(self, position: int) -> list[list[str]] | str:
+        """Every row of the catalog at ``position``, or what is wrong with the file ("": the
+        catalogs were parsed again instead)."""
+        if self._parsed is not None:
+            return ""
+        width, count, (offset, length, crc) = self._shapes[position]
+        data = self._bytes(offset, length)
+        rows = _json(data) if zlib.crc32(data) == crc else None
+        if not are_catalog_rows(rows, width) or len(rows) != count:
+            return f"catalog {position}: its CRC-32 does not match, or not {count} rows of {width} fields"
+        return rows
 
     def parsed(self, name: str, columns: tuple[str, ...], bad_rows: tuple[BadRow, ...], problem: str) -> CatalogTable:
         """Catalog ``name`` parsed again because of the file's ``problem`` (warned about once):
@@ -269,7 +291,7 @@ class _CacheFile:
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
     """The garbage collector paused: the ~100,000 lists and strings of 10,000 rows, and their
-    index, otherwise set off collections that add more than half to reading them all."""
+    index, otherwise set off collections that add a quarter to reading them."""
     paused = gc.isenabled()
     gc.disable()
     try:
@@ -287,30 +309,8 @@ def _json(data: bytes) -> object:
         return None
 
 
-def _checked_parts(parts: list[object], width: int, count: int) -> list[Part] | str:
-    """One catalog's ``parts`` of some blocks, checked, or what is wrong with them: each must be
-    [row numbers below ``count``, as many rows of ``width`` strings].  (That each row number
-    comes once is checked when every row is read; a lookup puts an identifier's rows in order.)
-    Checked with map() and set() over all parts at once: loops in Python would cost a listing
-    of 10,000 rows milliseconds."""
-    if not set(map(type, parts)) <= {list} or not set(map(len, parts)) <= {2}:  # type: ignore[arg-type]
-        return "a part that is not [row numbers, rows]"
-    pairs: list[list[Any]] = parts  # type: ignore[assignment]  # checked above
-    numbers, rows = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
-    if not set(map(type, numbers)) | set(map(type, rows)) <= {list} or list(map(len, numbers)) != list(map(len, rows)):
-        return "a part without as many row numbers as rows"
-    every_number = list(itertools.chain.from_iterable(numbers))
-    if not set(map(type, every_number)) <= {int}:
-        return "row numbers that are not whole numbers"
-    if every_number and not 0 <= min(every_number) <= max(every_number) < count:
-        return f"row numbers beyond 0 to {count - 1}"
-    if not are_catalog_rows(list(itertools.chain.from_iterable(rows)), width):
-        return f"rows that are not rows of {width} strings"
-    return list(zip(numbers, rows, strict=True))
-
-
 class _Blocks:
-    """The rows of one catalog of a cache file, read from its blocks as they are asked for."""
+    """The rows of one catalog of a cache file, decoded as they are asked for."""
 
     def __init__(
         self,
@@ -353,7 +353,7 @@ class _Blocks:
         """Every row, in order."""
         if self._rows is None:
             with _gc_paused():
-                found = self._all_rows() if self._parsed is None else ""
+                found = self._file.rows(self._position) if self._parsed is None else ""
                 self._rows = self._reparsed(found).rows if isinstance(found, str) else found
         return self._rows
 
@@ -364,21 +364,6 @@ class _Blocks:
                 rows = self.rows()
                 self._index = index_rows(self._columns, rows) if self._parsed is None else self._parsed.index or {}
         return self._index
-
-    def _all_rows(self) -> list[Sequence[str]] | str:
-        blocks = self._file.every_block()
-        if isinstance(blocks, str):
-            return blocks
-        ordered: list[Sequence[str] | None] = [None] * self._count
-        placed = 0
-        for parts in blocks:
-            numbers, rows = parts[self._position]
-            for number, row in zip(numbers, rows, strict=True):
-                ordered[number] = row
-            placed += len(numbers)
-        if placed != self._count or None in ordered:
-            return f"catalog {self._name!r}: its blocks do not hold each of its {self._count} rows once"
-        return ordered  # type: ignore[return-value]  # no None left
 
     def _reparsed(self, problem: str) -> CatalogTable:
         """The table parsed again, which answers from now on, because of ``problem`` ("": the
