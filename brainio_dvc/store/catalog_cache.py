@@ -8,24 +8,30 @@ and a listing decodes every row as fast as one JSON array allows:
 - a first line, ``brainio-dvc catalog cache 6 <CRC-32 of the header>``;
 - a header, one line of JSON: ``{"size": <bytes after the header>, "catalogs": {name:
   {"columns": [...], "rows": <count>, "bad_rows": [{"line", "expected", "found", "cells"}, ...],
-  "place": [offset, length, CRC-32]}}, "blocks": [[offset, length, CRC-32], ...]}``;
+  "place": [offset, length, CRC-32]}}, "blocks": [offset, length, CRC-32]}`` (offsets count
+  the bytes after the header);
 - each catalog's rows, in order, as one JSON array (at its ``place``);
-- the blocks.  The rows of an identifier, in every catalog, are listed in block
-  :func:`_block_of` (a CRC-32 of the identifier), the JSON ``[CRC-32, catalog, number, offset,
-  length, catalog, number, offset, length, ...]``: where its rows are (the catalog's position
-  in the header, the row's number there, and its bytes in the file after the header), and the
-  CRC-32 of those rows' bytes one after the other.  A block lists some :data:`_BLOCK_ROWS` rows.
+- the blocks.  The rows of an identifier, in every catalog, are listed in one block, chosen by
+  the CRC-32 of the identifier (:func:`_code`): for each row, six little-endian 32-bit
+  unsigned integers, its identifier's code, the catalog's position in the header, the row's
+  number there, the offset and length of its JSON, and their CRC-32.  A block lists some
+  :data:`_BLOCK_ROWS` rows; a lookup decodes only its identifier's rows;
+- the places of the blocks (at the header's ``blocks``): offset, length and CRC-32 of each, as
+  the same integers.  (Binary, not JSON: JSON's integers decode ten times slower.)
 
 Reading a file checks its first line, the header's CRC-32, the header and the file's size.  A
-block is checked when it is first read (its CRC-32, its places, the CRC-32 of its rows, then
-rows of as many fields as the columns, whose identifiers belong in the block), and a
-catalog's rows when all are first read (their CRC-32, then as many rows as the header says, of
-as many fields as the columns).  Everything read is data (JSON, never pickle): the directory
-may be shared.  A file that fails a check, at once or when a block is read later, is ignored
-with a warning that names it; the catalogs are then parsed again (once) and the file written
-again.  A file of another version has another name and is never opened; a file whose first
-line names another version is ignored and rewritten.  Writes are atomic
-(:mod:`~brainio_dvc.formats.atomic`): a reader sees a whole file or none.
+block is checked when it is first read (its place, its CRC-32, then codes of this block and
+catalogs of the header), an
+identifier's rows when they are (their places, their CRC-32s, then rows of as many fields as
+the columns, with that identifier's code), and a catalog's rows when all are first read (their
+CRC-32, then as many rows as the header says, of as many fields as the columns).  (A file that
+another writer made up could leave a row out of its block: a lookup would not find it.)
+Everything read is data (JSON, never pickle): the directory may be shared.  A file that fails a
+check, at once or when a block is read later, is ignored with a warning that names it; the
+catalogs are then parsed again (once) and the file written again.  A file of another version
+has another name and is never opened; a file whose first line names another version is
+ignored and rewritten.  Writes are atomic (:mod:`~brainio_dvc.formats.atomic`): a reader sees
+a whole file or none.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import contextlib
 import gc
 import json
 import logging
+import struct
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -56,8 +63,20 @@ _MAGIC = b"brainio-dvc catalog cache"
 _BLOCK_ROWS = 16
 
 Parse = Callable[[], dict[str, CatalogTable]]
-#: One catalog's part of a block: (row numbers, rows).
-Part = tuple[list[int], list[list[str]]]
+#: Fields of a row's entry in a block: its identifier's code, catalog, number, offset, length, CRC-32.
+_ENTRY = 6
+#: Each field, and each of the 3 fields of a block's place: a little-endian unsigned 32-bit integer.
+_FIELD = "I"
+_FIELD_BYTES = 4
+_LIMIT = 2**32
+
+
+def _pack(values: Sequence[int]) -> bytes:
+    return struct.pack(f"<{len(values)}{_FIELD}", *values)
+
+
+def _unpack(data: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(data) // _FIELD_BYTES}{_FIELD}", data)
 
 
 def cached_tables(home: Path, commit: str, parse: Parse) -> dict[str, CatalogTable]:
@@ -87,19 +106,23 @@ def cached_tables(home: Path, commit: str, parse: Parse) -> dict[str, CatalogTab
 def _write(path: Path, tables: Mapping[str, CatalogTable]) -> None:
     """Cache ``tables`` in ``path`` (atomically: readers see all or nothing)."""
     data = _encode(tables)
+    if data is None:
+        logger.warning("catalogs too large for a catalog cache (4 GB), not cached in %s", path)
+        return
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
 
 
-def _block_of(identifier: str, blocks: int) -> int:
-    """The block, of ``blocks``, that lists the rows of ``identifier``: the same in every process."""
-    return zlib.crc32(identifier.encode("utf-8", "surrogatepass")) % blocks
+def _code(identifier: str) -> int:
+    """The code of ``identifier``, the same in every process; code % blocks is its block."""
+    return zlib.crc32(identifier.encode("utf-8", "surrogatepass"))
 
 
-def _encode(tables: Mapping[str, CatalogTable]) -> bytes:
-    """The bytes of a cache file of ``tables``: the same tables always give the same bytes."""
+def _encode(tables: Mapping[str, CatalogTable]) -> bytes | None:
+    """The bytes of a cache file of ``tables`` (the same tables always give the same bytes), or
+    None when their rows take more than 32-bit offsets reach."""
     count = max(-(-sum(len(table.rows) for table in tables.values()) // _BLOCK_ROWS), 1)
-    listed: list[list[int]] = [[0] for _ in range(count)]
+    listed: list[list[int]] = [[] for _ in range(count)]
     body = bytearray()
     catalogs = {}
     for position, (name, table) in enumerate(tables.items()):
@@ -110,9 +133,8 @@ def _encode(tables: Mapping[str, CatalogTable]) -> bytes:
             if number:
                 body += b","
             encoded = json.dumps(list(row)).encode("utf-8")
-            block = listed[_block_of(row[identifier_at], count)]
-            block[0] = zlib.crc32(encoded, block[0])
-            block += [position, number, len(body), len(encoded)]
+            code = _code(row[identifier_at])
+            listed[code % count] += [code, position, number, len(body), len(encoded), zlib.crc32(encoded)]
             body += encoded
         body += b"]"
         catalogs[name] = {
@@ -121,12 +143,17 @@ def _encode(tables: Mapping[str, CatalogTable]) -> bytes:
             "bad_rows": [bad.to_json() for bad in table.bad_rows],
             "place": [start, len(body) - start, zlib.crc32(body[start:])],
         }
+    if len(body) + _ENTRY * _FIELD_BYTES * (len(listed) + sum(map(len, listed))) >= _LIMIT:
+        return None
     places = []
     for block in listed:
-        encoded = json.dumps(block).encode("utf-8")
-        places.append([len(body), len(encoded), zlib.crc32(encoded)])
+        encoded = _pack(block)
+        places += [len(body), len(encoded), zlib.crc32(encoded)]
         body += encoded
-    header = json.dumps({"size": len(body), "catalogs": catalogs, "blocks": places}).encode("utf-8")
+    packed = _pack(places)
+    blocks = [len(body), len(packed), zlib.crc32(packed)]
+    body += packed
+    header = json.dumps({"size": len(body), "catalogs": catalogs, "blocks": blocks}).encode("utf-8")
     first = b"%s %d %d\n" % (_MAGIC, _VERSION, zlib.crc32(header))
     return first + header + b"\n" + bytes(body)
 
@@ -140,13 +167,12 @@ class _CacheFile:
         self._data = data
         self._body = body
         self._parse = parse
-        self._places: list[list[int]] = []
+        #: Offset, length and CRC-32 of each block, one after the other.
+        self._places: tuple[int, ...] = ()
         #: Each catalog's (columns, number of rows, place of its rows), in the header's order.
         self._shapes: list[tuple[int, int, list[int]]] = []
-        #: Where each catalog's rows have their identifier.
-        self._identifiers_at: list[int] = []
         #: Decoded blocks (decoding one twice, in two threads at once, is harmless).
-        self._decoded: dict[int, list[Part]] = {}
+        self._decoded: dict[int, dict[tuple[int, int], list[tuple[int, ...]]]] = {}
         self._parsed: dict[str, CatalogTable] | None = None
         self._lock = threading.Lock()
 
@@ -179,10 +205,11 @@ class _CacheFile:
         size = len(self._data) - self._body
         if header.get("size") != size:
             return f"{size} bytes after the header, not {header.get('size')!r} (a truncated file?)"
-        places = header.get("blocks")
-        if not isinstance(places, list) or not places or not all(self._is_place(place) for place in places):
-            return "its header has no valid places of blocks"
-        self._places = places
+        place = header.get("blocks")
+        table = self._bytes(*place[:2]) if self._is_place(place) else b""  # type: ignore[index]  # a place
+        if not table or len(table) % (3 * _FIELD_BYTES) or zlib.crc32(table) != place[2]:  # type: ignore[index]
+            return "the places of its blocks are missing, or their CRC-32 does not match"
+        self._places = _unpack(table)
         tables = {}
         for position, (name, entry) in enumerate(header["catalogs"].items()):
             entry = entry if isinstance(entry, dict) else {}
@@ -194,7 +221,6 @@ class _CacheFile:
             if len(bad_rows) != len(read):
                 return f"catalog {name!r} has malformed bad rows"
             self._shapes.append((len(columns), count, place))  # type: ignore[arg-type]  # a place, checked
-            self._identifiers_at.append(columns.index("identifier"))
             blocks = _Blocks(self, position, name, tuple(columns), bad_rows, count)
             rows, index = _LazyRows(blocks), _LazyIndex(blocks)
             tables[name] = CatalogTable(name, tuple(columns), rows, index=index, bad_rows=bad_rows, blocks=blocks)
@@ -206,56 +232,58 @@ class _CacheFile:
         offset, length, crc = place
         return offset >= 0 and length >= 0 and offset + length <= len(self._data) - self._body and crc >= 0
 
-    @property
-    def blocks(self) -> int:
-        return len(self._places)
-
     def _bytes(self, offset: int, length: int) -> bytes:
         start = self._body + offset
         return self._data[start : start + length]
 
-    def block(self, block: int) -> list[Part] | str:
-        """Each catalog's part of ``block``, or what is wrong with the file ("" once the
-        catalogs were parsed again instead: the file is not read any more)."""
+    def rows_of(self, position: int, identifier: str, at: int) -> list[tuple[int, list[str]]] | str:
+        """The (row number, row)s that the catalog at ``position`` has of ``identifier`` (in
+        column ``at``), or what is wrong with the file ("" once the catalogs were parsed again
+        instead: the file is not read any more)."""
+        code = _code(identifier)
+        block = code % (len(self._places) // 3)
+        listed = self._block(block)
+        if isinstance(listed, str):
+            return listed
+        entries = listed.get((code, position))
+        if entries is None:
+            return []
+        width, count, (start, extent, _) = self._shapes[position]
+        numbers, pieces = [], []
+        for number, offset, length, crc in entries:
+            piece = self._bytes(offset, length) if start <= offset <= offset + length <= start + extent else b""
+            if not 0 <= number < count or zlib.crc32(piece) != crc:
+                return f"block {block}: a row beyond catalog {position}'s rows, or whose CRC-32 does not match"
+            numbers.append(number)
+            pieces.append(piece)
+        rows = _json(b"[" + b",".join(pieces) + b"]") if pieces else []
+        if not are_catalog_rows(rows, width) or len(rows) != len(numbers):
+            return f"block {block}: rows of catalog {position} that are not of its {width} fields"
+        if any(not isinstance(row[at], str) or _code(row[at]) != code for row in rows):
+            return f"block {block}: rows listed under another identifier's code"
+        return sorted(zip(numbers, rows, strict=True), key=lambda found: found[0])
+
+    def _block(self, block: int) -> dict[tuple[int, int], list[tuple[int, ...]]] | str:
+        """The entries of ``block``, (number, offset, length, CRC-32) by identifier code and
+        catalog, or what is wrong with the file ("": parsed again)."""
         found = self._decoded.get(block)
         if found is None:
             if self._parsed is not None:
                 return ""
-            offset, length, crc = self._places[block]
-            data = self._bytes(offset, length)
-            checked = self._listed(block, _json(data) if zlib.crc32(data) == crc else None)
-            if isinstance(checked, str):
-                return f"block {block}: {checked}"
-            found = self._decoded[block] = checked
+            offset, length, crc = self._places[3 * block : 3 * block + 3]
+            data = self._bytes(offset, length) if offset + length <= len(self._data) - self._body else b"-"
+            if len(data) % (_ENTRY * _FIELD_BYTES) or zlib.crc32(data) != crc:
+                return f"block {block}: its CRC-32 does not match, or it is not entries of {_ENTRY} fields"
+            listed = _unpack(data)
+            if listed and not max(listed[1::_ENTRY]) < len(self._shapes):
+                return f"block {block}: rows of catalogs that the header does not have"
+            if any(code % (len(self._places) // 3) != block for code in listed[::_ENTRY]):
+                return f"block {block}: rows of identifiers of another block"
+            found = {}
+            for entry in range(0, len(listed), _ENTRY):
+                found.setdefault((listed[entry], listed[entry + 1]), []).append(listed[entry + 2 : entry + _ENTRY])
+            self._decoded[block] = found
         return found
-
-    def _listed(self, block: int, listed: object) -> list[Part] | str:
-        """Each catalog's row numbers and rows that ``block`` lists, or what is wrong with them."""
-        if not isinstance(listed, list) or len(listed) % 4 != 1 or not set(map(type, listed)) <= {int}:
-            return "its CRC-32 does not match, or it is not a CRC-32 and (catalog, number, offset, length)s"
-        positions, numbers, offsets, lengths = listed[1::4], listed[2::4], listed[3::4], listed[4::4]
-        if positions and not 0 <= min(positions) <= max(positions) < len(self._shapes):
-            return "rows of catalogs that the header does not have"
-        if lengths and min(lengths) < 0:
-            return "rows of negative lengths"
-        pieces = [self._bytes(offset, length) for offset, length in zip(offsets, lengths, strict=True)]
-        running = 0
-        for piece in pieces:
-            running = zlib.crc32(piece, running)
-        rows = _json(b"[" + b",".join(pieces) + b"]") if running == listed[0] else None
-        if not isinstance(rows, list) or len(rows) != len(numbers) or not set(map(type, rows)) <= {list}:
-            return "rows whose CRC-32 does not match, or that are not JSON arrays"
-        parts: list[Part] = [([], []) for _ in self._shapes]
-        for position, number, offset, length, row in zip(positions, numbers, offsets, lengths, rows, strict=True):
-            width, count, (start, extent, _) = self._shapes[position]
-            if not (0 <= number < count and start <= offset <= offset + length <= start + extent) or len(row) != width:
-                return f"a row beyond catalog {position}'s rows, or not of its {width} fields"
-            identifier = row[self._identifiers_at[position]]
-            if not isinstance(identifier, str) or _block_of(identifier, len(self._places)) != block:
-                return "a row of another block"
-            parts[position][0].append(number)
-            parts[position][1].append(row)
-        return parts
 
     def rows(self, position: int) -> list[list[str]] | str:
         """Every row of the catalog at ``position``, or what is wrong with the file ("": the
@@ -340,14 +368,11 @@ class _Blocks:
     def rows_of(self, lookup_type: str, identifier: str) -> list[Sequence[str]]:
         if self._parsed is not None:
             return self._parsed.rows_of(lookup_type, identifier)
-        found = self._file.block(_block_of(identifier, self._file.blocks))
+        found = self._file.rows_of(self._position, identifier, self._identifier_at)
         if isinstance(found, str):
             return self._reparsed(found).rows_of(lookup_type, identifier)
         at, lookup_type_at = self._identifier_at, self._lookup_type_at
-        numbers, rows = found[self._position]
-        matches = [(number, row) for number, row in zip(numbers, rows, strict=True)
-                   if row[at] == identifier and row[lookup_type_at] == lookup_type]
-        return [row for _, row in sorted(matches, key=lambda match: match[0])]  # in row order
+        return [row for _, row in found if row[at] == identifier and row[lookup_type_at] == lookup_type]
 
     def rows(self) -> Sequence[Sequence[str]]:
         """Every row, in order."""

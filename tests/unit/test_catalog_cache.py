@@ -4,10 +4,12 @@ read one block at a time; damaged, truncated or foreign files are ignored with a
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
 import re
+import struct
 import subprocess
 import sys
 import zlib
@@ -101,6 +103,19 @@ def header_and_body(path: Path) -> tuple[dict, int]:
     return json.loads(data[first + 1 : second]), second + 1
 
 
+def integers(data: bytes) -> list[int]:
+    """The little-endian unsigned 32-bit integers of the blocks and their places."""
+    return list(struct.unpack(f"<{len(data) // 4}I", data))
+
+
+def block_places(path: Path) -> list[list[int]]:
+    """The (offset, length, CRC-32) of each block, as the file says."""
+    header, body = header_and_body(path)
+    offset, length, _ = header["blocks"]
+    places = integers(path.read_bytes()[body + offset : body + offset + length])
+    return [places[number : number + 3] for number in range(0, len(places), 3)]
+
+
 def test_the_cache_gives_back_what_parsing_gives(tmp_path: Path) -> None:
     parse = Parser(catalog_texts())
     written = cached_tables(tmp_path, COMMIT, parse)
@@ -144,11 +159,12 @@ def test_a_lookup_reads_only_its_block(tmp_path: Path, caplog: pytest.LogCapture
     intact = path.read_bytes()
     header, body = header_and_body(path)
     wanted = "lab.set3.a"
-    blocks = header["blocks"]
+    blocks = block_places(path)
     assert len(blocks) > 4
     offset, length, _ = blocks[zlib.crc32(wanted.encode()) % len(blocks)]
-    listed = json.loads(intact[body + offset : body + offset + length])
-    kept = [(offset, length), *zip(listed[3::4], listed[4::4], strict=True)]
+    listed = integers(intact[body + offset : body + offset + length])
+    places = header["blocks"]
+    kept = [(offset, length), (places[0], places[1]), *zip(listed[3::6], listed[4::6], strict=True)]
     damaged = bytearray(intact[:body] + b"#" * (len(intact) - body))
     for start, size in kept:
         damaged[body + start : body + start + size] = intact[body + start : body + start + size]
@@ -205,7 +221,7 @@ def test_a_flipped_bit_is_noticed(tmp_path: Path, caplog: pytest.LogCaptureFixtu
     path = cache_file(tmp_path)
     intact = path.read_bytes()
     header, body = header_and_body(path)
-    block = body + header["blocks"][0][0] + 3
+    block = body + block_places(path)[0][0] + 3
     position = {"first line": 3, "header": intact.index(b'"columns"'), "row": body + 40, "block": block}[where]
     path.write_bytes(flip(intact, position))
     with caplog.at_level(logging.WARNING):
@@ -229,9 +245,17 @@ def shrink_place(header: dict) -> None:
     header["catalogs"]["lab"]["place"][1] -= 10
 
 
-def swap_blocks(header: dict) -> None:
-    blocks = header["blocks"]
-    blocks[0], blocks[1] = blocks[1], blocks[0]
+def swap_blocks(header: dict, path: Path) -> None:
+    """The places of blocks 0 and 1 swapped (and the CRC-32 of the places made to match)."""
+    places = block_places(path)
+    places[0], places[1] = places[1], places[0]
+    packed = struct.pack(f"<{3 * len(places)}I", *(number for place in places for number in place))
+    data = bytearray(path.read_bytes())
+    _, body = header_and_body(path)
+    offset, length, _ = header["blocks"]
+    data[body + offset : body + offset + length] = packed
+    path.write_bytes(bytes(data))
+    header["blocks"][2] = zlib.crc32(packed)
 
 
 @pytest.mark.parametrize("edit", [
@@ -247,7 +271,7 @@ def test_well_formed_files_that_do_not_hold_together_are_parsed_again(
     cached_tables(tmp_path, COMMIT, parse)
     path = cache_file(tmp_path)
     intact = path.read_bytes()
-    rewrite_header(path, edit)
+    rewrite_header(path, functools.partial(edit, path=path) if edit is swap_blocks else edit)
     assert path.read_bytes() != intact
     with caplog.at_level(logging.WARNING):
         assert_same(cached_tables(tmp_path, COMMIT, parse), parse())
