@@ -40,8 +40,10 @@ import contextlib
 import gc
 import json
 import logging
+import os
 import struct
 import threading
+import weakref
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -61,6 +63,8 @@ _MAGIC = b"brainio-dvc catalog cache"
 #: Rows listed in a block, on average.  A lookup of a new identifier decodes one block (some
 #: 5 µs); each block's place takes 12 bytes, decoded by the first lookup (~10 µs per 1,000).
 _BLOCK_ROWS = 4
+#: Bytes read first: the first line and header of most files.
+_FIRST_READ = 64 * 1024
 
 Parse = Callable[[], dict[str, CatalogTable]]
 #: Fields of a row's entry in a block: its identifier's code, catalog, number, offset, length, CRC-32.
@@ -88,14 +92,14 @@ def cached_tables(home: Path, commit: str, parse: Parse) -> dict[str, CatalogTab
     """
     path = home / _DIRECTORY / f"{commit}.v{_VERSION}"
     try:
-        data = path.read_bytes()
+        descriptor = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        data = None
+        descriptor = None
     except OSError as error:
         logger.warning("ignoring unreadable catalog cache %s: %s", path, error)
-        data = None
-    if data is not None:
-        opened = _CacheFile.open(path, data, parse)
+        descriptor = None
+    if descriptor is not None:
+        opened = _CacheFile.open(path, descriptor, parse)
         if opened is not None:
             return opened
     tables = parse()
@@ -159,12 +163,19 @@ def _encode(tables: Mapping[str, CatalogTable]) -> bytes | None:
 
 
 class _CacheFile:
-    """One cache file, read into memory: its rows, decoded and checked when first asked for,
-    and what to do when they are damaged (parse the catalogs again, once, and write the file)."""
+    """One open cache file: its rows, read, decoded and checked when first asked for, and what
+    to do when they are damaged (parse the catalogs again, once, and write the file).
 
-    def __init__(self, path: Path, data: bytes, body: int, parse: Parse) -> None:
+    The file stays open while its tables are in use, and is read with ``os.pread``: a writer
+    that replaces it meanwhile (a rename) leaves this one as it was, and a lookup reads only
+    the header, the places of the blocks, one block and its rows, not the whole file.
+    """
+
+    def __init__(self, path: Path, descriptor: int, size: int, body: int, parse: Parse) -> None:
         self.path = path
-        self._data = data
+        self._descriptor = descriptor
+        self._close = weakref.finalize(self, os.close, descriptor)
+        self._size = size
         self._body = body
         self._parse = parse
         #: Offset, length and CRC-32 of each block, one after the other.
@@ -177,9 +188,28 @@ class _CacheFile:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: Path, data: bytes, parse: Parse) -> dict[str, CatalogTable] | None:
-        """The tables of the file's ``data``, their rows not decoded yet; None (with a warning,
-        unless the file names another version) when it is not such a file."""
+    def open(cls, path: Path, descriptor: int, parse: Parse) -> dict[str, CatalogTable] | None:
+        """The tables of the file open as ``descriptor`` (which they then own), their rows not
+        read yet; None (with a warning, unless the file names another version, and the file
+        closed) when it is not such a file."""
+        try:
+            size = os.fstat(descriptor).st_size
+            data = os.pread(descriptor, min(size, _FIRST_READ), 0)
+            if data.count(b"\n") < 2 and len(data) < size:  # a header longer than the first read
+                data = os.pread(descriptor, size, 0)
+        except OSError as error:
+            os.close(descriptor)
+            logger.warning("ignoring unreadable catalog cache %s: %s", path, error)
+            return None
+        tables = cls._read(path, descriptor, size, data, parse)
+        if tables is None:
+            os.close(descriptor)
+        return tables
+
+    @classmethod
+    def _read(cls, path: Path, descriptor: int, size: int, data: bytes, parse: Parse) -> dict[str, CatalogTable] | None:
+        """The tables of a file of ``size`` bytes that begins with ``data``, or None (with a
+        warning, unless the file names another version)."""
         first_end = data.find(b"\n")
         first = data[:first_end].split(b" ") if first_end >= 0 else []
         if first[:-2] == _MAGIC.split(b" ") and first[-2:-1] != [b"%d" % _VERSION]:
@@ -191,9 +221,11 @@ class _CacheFile:
         elif zlib.crc32(header) != int(first[-1]):
             problem = "its header's CRC-32 does not match (a damaged or truncated file)"
         else:
-            tables = cls(path, data, header_end + 1, parse)._tables(_json(header))
+            file = cls(path, descriptor, size, header_end + 1, parse)
+            tables = file._tables(_json(header))
             if not isinstance(tables, str):
                 return tables
+            file._close.detach()  # the caller closes it
             problem = tables
         logger.warning("ignoring unreadable catalog cache %s: %s", path, problem)
         return None
@@ -202,7 +234,7 @@ class _CacheFile:
         """The tables of the file's ``header``, or what is wrong with it."""
         if not isinstance(header, dict) or not isinstance(header.get("catalogs"), dict):
             return "its header is not an object with catalogs"
-        size = len(self._data) - self._body
+        size = self._size - self._body
         if header.get("size") != size:
             return f"{size} bytes after the header, not {header.get('size')!r} (a truncated file?)"
         place = header.get("blocks")
@@ -230,11 +262,14 @@ class _CacheFile:
         if not isinstance(place, list) or len(place) != 3 or not set(map(type, place)) <= {int}:
             return False
         offset, length, crc = place
-        return offset >= 0 and length >= 0 and offset + length <= len(self._data) - self._body and crc >= 0
+        return offset >= 0 and length >= 0 and offset + length <= self._size - self._body and crc >= 0
 
     def _bytes(self, offset: int, length: int) -> bytes:
-        start = self._body + offset
-        return self._data[start : start + length]
+        """``length`` bytes at ``offset`` after the header (fewer if the file has fewer)."""
+        try:
+            return os.pread(self._descriptor, length, self._body + offset)
+        except OSError:  # closed, once the catalogs were parsed again
+            return b""
 
     def rows_of(self, position: int, identifier: str, at: int) -> list[tuple[int, list[str]]] | str:
         """The (row number, row)s that the catalog at ``position`` has of ``identifier`` (in
@@ -272,7 +307,7 @@ class _CacheFile:
             if self._parsed is not None:
                 return ""
             offset, length, crc = self._places[3 * block : 3 * block + 3]
-            data = self._bytes(offset, length) if offset + length <= len(self._data) - self._body else b"-"
+            data = self._bytes(offset, length) if offset + length <= self._size - self._body else b"-"
             if len(data) % (_ENTRY * _FIELD_BYTES) or zlib.crc32(data) != crc:
                 return f"block {block}: its CRC-32 does not match, or it is not entries of {_ENTRY} fields"
             listed = _unpack(data)
@@ -306,7 +341,7 @@ class _CacheFile:
                 logger.warning("ignoring unreadable catalog cache %s: %s", self.path, problem)
                 self._parsed = self._parse()
                 _write(self.path, self._parsed)
-                self._data = b""  # nothing more is read from it
+                self._close()  # nothing more is read from it
         table = self._parsed.get(name)
         if table is None or (table.columns, table.bad_rows) != (columns, bad_rows):
             found = "no such catalog" if table is None else f"columns {list(table.columns)}"
