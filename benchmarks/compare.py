@@ -1,10 +1,11 @@
 """``python -m benchmarks --compare REV``: each figure of the library, this working tree against REV.
 
 REV's ``brainio_dvc`` (and nothing else of REV) is checked out into a detached ``git worktree``
-in a temporary directory, removed afterwards.  Each probe of :mod:`benchmarks.probes` then runs
-for the baseline (REV) and for the working tree in turn, in fresh processes, on the same
-registries and data, which this tree's code builds once.  The probes are this tree's, with
-REV's package first on their PYTHONPATH (checked before anything is measured); they call only
+in a temporary directory, and this tree's ``brainio_dvc`` is copied into another; both go
+afterwards.  Each probe of :mod:`benchmarks.probes` then runs for the baseline (REV) and for the
+working tree in turn, in fresh processes, on the same registries and data, which this tree's
+code builds once.  The probes are this tree's, with the side's package first on their
+PYTHONPATH (checked before anything is measured), so both sides import alike; they call only
 public names (``get_assembly``, ``get_stimulus_set``, ``config.home``, ``lookup.lookup_assembly``,
 ``packaging.package_data_assembly`` and ``write_netcdf``, the classes of ``assemblies`` and
 ``stimuli``).  Where a probe fails against REV, its figures are reported as not comparable, with
@@ -237,6 +238,23 @@ def baseline_tree(rev: str, repo: Path = REPO) -> Iterator[tuple[Path, str]]:
         shutil.rmtree(parent, ignore_errors=True)
 
 
+@contextmanager
+def working_copy() -> Iterator[Path]:
+    """A temporary directory holding a copy of this tree's ``brainio_dvc`` (compiled), removed afterwards.
+
+    Both sides then import their package alike: from a directory of its own put first on the
+    path, above the repository (whose ``benchmarks`` the probes are); and edits made to the
+    tree while a comparison runs do not reach it.
+    """
+    parent = Path(tempfile.mkdtemp(prefix="brainio-dvc-working-"))
+    try:
+        shutil.copytree(REPO / "brainio_dvc", parent / "brainio_dvc", ignore=shutil.ignore_patterns("__pycache__"))
+        compileall.compile_dir(parent / "brainio_dvc", quiet=1)
+        yield parent
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
+
+
 def where(side: Side) -> tuple[Path, Path]:
     """The ``brainio_dvc`` and ``benchmarks`` packages a probe of ``side`` imports."""
     code = ("import sys, brainio_dvc, benchmarks; "
@@ -412,9 +430,9 @@ def main(rev: str, scale: Scale, work: Path, wanted: set[str], output: Path) -> 
 
     started = time.perf_counter()
     load_at_start = os.getloadavg()
-    with baseline_tree(rev) as (tree, commit):
+    with baseline_tree(rev) as (tree, commit), working_copy() as copy:
         sides = {BASELINE: Side(BASELINE, f"{rev} ({commit[:10]})", tree, (tree,)),
-                 WORKING: Side(WORKING, _working_label(), REPO)}
+                 WORKING: Side(WORKING, _working_label(), copy, (copy,))}
         for side in sides.values():
             check_side(side)
         run = Run(sides, scale, work)

@@ -25,6 +25,7 @@ from benchmarks.compare import (
     order,
     verdict,
     where,
+    working_copy,
 )
 from benchmarks.data import QUICK
 from benchmarks.harness import REPO
@@ -137,6 +138,23 @@ def test_each_side_imports_its_own_package_under_this_trees_probes(old_repo: tup
         check_side(Side(WORKING, "this tree", REPO))
         with pytest.raises(RuntimeError, match="would import brainio_dvc from"):
             check_side(Side(BASELINE, "not on the path", tree))
+
+
+def test_the_working_side_imports_a_copy_of_this_trees_package_removed_afterwards(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCHMARK_CWD", str(tmp_path))
+    with working_copy() as copy:
+        sources = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "brainio_dvc").rglob("*")
+                         if p.is_file() and "__pycache__" not in p.parts)
+        copied = sorted(p.relative_to(copy).as_posix() for p in (copy / "brainio_dvc").rglob("*")
+                        if p.is_file() and "__pycache__" not in p.parts)
+        assert copied == sources
+        assert (copy / "brainio_dvc" / "loading.py").read_bytes() == (REPO / "brainio_dvc" / "loading.py").read_bytes()
+        assert list((copy / "brainio_dvc" / "__pycache__").glob("loading.*.pyc"))
+        working = Side(WORKING, "this tree", copy, (copy,))
+        assert where(working)[0] == copy.resolve() / "brainio_dvc"
+        check_side(working)
+    assert not copy.exists()
 
 
 def test_a_probe_that_fails_against_the_baseline_makes_its_figures_not_comparable(
