@@ -51,6 +51,8 @@ RULE = (f"beyond noise when the ratio of medians (working/baseline) is above {NO
 QUICK_GROWTH_FACTORS = (0.05, 0.1)
 SCENARIOS = ("import", "package", "warm", "s3", "lookup", "lazy", "growth")
 
+#: A figure whose probe runs the same code on both sides: a check of the noise rule on this machine.
+CONTROL = "control, the same code on both sides: xarray.open_dataarray(cached).load()"
 BASELINE, WORKING = "baseline", "working"
 NOT_COMPARABLE = "not comparable"
 
@@ -329,7 +331,7 @@ def _warm(run: Run, root: Path) -> None:
                 {"identifier": STIMULUS_SET_ID, "registry": str(root)}, envs)
     md5 = lookup.lookup_assembly(ASSEMBLY_ID, registry=str(root))["md5"]
     nc = _cache_path(Path(envs[WORKING]["BRAINIO_HOME"]), md5)
-    run.compare("raw_xarray", [Metric("control, the same code on both sides: xarray.open_dataarray(cached).load()")],
+    run.compare("raw_xarray", [Metric(CONTROL)],
                 {"path": str(nc)}, envs)
     run.compare("warm_crossings", [Metric("module crossings of a warm get_assembly (a count)", "crossings",
                                           "calls")], args, envs, runs=1)
@@ -467,6 +469,11 @@ def main(rev: str, scale: Scale, work: Path, wanted: set[str], output: Path) -> 
         "slower_beyond_noise": [c.figure for c in run.comparisons if c.verdict == "higher"],
         "not_comparable": [c.figure for c in run.comparisons if c.verdict == NOT_COMPARABLE],
     }
+    control = next((c.verdict for c in run.comparisons if c.figure == CONTROL), None)
+    if control not in (None, "within noise"):
+        results["warning"] = (f"the control figure (the same code on both sides) came out {control} beyond noise: "
+                              "this machine was too noisy for the rule; measure again on a quieter one")
+        logger.warning("%s", results["warning"])
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2) + "\n")
     sys.stdout.write(table(run.comparisons) + "\n\n")
@@ -476,4 +483,6 @@ def main(rev: str, scale: Scale, work: Path, wanted: set[str], output: Path) -> 
                      f"{len(results['not_comparable'])} not comparable; load average at start "
                      f"{load_at_start[0]:.1f} on {os.cpu_count()} cores; {results['wall_seconds']} s; "
                      f"results in {output}\n")
+    if "warning" in results:
+        sys.stdout.write(f"WARNING: {results['warning']}\n")
     return 0
