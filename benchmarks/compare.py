@@ -263,7 +263,11 @@ def where(side: Side) -> tuple[Path, Path]:
             "sys.stdout.write(brainio_dvc.__file__ + '\\n' + benchmarks.__file__ + '\\n')")
     completed = subprocess.run([sys.executable, "-c", code], env=probe_environment(pythonpath=side.pythonpath),
                                cwd=os.environ.get("BENCHMARK_CWD", tempfile.gettempdir()),
-                               capture_output=True, text=True, check=True)
+                               capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        msg = (f"the {side.name} side ({side.label}) cannot import brainio_dvc and benchmarks: "
+               f"{_last_line(completed.stderr)}")
+        raise RuntimeError(msg)
     library, probes = completed.stdout.strip().splitlines()[-2:]
     return Path(library).resolve().parent, Path(probes).resolve().parent
 

@@ -138,6 +138,11 @@ def test_each_side_imports_its_own_package_under_this_trees_probes(old_repo: tup
         check_side(Side(WORKING, "this tree", REPO))
         with pytest.raises(RuntimeError, match="would import brainio_dvc from"):
             check_side(Side(BASELINE, "not on the path", tree))
+    broken = tmp_path / "broken"
+    (broken / "brainio_dvc").mkdir(parents=True)
+    (broken / "brainio_dvc" / "__init__.py").write_text("raise ImportError('an old import error')\n")
+    with pytest.raises(RuntimeError, match="cannot import brainio_dvc and benchmarks: ImportError: an old import"):
+        check_side(Side(BASELINE, "broken", broken, (broken,)))
 
 
 def test_the_working_side_imports_a_copy_of_this_trees_package_removed_afterwards(
