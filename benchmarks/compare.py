@@ -76,6 +76,15 @@ def _ratio(baseline: float, working: float) -> float:
     return 1.0 if not working else float("inf")
 
 
+def samples_per_side(scale: Scale) -> int:
+    """Fresh processes a side for each figure: 5 (3 with --quick), heavy figures included.
+
+    Two samples of the same distribution fall apart by chance with probability 2/C(2n, n):
+    10% at n = 3 a side, 0.8% at n = 5; so only a full run's verdicts are worth acting on.
+    """
+    return 3 if scale.name == "quick" else 5
+
+
 def order(runs: int) -> list[tuple[str, int]]:
     """(side, run number) in the order they run: A B, B A, A B, ..."""
     rounds = [(BASELINE, WORKING) if number % 2 == 0 else (WORKING, BASELINE) for number in range(runs)]
@@ -165,7 +174,7 @@ class Run:
         samples: dict[str, list[dict[str, Any]]] = {BASELINE: [], WORKING: []}
         error = ""
         load = os.getloadavg()[0]
-        for name, number in order(runs or self.scale.runs):
+        for name, number in order(runs or samples_per_side(self.scale)):
             if name == BASELINE and error:
                 continue
             side = self.sides[name]
@@ -298,8 +307,7 @@ def _package(run: Run, root: Path, where_to: str, slug: str) -> None:
         seed = 1 + 2 * number + (side.name == WORKING)
         return {"scale": run.scale.name, "seed": seed, "registry": str(root), "branch": f"compare/{slug}-{seed}"}
 
-    run.compare("package_assembly", [Metric(f"package_data_assembly ({where_to})")], args,
-                runs=run.scale.heavy_runs)
+    run.compare("package_assembly", [Metric(f"package_data_assembly ({where_to})")], args)
     branches = git(root, "for-each-ref", "--format=%(refname:short)", "refs/heads/compare/").split()
     if branches:
         git(root, "branch", "--quiet", "-D", *branches)
@@ -341,7 +349,7 @@ def _warm(run: Run, root: Path) -> None:
                                           "calls")], args, envs, runs=1)
     run.compare("cold_get_assembly", [Metric("cold get_assembly from the local-directory remote"),
                                       Metric("peak RSS of cold get_assembly (local remote)", "max_rss_mb", "MB")],
-                args, fresh=run.work / "cold-local", runs=run.scale.heavy_runs)
+                args, fresh=run.work / "cold-local")
 
 
 def _s3(run: Run) -> None:
@@ -356,7 +364,7 @@ def _s3(run: Run) -> None:
         _package(run, root, "S3 remote, push included", "s3")
         run.compare("cold_get_assembly", [Metric("cold get_assembly from S3, empty caches"),
                                           Metric("peak RSS of cold get_assembly from S3", "max_rss_mb", "MB")],
-                    _assembly_args(root), fresh=run.work / "cold-s3", runs=run.scale.heavy_runs)
+                    _assembly_args(root), fresh=run.work / "cold-s3")
     finally:
         server.stop()
 
@@ -379,9 +387,8 @@ def _lazy(run: Run, root: Path) -> None:
     envs = run.side_envs(run.work / "lazy", ("get_assembly", args))
     run.compare("lazy_region", [Metric("lazy get_assembly(...).sel(region='V4').load()"),
                                 Metric("bytes read by that selection (rchar)", "bytes_read", "MB", 1e-6)],
-                {**args, "region": "V4"}, envs, runs=run.scale.heavy_runs)
-    run.compare("lazy_region", [Metric("lazy get_assembly(...).load() of all of it")], args, envs,
-                runs=run.scale.heavy_runs)
+                {**args, "region": "V4"}, envs)
+    run.compare("lazy_region", [Metric("lazy get_assembly(...).load() of all of it")], args, envs)
 
 
 def _growth(run: Run, factors: Sequence[float]) -> None:
@@ -393,11 +400,11 @@ def _growth(run: Run, factors: Sequence[float]) -> None:
         args = _assembly_args(_build(base, scale))
         run.compare("cold_get_assembly", [Metric(f"growth {scale.name}: cold get_assembly"),
                                           Metric(f"growth {scale.name}: peak RSS, cold", "max_rss_mb", "MB")],
-                    args, fresh=base / "cold", runs=scale.runs)
+                    args, fresh=base / "cold")
         envs = run.side_envs(base / "warm", ("get_assembly", args))
         run.compare("get_assembly", [Metric(f"growth {scale.name}: warm get_assembly + .load()"),
                                      Metric(f"growth {scale.name}: peak RSS, warm", "max_rss_mb", "MB")],
-                    args, envs, runs=scale.runs)
+                    args, envs)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -23,11 +23,12 @@ from benchmarks.compare import (
     baseline_tree,
     check_side,
     order,
+    samples_per_side,
     verdict,
     where,
     working_copy,
 )
-from benchmarks.data import QUICK
+from benchmarks.data import FULL, QUICK
 from benchmarks.harness import REPO
 from tests.gitdvc import git
 
@@ -62,6 +63,10 @@ def test_a_slower_figure_reports_its_medians_and_ratio() -> None:
     found = Comparison("cold get_assembly", "s", [2.0, 1.0, 3.0], [4.0, 5.0, 6.0], 2.5).as_json()
     assert (found["baseline_median"], found["working_median"], found["ratio"]) == (2.0, 5.0, 2.5)
     assert found["slower_beyond_noise"] is True
+
+
+def test_five_samples_a_side_at_full_scale_three_with_quick() -> None:
+    assert (samples_per_side(FULL), samples_per_side(QUICK)) == (5, 3)
 
 
 def test_the_sides_alternate_which_goes_first() -> None:
