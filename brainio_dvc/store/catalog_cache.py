@@ -147,7 +147,7 @@ def _encode(tables: Mapping[str, CatalogTable]) -> bytes | None:
             "bad_rows": [bad.to_json() for bad in table.bad_rows],
             "place": [start, len(body) - start, zlib.crc32(body[start:])],
         }
-    if len(body) + _ENTRY * _FIELD_BYTES * (len(listed) + sum(map(len, listed))) >= _LIMIT:
+    if len(body) + _FIELD_BYTES * (sum(map(len, listed)) + 3 * count) >= _LIMIT:  # the blocks and their places
         return None
     places = []
     for block in listed:

@@ -401,3 +401,17 @@ def test_json_tables_with_duplicated_columns_are_refused() -> None:
     assert tables_from_json({"demo": data}) is not None
     duplicated = {**data, "columns": [*data["columns"][:-1], "identifier"]}
     assert tables_from_json({"demo": duplicated}) is None
+
+
+def test_catalogs_beyond_32_bit_offsets_are_not_cached(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(4 GB of rows cannot be made here: the limit is lowered to what a few rows take.)"""
+    from brainio_dvc.store import catalog_cache
+
+    monkeypatch.setattr(catalog_cache, "_LIMIT", 1000)
+    parse = Parser(catalog_texts())
+    with caplog.at_level(logging.WARNING):
+        assert_same(cached_tables(tmp_path, COMMIT, parse), parse())
+    assert not cache_file(tmp_path).exists()
+    assert any("too large for a catalog cache" in message for message in warnings_of(caplog))
