@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..exceptions import BrainioDvcError
 from .history import Revision, row_history
@@ -186,7 +186,9 @@ def catalog_rows(rev: str | None = None, registry: str | None = None) -> list[di
     from ..lookup import combined_catalog
 
     try:
-        return list(combined_catalog(rev=rev, registry=registry).to_dict(orient="records"))
+        # A catalog's column labels are str; pandas-stubs keys to_dict's records by Hashable.
+        records = combined_catalog(rev=rev, registry=registry).to_dict(orient="records")
+        return list(cast("list[dict[str, object]]", records))
     except (BrainioDvcError, OSError) as error:
         logger.warning("cannot read the catalogs, so no stimulus CSV is checked against its ZIP: %s", error)
         return []
