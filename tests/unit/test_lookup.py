@@ -173,6 +173,22 @@ def test_each_lookup_assembly_returns_a_series_of_its_own(fake: Path) -> None:
     assert again.dtype == object
 
 
+def test_each_row_lookup_returns_dicts_of_its_own(fake: Path) -> None:
+    first = lookup.find_assembly_row("dicarlo.MajajHong2015")
+    csv_row, _ = lookup.find_stimulus_set_rows("dicarlo.hvm")
+    first["location"] = csv_row["location"] = "changed"
+    assert lookup.find_assembly_row("dicarlo.MajajHong2015")["location"] == ASSEMBLY["location"]
+    assert lookup.find_stimulus_set_rows("dicarlo.hvm")[0]["location"] == STIMULUS_CSV["location"]
+    assert lookup.lookup_identifier("dicarlo.MajajHong2015")[0]["location"] == ASSEMBLY["location"]
+
+
+def test_an_installed_assembly_row_comes_without_stimulus_set_rows(fake: Path) -> None:
+    # Its stimulus set is looked up as any other (it is no registry's at a commit).
+    found = lookup.find_assembly_rows("dicarlo.MajajHong2015")
+    assert found.assembly["location"] == ASSEMBLY["location"] and found.stimulus_set is None
+    assert lookup.find_assembly_rows("dicarlo.MajajHong2015") is found  # found once
+
+
 def test_lookup_stimulus_set_returns_the_csv_row_then_the_zip_row(fake: Path) -> None:
     rows = lookup.lookup_stimulus_set("dicarlo.hvm")
     assert isinstance(rows, tuple) and all(isinstance(row, pd.Series) for row in rows)
