@@ -224,7 +224,7 @@ def _sources(rev: str | None, registry: str | None, home: Path | None = None) ->
 
 def _registry_sources(registry: Registry, commit: str) -> tuple[_Source, ...]:
     """The sources of a registry at a commit: its catalogs are fixed by the commit."""
-    tables = registry.catalog_tables(commit)  # read (once per commit) on every call, as before
+    tables = registry.catalog_tables(commit)  # read once per commit (its bad rows logged then)
     key = (registry, commit)
     found: tuple[_Source, ...] | None = state.REGISTRY_SOURCES.get(key)
     if found is None:
