@@ -284,19 +284,16 @@ class _CacheFile:
         if entries is None:
             return []
         width, count, (start, extent, _) = self._shapes[position]
-        numbers, pieces = [], []
-        for number, offset, length, crc in entries:
+        found = []
+        for number, offset, length, crc in entries:  # one row, or two (a stimulus set's)
             piece = self._bytes(offset, length) if start <= offset <= offset + length <= start + extent else b""
-            if not 0 <= number < count or zlib.crc32(piece) != crc:
-                return f"block {block}: a row beyond catalog {position}'s rows, or whose CRC-32 does not match"
-            numbers.append(number)
-            pieces.append(piece)
-        rows = _json(b"[" + b",".join(pieces) + b"]") if pieces else []
-        if not are_catalog_rows(rows, width) or len(rows) != len(numbers):
-            return f"block {block}: rows of catalog {position} that are not of its {width} fields"
-        if any(not isinstance(row[at], str) or _code(row[at]) != code for row in rows):
-            return f"block {block}: rows listed under another identifier's code"
-        found = list(zip(numbers, rows, strict=True))
+            row = _json(piece) if 0 <= number < count and zlib.crc32(piece) == crc else None
+            if type(row) is not list or len(row) != width:
+                return f"block {block}: a row of catalog {position} not where it says, or not of its {width} fields"
+            if row[at] == identifier:
+                found.append((number, row))
+            elif not isinstance(row[at], str) or _code(row[at]) != code:  # (else: another identifier, same code)
+                return f"block {block}: a row listed under another identifier's code"
         return found if len(found) < 2 else sorted(found, key=lambda entry: entry[0])
 
     def _block(self, block: int) -> dict[tuple[int, int], list[tuple[int, ...]]] | str:
@@ -310,14 +307,13 @@ class _CacheFile:
             data = self._bytes(offset, length) if offset + length <= self._size - self._body else b"-"
             if len(data) % (_ENTRY * _FIELD_BYTES) or zlib.crc32(data) != crc:
                 return f"block {block}: its CRC-32 does not match, or it is not entries of {_ENTRY} fields"
-            listed = _unpack(data)
-            if listed and not max(listed[1::_ENTRY]) < len(self._shapes):
-                return f"block {block}: rows of catalogs that the header does not have"
-            if any(code % (len(self._places) // 3) != block for code in listed[::_ENTRY]):
-                return f"block {block}: rows of identifiers of another block"
+            listed, blocks, catalogs = _unpack(data), len(self._places) // 3, len(self._shapes)
             found = {}
             for entry in range(0, len(listed), _ENTRY):
-                found.setdefault((listed[entry], listed[entry + 1]), []).append(listed[entry + 2 : entry + _ENTRY])
+                code, position = listed[entry], listed[entry + 1]
+                if code % blocks != block or position >= catalogs:
+                    return f"block {block}: rows of identifiers of another block, or of catalogs not in the header"
+                found.setdefault((code, position), []).append(listed[entry + 2 : entry + _ENTRY])
             self._decoded[block] = found
         return found
 

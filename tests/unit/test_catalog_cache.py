@@ -128,6 +128,22 @@ def test_the_cache_gives_back_what_parsing_gives(tmp_path: Path) -> None:
         read["lab"].with_constants("lab.csv", {}).check_usable("assembly", "lab.Bad")
 
 
+def test_identifiers_of_the_same_code_are_told_apart(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Two identifiers whose CRC-32s are equal share a block and a code (one registry in a hundred
+    of 10,000 identifiers has such a pair); each lookup still finds only its own rows."""
+    assert zlib.crc32(b"lab.plumless") == zlib.crc32(b"lab.buckeroo")
+    parse = Parser({"lab": csv_text([row("lab.plumless"), *stimulus_rows("lab.buckeroo"), row("lab.other")])})
+    cached_tables(tmp_path, COMMIT, parse)
+    with caplog.at_level(logging.WARNING):
+        tables = cached_tables(tmp_path, COMMIT, parse)
+        assert [r[0] for r in tables["lab"].rows_of("assembly", "lab.plumless")] == ["lab.plumless"]
+        assert [r[4] for r in tables["lab"].rows_of("stimulus_set", "lab.buckeroo")] == [
+            "lab.buckeroo.csv", "lab.buckeroo.zip"]
+        assert tables["lab"].rows_of("assembly", "lab.buckeroo") == []
+    assert warnings_of(caplog) == [] and parse.calls == 1
+    assert_same(tables, parse())
+
+
 def test_the_same_tables_give_the_same_bytes(tmp_path: Path) -> None:
     cached_tables(tmp_path / "a", COMMIT, Parser(catalog_texts()))
     cached_tables(tmp_path / "b", COMMIT, Parser(catalog_texts()))
