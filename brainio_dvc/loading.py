@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,19 +15,20 @@ from .catalogs import LOCATION_TYPE_DVC, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .contribute.completeness import check_loaded_stimuli
 from .exceptions import PinError, UnsafeArchiveError, ValidationError
 from .fetch import (
-    cached_files,
-    check_stimulus_zip,
-    extracted_stimuli,
+    cache_objects,
     fetch_row,
     stimuli_directory,
     stimuli_target,
 )
-from .lookup import find_assembly_row, find_stimulus_set_rows
+from .formats.archives import check_zip, is_extracted
+from .formats.atomic import atomic_write_text
+from .lookup import AssemblyRows, find_assembly_rows, find_stimulus_set_rows
 from .store import pins
-from .store.cache import data_cache
+from .store.cache import DataCache, data_cache
 from .store.parallel import Background, awaited, side_by_side
 
 if TYPE_CHECKING:
+    from .arrays.loaders import AssemblyLoader
     from .assemblies import DataAssembly
     from .stimuli import StimulusSet
 
@@ -121,10 +123,13 @@ def _load_stimulus_set(identifier: str, rev: str | None, registry: str | None) -
     home = config.home()
     decision = pins.resolve(TYPE_STIMULUS_SET, identifier, rev, registry)
     csv_row, zip_row = _stimulus_set_rows(identifier, decision, home)
-    extracted = extracted_stimuli(_zip_digest(zip_row), home)
-    csv_path, zip_path = _fetch_all([(csv_row, identifier, decision), (zip_row, identifier, decision)], home)
-    members = None if extracted is not None else _check_zip(identifier, csv_row, zip_row, zip_path, home)
-    stimulus_set = _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, zip_path, home, extracted)
+    files = _files((csv_row, zip_row), home)
+    target = stimuli_target(_zip_digest(zip_row), home)
+    extracted = is_extracted(target)
+    csv_path, zip_path = _fetch_all([(csv_row, identifier, decision), (zip_row, identifier, decision)], files)
+    members = None if extracted else _check_zip(identifier, csv_row, zip_row, zip_path, home)
+    extract = None if extracted else partial(_extract, identifier, csv_row, zip_row, zip_path, home)
+    stimulus_set = _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, target, extract)
     _check_pair(identifier, decision, csv_row, zip_row, stimulus_set, csv_path, zip_path, members)
     return stimulus_set
 
@@ -135,11 +140,46 @@ def _stimulus_set_rows(identifier: str, decision: pins.Decision, home: Path) -> 
     return csv_row, zip_row
 
 
+@dataclass(frozen=True)
+class _Files:
+    """A load's rows, and the objects of the data cache that would hold their files."""
+
+    rows: tuple[Mapping[str, Any], ...]
+    cache: DataCache
+    objects: tuple[tuple[str, str, Path] | None, ...]
+
+
+def _files(rows: tuple[Mapping[str, Any], ...], home: Path) -> _Files:
+    cache, objects = cache_objects(rows, home)
+    return _Files(rows, cache, tuple(objects))
+
+
+def _cached_files(files: _Files) -> list[Path | None]:
+    """The file of each of ``files.rows`` that the data cache holds, intact (None: to fetch)."""
+    return files.cache.lookup_all(files.objects)
+
+
+@dataclass
+class _Plan:
+    """What a load of an assembly works out from its rows, once per set of rows (kept with the
+    rows of a registry at a commit, :class:`~brainio_dvc.lookup.AssemblyRows`, which never
+    change): the classes, the data cache's objects of the three files, the directory of the
+    ZIP's stimuli, and whether the CSV's filenames were found in the ZIP."""
+
+    assembly_class: type[DataAssembly]
+    files: _Files
+    stimuli: Path
+    loader_class: type[AssemblyLoader] | None = None
+    stimulus_set_class: type[StimulusSet] | None = None
+    pair_checked: bool = False
+
+
 def _fetch_all(
-    jobs: list[tuple[Mapping[str, Any], str, pins.Decision]], home: Path,
+    jobs: list[tuple[Mapping[str, Any], str, pins.Decision]], files: _Files,
     then: Mapping[int, Callable[[Path], None]] | None = None,
 ) -> list[Path]:
-    """The files of several rows; when more than one must be downloaded, side by side.
+    """The files of several rows (``files``: theirs); when more than one must be downloaded,
+    side by side.
 
     Each row's file is looked up in the data cache once: a cached file is used as it is (a
     pinned load's rows go through :func:`_fetch`, for the repository's own copies).
@@ -148,7 +188,7 @@ def _fetch_all(
     """
     then = then or {}
     pinned = any(decision.pinned for _, _, decision in jobs)
-    cached: list[Path | None] = [None] * len(jobs) if pinned else cached_files([row for row, _, _ in jobs], home)
+    cached: list[Path | None] = [None] * len(jobs) if pinned else _cached_files(files)
 
     def fetch(number: int) -> Path:
         row, identifier, decision = jobs[number]
@@ -169,12 +209,22 @@ def _zip_digest(zip_row: Mapping[str, Any]) -> str:
 def _check_zip(
     identifier: str, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any], zip_path: Path, home: Path
 ) -> list[str] | None:
-    """Refuse a bad stimulus ZIP at load, although it is extracted only on first use
-    (:func:`~brainio_dvc.fetch.check_stimulus_zip`); its member names when it was read."""
+    """Refuse a bad stimulus ZIP at load, although it is extracted only on first use: check it as
+    its extraction would, writing nothing (:func:`~brainio_dvc.formats.archives.check_zip`).
+
+    The verdict depends on the ZIP's content only, which its digest names, so a ZIP that passed
+    is recorded under ``$BRAINIO_HOME/checks/stimulus-zips/`` and not read again: then None is
+    returned, else the ZIP's member names.
+    """
+    marker = home / "checks" / "stimulus-zips" / stimuli_target(_zip_digest(zip_row), home).name
+    if marker.exists():
+        return None
     try:
-        return check_stimulus_zip(zip_path, _zip_digest(zip_row), home)
+        members = check_zip(zip_path)
     except ValidationError as error:
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
+    atomic_write_text(marker, f"{len(members)} members, every one readable with its CRC-32\n")
+    return members
 
 
 def _extract(
@@ -197,17 +247,22 @@ def _extract(
 
 
 def _check_pair(identifier: str, decision: pins.Decision, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any],
-                stimulus_set: StimulusSet, csv_path: Path, zip_path: Path, members: list[str] | None) -> None:
+                stimulus_set: StimulusSet, csv_path: Path, zip_path: Path, members: list[str] | None,
+                plan: _Plan | None = None) -> None:
     """Every filename of the CSV must be a file of the ZIP (checked once per pair of contents:
-    :mod:`brainio_dvc.contribute.completeness`; ``members`` are the ZIP's, if read already), so
-    that no stimulus path leads nowhere; then the stimulus set counts as loaded (:func:`pins.loaded`)."""
-    try:
-        csv_digest = str(csv_row.get("md5") or csv_row.get("sha1") or "")
-        check_loaded_stimuli(stimulus_set["filename"].tolist(), str(csv_path), csv_digest, zip_path,
-                             _zip_digest(zip_row), members)
-    except ValidationError as error:
-        raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
-    pins.loaded(TYPE_STIMULUS_SET, identifier, [csv_row, zip_row], decision)
+    :mod:`brainio_dvc.contribute.completeness`, and once per ``plan``; ``members`` are the
+    ZIP's, if read already), so that no stimulus path leads nowhere; then the stimulus set
+    counts as loaded (:func:`pins.loaded`)."""
+    if not (plan is not None and plan.pair_checked):
+        try:
+            csv_digest = str(csv_row.get("md5") or csv_row.get("sha1") or "")
+            check_loaded_stimuli(stimulus_set["filename"].tolist(), str(csv_path), csv_digest, zip_path,
+                                 _zip_digest(zip_row), members)
+        except ValidationError as error:
+            raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
+        if plan is not None:
+            plan.pair_checked = True
+    pins.loaded(TYPE_STIMULUS_SET, identifier, [dict(csv_row), dict(zip_row)], decision)
 
 
 def _stimulus_set(
@@ -216,22 +271,25 @@ def _stimulus_set(
     csv_row: Mapping[str, Any],
     zip_row: Mapping[str, Any],
     csv_path: Path,
-    zip_path: Path,
-    home: Path,
-    extracted: Path | None,
+    directory: Path,
+    extract: Callable[[], object] | None,
+    plan: _Plan | None = None,
 ) -> StimulusSet:
-    """The stimulus set of a CSV whose stimuli are in ``extracted``, or, when that is None, are
-    extracted into their directory on first use of the stimulus paths (the caller checks the
-    ZIP, and the pair: :func:`_check_pair`)."""
+    """The stimulus set of a CSV whose stimuli are in ``directory``, or, with ``extract``, are
+    put there by ``extract()`` on the first use of the stimulus paths (the caller checks the ZIP,
+    and the pair: :func:`_check_pair`)."""
     from .stimuli import StimulusPaths, resolve_stimulus_set_class
 
-    cls = resolve_stimulus_set_class(str(csv_row["class"]))
+    cls = plan.stimulus_set_class if plan is not None else None
+    if cls is None:
+        cls = resolve_stimulus_set_class(str(csv_row["class"]))
     try:
-        stimulus_set = cls.from_files(csv_path, extracted or stimuli_target(_zip_digest(zip_row), home))
+        stimulus_set = cls.from_files(csv_path, directory)
     except ValidationError as error:
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
-    if extracted is None:
-        extract = partial(_extract, identifier, csv_row, zip_row, zip_path, home)
+    if plan is not None:
+        plan.stimulus_set_class = cls
+    if extract is not None:
         paths = stimulus_set.stimulus_paths
         if not (isinstance(paths, StimulusPaths) and paths.prepare_with(extract)):
             extract()  # a loader of its own gave paths already: their files must be there now
@@ -252,9 +310,9 @@ def get_assembly(
     (:mod:`brainio_dvc.store.pins`); ``attrs['resolved_by']`` names the rule that did.
 
     A cold load downloads the netCDF file, the stimulus CSV and the ZIP side by side, and
-    checks the ZIP (every member's name and CRC-32, every CSV filename among them) as soon as
-    it is there, so that a bad ZIP fails the load; the ZIP is extracted on first use of the
-    stimulus paths (:class:`~brainio_dvc.stimuli.StimulusPaths`).
+    checks the ZIP (every member's name and CRC-32, every CSV filename among them) while the
+    netCDF file is read, so that a bad ZIP fails the load; the ZIP is extracted on first use
+    of the stimulus paths (:class:`~brainio_dvc.stimuli.StimulusPaths`).
 
     ``lazy=True`` opens the netCDF file with dask in the chunks it is stored in (as
     ``BRAINIO_CHUNKS`` does with chunks of its own): values are read when they are used, so
@@ -267,20 +325,30 @@ def get_assembly(
 def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy: bool) -> DataAssembly:
     home = config.home()  # once per load
     decision = pins.resolve(TYPE_ASSEMBLY, identifier, rev, registry)
-    row = find_assembly_row(identifier, rev=decision.rev, registry=decision.registry, home=home)
+    found = find_assembly_rows(identifier, rev=decision.rev, registry=decision.registry, home=home)
+    row = found.assembly
     _check_pin(identifier, decision, (row,))
-    from .assemblies import resolve_assembly_class
+    plan: _Plan | None = found.plan  # worked out by an earlier load of these rows
+    if plan is not None:
+        cls = plan.assembly_class
+    else:
+        from .assemblies import resolve_assembly_class
 
-    cls = resolve_assembly_class(str(row["class"]))
+        cls = resolve_assembly_class(str(row["class"]))
     stimulus_set_identifier = str(row["stimulus_set_identifier"])
     source_registry = row.get("registry")
     if isinstance(source_registry, str) and source_registry:
         stimulus_decision = decision.for_stimulus_set(identifier, source_registry, str(row["rev"]))
     else:
         stimulus_decision = pins.resolve(TYPE_STIMULUS_SET, stimulus_set_identifier, None, None)
-    # The assembly's registry and commit, already resolved: its catalogs are read directly.
-    csv_row, zip_row = _stimulus_set_rows(stimulus_set_identifier, stimulus_decision, home)
-    extracted = extracted_stimuli(_zip_digest(zip_row), home)
+    if found.stimulus_set is not None:  # from the catalogs of the assembly's registry and commit
+        csv_row, zip_row = found.stimulus_set
+        _check_pin(stimulus_set_identifier, stimulus_decision, found.stimulus_set)
+    else:
+        csv_row, zip_row = _stimulus_set_rows(stimulus_set_identifier, stimulus_decision, home)
+    if plan is None:
+        plan = _new_plan(found, cls, (row, csv_row, zip_row), home)
+    extracted = is_extracted(plan.stimuli)
     started: list[Background[list[str] | None]] = []
 
     def start_checking(path: Path) -> None:
@@ -293,16 +361,18 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
             (row, identifier, decision),
             (csv_row, stimulus_set_identifier, stimulus_decision),
             (zip_row, stimulus_set_identifier, stimulus_decision),
-        ], home, then={2: start_checking} if extracted is None else None)
+        ], plan.files, then=None if extracted else {2: start_checking})
     except BaseException:
         for background in started:  # nothing is left running
             background.join()
         raise
     checking: contextlib.AbstractContextManager[Any] = awaited(started[0]) if started else contextlib.nullcontext()
+    extract = None if extracted else partial(_extract, stimulus_set_identifier, csv_row, zip_row, zip_path, home)
     with checking:
-        stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path, zip_path,
-                                     home, extracted)
-        loader = cls.get_loader_class()(
+        stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path,
+                                     plan.stimuli, extract, plan)
+        loader_class = plan.loader_class = plan.loader_class or cls.get_loader_class()
+        loader = loader_class(
             cls=cls,
             file_path=file_path,
             stimulus_set_identifier=stimulus_set_identifier,
@@ -311,10 +381,19 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
         )
         assembly = loader.load()
     _check_pair(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, stimulus_set, csv_path, zip_path,
-                started[0].result() if started else None)
+                started[0].result() if started else None, plan)
     assembly.attrs.update(provenance(row, identifier))
     assembly.attrs.update(_resolution(decision))
     assembly.attrs["stimulus_set_identifier"] = stimulus_set_identifier
     assembly.attrs["stimulus_set"] = stimulus_set
-    pins.loaded(TYPE_ASSEMBLY, identifier, [row], decision)
+    pins.loaded(TYPE_ASSEMBLY, identifier, [dict(row)], decision)
     return assembly
+
+
+def _new_plan(found: AssemblyRows, cls: type[DataAssembly], rows: tuple[Mapping[str, Any], ...], home: Path) -> _Plan:
+    """The plan of a load of ``rows``; kept with ``found`` when they are its own (a registry's
+    at a commit), else made again by the next load."""
+    plan = _Plan(cls, _files(rows, home), stimuli_target(_zip_digest(rows[2]), home))
+    if found.stimulus_set is not None:
+        found.plan = plan
+    return plan
