@@ -39,7 +39,7 @@ from ..formats.atomic import atomic_write_text
 from ..formats.dvcmeta import parse_dvc_file, with_meta
 from ..store.cache import file_lock
 from ..store.dvc_remote import open_remote_odb
-from ..store.git import Git
+from ..store.git import Git, stage_packed
 from ..store.layout import REGISTRY_DIR
 from ..store.remote_spec import describe_remote_failure
 from .catalog_build import write_catalogs
@@ -374,10 +374,9 @@ class PackagingTransaction:
         On a pending branch that already holds exactly these files (a script run again), no
         commit is made and the branch's tip is returned.
         """
-        to_add = [str(p) for p in paths]
+        stage_packed(Git(self.tree), [str(p) for p in paths])  # one pack, not a loose object per file
         if self._committed_storage and self.push_enabled:
-            to_add.append(self._committed_storage)
-        Git(self.tree).run("add", "--", *to_add)
+            Git(self.tree).run("add", "--", self._committed_storage)
         if not Git(self.tree).run("diff", "--cached", "--name-only").strip():
             if self.pending_tip:
                 logger.info("branch %s already holds %s unchanged", self.branch, self.identifier)
