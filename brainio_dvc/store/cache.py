@@ -40,6 +40,7 @@ from ..formats.hashes import check_digest, file_hash, is_digest
 from .state import DATA_CACHES
 
 __all__ = [
+    "CacheBatch",
     "DataCache",
     "FileState",
     "data_cache",
@@ -355,3 +356,89 @@ def data_cache(home: Path | None = None) -> DataCache:
     if found is None:
         found = DATA_CACHES[home] = DataCache(home / "cache")
     return found
+
+
+class CacheBatch:
+    """Many objects entering one :class:`DataCache` together (a migration's downloads), with one
+    flush to disk for the batch instead of an ``fsync`` and a state record per object.
+
+    :meth:`fetch` is :meth:`DataCache.fetch` (same arguments; per-object lock, download to a
+    temporary, hash checked, atomic rename), except that the verified file is renamed into place
+    without an ``fsync`` and without its state record.  Until :meth:`close` such an object is in
+    the cache but not trusted: a lookup, in any process, hashes it before using it (and removes
+    it if it does not match).  :meth:`close` (the end of the ``with`` block, also after an error)
+    flushes the cache's file system once (``syncfs``; an ``fsync`` of each file where that is
+    not available) and only then records each object's state, which makes it trusted.
+
+    So a kill at any point leaves only complete, verified files under final names, and a power
+    cut trusts nothing that might not have reached the disk; what a killed batch downloaded is
+    reused by the next fetch, after one hash.  Resumable downloads are :meth:`DataCache.fetch`'s.
+    """
+
+    def __init__(self, cache: DataCache) -> None:
+        import threading
+
+        self.cache = cache
+        self._published: list[Path] = []
+        self._guard = threading.Lock()
+
+    def __enter__(self) -> CacheBatch:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def fetch(self, algorithm: str, digest: str, download: Downloader, description: str | None = None) -> Path:
+        """The cached path of the object, downloading it first if needed (see the class)."""
+        cached = self.cache.lookup(algorithm, digest)
+        if cached is not None:
+            return cached
+        target = self.cache.path_for(algorithm, digest)
+        with file_lock(target):
+            cached = self.cache._lookup_locked(algorithm, digest)
+            if cached is not None:
+                return cached
+            self.cache.partial_path(target).unlink(missing_ok=True)  # a resumable download's leftovers
+            with atomic_path(target) as temporary:
+                logger.info("downloading %s", description or digest)
+                found = _digest_of(temporary, algorithm, download(temporary))
+                if found != digest.lower():
+                    raise IntegrityError(description or str(target), algorithm, digest.lower(), found)
+                temporary.chmod(0o444)
+        with self._guard:
+            self._published.append(target)
+        return target
+
+    def close(self) -> None:
+        """Flush what this batch published to disk, then record its state (trust it)."""
+        with self._guard:
+            published, self._published = self._published, []
+        if not published:
+            return
+        _flush_file_system(self.cache.root, published)
+        for target in published:
+            with contextlib.suppress(FileNotFoundError):  # evicted meanwhile (it changed): nothing to trust
+                self.cache._record_state(target)
+
+
+def _flush_file_system(root: Path, files: list[Path]) -> None:
+    """Put ``files`` (all under ``root``) on disk: one ``syncfs`` of their file system on Linux,
+    else an ``fsync`` of each."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+        if syncfs is not None:
+            descriptor = os.open(root, os.O_RDONLY)
+            try:
+                if syncfs(descriptor) == 0:
+                    return
+            finally:
+                os.close(descriptor)
+    from ..formats.atomic import _flush_to_disk
+
+    for path in files:
+        with contextlib.suppress(FileNotFoundError):
+            _flush_to_disk(path)

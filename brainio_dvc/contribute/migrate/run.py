@@ -27,12 +27,15 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...browse.history import role_of
 from ...exceptions import BrainioDvcError, IntegrityError, MigrationError, S3ObjectError
 from ...formats.catalog_csv import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .manifest import ROLE_CSV, ROLE_NC, ROLE_ZIP, Entry, read_input
+
+if TYPE_CHECKING:
+    from ...store.cache import CacheBatch
 
 __all__ = [
     "MODES",
@@ -218,10 +221,11 @@ def _failure(entry: Entry, error: BrainioDvcError) -> Outcome:
     return _outcome(entry, FAILED, reason, str(error))
 
 
-def _copy(entry: Entry, dvc_cache: Path) -> _Transferred:
+def _copy(entry: Entry, dvc_cache: Path, batch: CacheBatch) -> _Transferred:
     from .copying import copy_object
 
-    return _Transferred(entry, copied=copy_object(entry, dvc_cache), flags=[] if entry.version_id else [UNVERSIONED])
+    return _Transferred(entry, copied=copy_object(entry, dvc_cache, batch),
+                        flags=[] if entry.version_id else [UNVERSIONED])
 
 
 def _reference(entry: Entry, head: bool) -> _Transferred:
@@ -304,13 +308,20 @@ class _Pusher:
 def _transfer(todo: Sequence[Entry], mode: str, jobs: int, head: bool,
               dvc_cache: Path | None, pusher: _Pusher | None = None) -> tuple[list[_Transferred], list[Outcome]]:
     from ...progress import tracker
+    from ...store.cache import CacheBatch, data_cache
+    from ...store.s3objects import s3_client
+
+    batch = CacheBatch(data_cache())
 
     def one(entry: Entry) -> _Transferred:
-        return _copy(entry, dvc_cache) if mode == "copy" and dvc_cache else _reference(entry, head)
+        return _copy(entry, dvc_cache, batch) if mode == "copy" and dvc_cache else _reference(entry, head)
 
     done, failed = [], []
     verb = "downloading" if mode == "copy" else "checking" if head else "recording"
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
+    if todo:  # made here once, not by every worker at the same time (each costs about 0.1 s of CPU)
+        s3_client(signed=False)
+        s3_client(signed=True)
+    with batch, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
             tracker("migrate", f"{verb} {len(todo)} objects", len(todo), unit="objects") as advance:
         # Each worker runs in a copy of this context: progress subscribers and settings apply there.
         futures = {pool.submit(contextvars.copy_context().run, one, entry): entry for entry in todo}
