@@ -9,7 +9,8 @@ system call sets it.)  ``brainio-dvc verify`` hashes everything regardless.
 Files enter the cache only through :meth:`DataCache.fetch`, which downloads to a temporary
 file, checks the hash and renames atomically, all under a lock that waits, so that concurrent
 processes download an object once and never see a partial file.  What a killed download left
-behind is removed by the next fetch of the same object, under the same lock.
+behind is removed by the next fetch of the same object, under the same lock.  A migration's
+downloads go through :class:`CacheBatch`, the same steps with one flush to disk for the batch.
 
 A *resumable* fetch (DVC remotes: large objects) downloads into a fixed partial file instead,
 ``.<file>.resume.tmp``, which a killed download leaves behind: the next fetch completes it from
