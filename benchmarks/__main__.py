@@ -20,7 +20,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from . import growth, report, scenarios
+from . import compare, growth, report, scenarios
 from .data import FULL, QUICK, VALUES_DESCRIPTION
 from .harness import REPO, table
 from .registries import isolate
@@ -44,8 +44,8 @@ def _versions() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1/20 of the data, 1,000 catalog rows: a smoke run")
-    parser.add_argument("--output", type=Path, default=_DEFAULT_OUTPUT,
-                        help=f"JSON results (default {_DEFAULT_OUTPUT})")
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"JSON results (default {_DEFAULT_OUTPUT}, with --compare {compare.DEFAULT_OUTPUT})")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (printed) afterwards")
     parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
                         help="also profile one extra, uncounted cold S3 load; cProfile statistics go to DIR")
@@ -56,7 +56,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="also load a 4 GB-class assembly with a 3 GB-class stimulus ZIP (about 20 GB of disk)")
     parser.add_argument("--readme", action="store_true",
                         help="write the figures into README.md's performance table (between its markers)")
+    parser.add_argument("--compare", metavar="REV", default=None,
+                        help="instead of the targets: each figure of the library (the --only scenarios but offline) "
+                             "for REV's brainio_dvc and this tree's, interleaved, with their ratio and whether it "
+                             "differs beyond noise (benchmarks.compare)")
     options = parser.parse_args(argv)
+    if options.output is None:
+        options.output = compare.DEFAULT_OUTPUT if options.compare else _DEFAULT_OUTPUT
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
 
     scale = QUICK if options.quick else FULL
@@ -72,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     wanted = set(options.only or ["import", "package", "warm", "offline", "s3", "lookup", "lazy", "growth"])
     logger.info("benchmarks at scale %s in %s", scale.name, work)
     try:
+        if options.compare is not None:
+            return compare.main(options.compare, scale, work, wanted & set(compare.SCENARIOS), options.output)
         if "import" in wanted:
             scenarios.import_time(ctx)
         if wanted & {"package", "warm", "offline", "s3", "lazy"}:

@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,24 @@ class ProbeError(RuntimeError):
         super().__init__(f"probe {name!r} exited with {returncode}; its stderr ends:\n{stderr[-4000:]}")
 
 
-def run_probe(name: str, args: Mapping[str, Any], env: Mapping[str, str] | None = None,
-              cwd: Path | None = None) -> dict[str, Any]:
-    """Run one probe in a new Python process and return the JSON it printed."""
+def probe_environment(env: Mapping[str, str] | None = None, pythonpath: Sequence[Path] = ()) -> dict[str, str]:
+    """The environment of a probe's process; its PYTHONPATH starts with ``pythonpath``, then the repository."""
     environment = {**os.environ, **(env or {})}
     # Measure an installed library as users run it: from compiled bytecode.
     environment.pop("PYTHONDONTWRITEBYTECODE", None)
-    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), environment.get("PYTHONPATH", "")]))
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [*map(str, pythonpath), str(REPO), environment.get("PYTHONPATH", "")]))
+    return environment
+
+
+def run_probe(name: str, args: Mapping[str, Any], env: Mapping[str, str] | None = None,
+              cwd: Path | None = None, pythonpath: Sequence[Path] = ()) -> dict[str, Any]:
+    """Run one probe in a new Python process and return the JSON it printed.
+
+    ``pythonpath`` goes before the repository (benchmarks.compare: a baseline revision's
+    ``brainio_dvc``, under the probes of this tree).
+    """
+    environment = probe_environment(env, pythonpath)
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks.probes", name, json.dumps(dict(args))],
         cwd=cwd or environment.get("BENCHMARK_CWD", str(REPO)), env=environment,

@@ -16,7 +16,7 @@ import os
 import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from os import PathLike
-from typing import Any, ClassVar, overload
+from typing import Any, ClassVar, cast, overload
 
 import netCDF4
 import numpy as np
@@ -191,7 +191,9 @@ class DataAssembly(xr.DataArray):
         dim = _single_dim_of(self, names)
         combined = pd.MultiIndex.from_arrays([self[name].values for name in names], names=names)
         codes, uniques = combined.factorize(sort=True)
-        uniques = uniques.set_names(names)
+        # pandas-stubs types the uniques of any Index as an array, Index or Categorical; a MultiIndex's
+        # are a MultiIndex.
+        uniques = cast("pd.MultiIndex", uniques).set_names(names)
         grouped = self.assign_coords({_MULTI_GROUP: (dim, codes)}).groupby(
             _MULTI_GROUP, *args, **kwargs
         )

@@ -75,7 +75,10 @@ class Catalog(pd.DataFrame):
     CSV that were set aside as malformed (a tuple of :class:`BadRow`).
     """
 
-    _metadata = [*pd.DataFrame._metadata, "identifier", "url"]
+    # NDFrame._metadata is how pandas subclasses keep attributes; pandas-stubs leaves it out.
+    _metadata = [*pd.DataFrame._metadata, "identifier", "url"]  # type: ignore[attr-defined]
+    identifier: str
+    url: str | None
 
     @property
     def _constructor(self) -> type[Catalog]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from importlib import metadata
 from os import PathLike
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import pandas as pd
 
@@ -400,6 +400,12 @@ def _close(identifier: str, known: Any) -> list[str]:
     return difflib.get_close_matches(identifier, sorted(known), n=3, cutoff=0.6)
 
 
+@overload
+def _rows(lookup_type: str, identifier: str, rev: str | None, registry: str | None,
+          as_series: Literal[False] = False, combined: _Combined | None = None) -> list[dict[str, Any]]: ...
+@overload
+def _rows(lookup_type: str, identifier: str, rev: str | None, registry: str | None,
+          as_series: Literal[True], combined: _Combined | None = None) -> list[pd.Series]: ...
 def _rows(lookup_type: str, identifier: str, rev: str | None, registry: str | None,
           as_series: bool = False, combined: _Combined | None = None) -> list[dict[str, Any]] | list[pd.Series]:
     """The rows of an identifier as dicts (or, ``as_series``, the memo's Series: copy them)."""

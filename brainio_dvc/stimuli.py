@@ -71,7 +71,8 @@ class StimulusSet(pd.DataFrame):
         stimulus_paths: Mapping[str, str | os.PathLike[str]] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(data, *args, **kwargs)
+        # pandas-stubs gives DataFrame a __new__ and no __init__, so mypy would check object's.
+        super().__init__(data, *args, **kwargs)  # type: ignore[call-arg]
         if identifier is None:
             identifier = metadata_attribute(data, "identifier")
         if stimulus_paths is None:
@@ -111,7 +112,8 @@ class StimulusSet(pd.DataFrame):
         ``concat`` takes the union of the inputs' paths and keeps the identifier only when all
         inputs agree on it.  ``merge`` keeps the left frame's.
         """
-        result = super().__finalize__(other, method=method, **kwargs)
+        # NDFrame.__finalize__ is pandas' hook for subclasses; pandas-stubs leaves it out.
+        result = super().__finalize__(other, method=method, **kwargs)  # type: ignore[misc]
         if method == "concat":
             inputs = getattr(other, "objs", None) or getattr(other, "input_objs", None) or ()
             result._adopt_concatenated(list(inputs))

@@ -168,7 +168,8 @@ def _multi_index(arrays: Mapping[Hashable, np.ndarray]) -> pd.MultiIndex:
         level_codes, uniques = pd.factorize(values, sort=False)
         codes.append(level_codes)
         levels.append(uniques)
-    return pd.MultiIndex(levels=levels, codes=codes, names=list(arrays), verify_integrity=False)
+    # pandas-stubs wants Sequences for levels and codes; pandas takes arrays (ndarray is no Sequence).
+    return pd.MultiIndex(levels=levels, codes=codes, names=list(arrays), verify_integrity=False)  # type: ignore[arg-type]
 
 
 def array_is_element(arr: Sequence[Any], element: Any) -> bool:

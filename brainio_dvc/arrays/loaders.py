@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Hashable, Mapping
 from os import PathLike
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -139,7 +139,8 @@ def _presentation_levels(data_array: xr.DataArray) -> tuple[list[Hashable], pd.M
     if gathered is None:
         return [], None
     replaced, coords = gathered
-    return replaced, coords.to_index()
+    # single_level: the coordinates are one MultiIndex, which xarray's to_index() types as an Index.
+    return replaced, cast("pd.MultiIndex", coords.to_index())
 
 
 class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
@@ -210,4 +211,5 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
             names.append(column)
             levels.append(pd.Index(uniques))
             codes.append(column_codes[rows])
-        return pd.MultiIndex(levels=levels, codes=codes, names=names, verify_integrity=False)
+        # pandas-stubs wants Sequences for levels and codes; pandas takes Indexes and arrays.
+        return pd.MultiIndex(levels=levels, codes=codes, names=names, verify_integrity=False)  # type: ignore[arg-type]

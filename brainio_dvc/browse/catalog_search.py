@@ -17,7 +17,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..exceptions import ValidationError
 from ..formats.catalog_csv import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
@@ -177,7 +177,8 @@ def rows_and_cards(
     from ..lookup import combined_catalog
     from ..store.registry import open_registry
 
-    rows = combined_catalog(rev=rev, registry=registry).to_dict(orient="records")
+    # A catalog's column labels are str; pandas-stubs keys to_dict's records by Hashable.
+    rows = cast("list[dict[str, Any]]", combined_catalog(rev=rev, registry=registry).to_dict(orient="records"))
     by_commit: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if row.get("registry") and row.get("rev"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..formats.catalog_csv import TYPE_ASSEMBLY
 
@@ -150,9 +150,10 @@ def diff_revisions(rev_a: str, rev_b: str, registry: str | None = None) -> list[
     changes: list[Change] = []
     for spec in specs:
         opened = open_registry(spec)
+        # A catalog's column labels are str; pandas-stubs keys to_dict's records by Hashable.
         rows_a, rows_b = (
             [row for catalog in opened.catalogs(opened.resolve(rev)).values()
-             for row in catalog.to_dict(orient="records")]
+             for row in cast("list[dict[str, Any]]", catalog.to_dict(orient="records"))]
             for rev in (rev_a, rev_b)
         )
         changes += diff_rows(rows_a, rows_b)

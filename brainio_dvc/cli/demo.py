@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any, cast
 
 from ..loading import get_assembly, get_stimulus_set
 from ..lookup import combined_catalog
@@ -43,7 +44,9 @@ def _origin(attrs: dict) -> str:
 def _show_catalog(root: Path, echo: Echo) -> None:
     catalog = combined_catalog(registry=str(root))
     echo(f"== Catalog of the registry {root}")
-    echo(format_table(catalog.to_dict(orient="records"), ["identifier", "lookup_type", "class", "md5", "size"]))
+    # A catalog's column labels are str; pandas-stubs keys to_dict's records by Hashable.
+    rows = cast("list[dict[str, Any]]", catalog.to_dict(orient="records"))
+    echo(format_table(rows, ["identifier", "lookup_type", "class", "md5", "size"]))
 
 
 def _show_loading(root: Path, data: ModuleType, echo: Echo) -> None:

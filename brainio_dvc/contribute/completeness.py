@@ -24,7 +24,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from ..exceptions import BrainioDvcError, ValidationError
 from ..formats.describe import preview
@@ -195,7 +195,9 @@ def catalog_rows(rev: str | None = None, registry: str | None = None) -> list[di
     from ..lookup import combined_catalog
 
     try:
-        return list(combined_catalog(rev=rev, registry=registry).to_dict(orient="records"))
+        # A catalog's column labels are str; pandas-stubs keys to_dict's records by Hashable.
+        records = combined_catalog(rev=rev, registry=registry).to_dict(orient="records")
+        return list(cast("list[dict[str, object]]", records))
     except (BrainioDvcError, OSError) as error:
         logger.warning("cannot read the catalogs, so no stimulus CSV is checked against its ZIP: %s", error)
         return []
