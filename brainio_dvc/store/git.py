@@ -176,15 +176,36 @@ def _blob_id(content: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
 
 
+_CONVERTING_ATTRIBUTES = ("filter", "text", "eol", "ident", "working-tree-encoding", "crlf")
+
+
+def _git_would_convert(git: Git, names: Sequence[str]) -> bool:
+    """Whether ``git add`` could store other bytes than the files hold, or another mode."""
+    settings = git.output_or_none("config", "--get-regexp", r"^core\.(autocrlf|filemode)$") or ""
+    for line in settings.lower().splitlines():
+        key, _, value = line.partition(" ")
+        if (key == "core.autocrlf" and value not in ("false", "0", "no", "off", "")) or (
+            key == "core.filemode" and value in ("false", "0", "no", "off")
+        ):
+            return True
+    answer = git.run_bytes("check-attr", "-z", "--stdin", *_CONVERTING_ATTRIBUTES,
+                           stdin="".join(f"{name}\0" for name in names).encode())
+    values = answer.split(b"\0")[2::3]
+    return any(value != b"unspecified" for value in values)
+
+
 def stage_packed(git: Git, paths: Sequence[str]) -> None:
     """Stage ``paths`` (files or directories) as ``git add -- paths`` does, but with the new
     blobs written as one pack by ``git fast-import`` instead of one loose object file each.
 
     A commit of hundreds of small files (a migration's ``.dvc`` files) otherwise creates as many
     object files, in as many directories.  What the paths hold is what ``git ls-files`` lists as
-    new (not ignored) or changed; files that are gone are removed from the index.  When a symbolic
+    new (not ignored) or changed; files that are gone are removed from the index.  Everything is
+    left to ``git add`` when git would not store the bytes as they are or would not take the
+    file's mode (``core.autocrlf``, ``core.fileMode`` false, or a ``filter``, ``text``, ``eol``,
+    ``ident`` or ``working-tree-encoding`` attribute on any of the files), or when a symbolic
     link, anything else but a regular file, or a file over 16 MiB is among them (they are read
-    into memory), everything is left to ``git add``.
+    into memory).
     """
     import stat
 
@@ -193,6 +214,9 @@ def stage_packed(git: Git, paths: Sequence[str]) -> None:
         raise GitError(git.repository, ["add"], msg, 0)
     listed = git.run_bytes("ls-files", "-z", "--others", "--modified", "--exclude-standard", "--", *paths)
     names = list(dict.fromkeys(name.decode() for name in listed.split(b"\0") if name))
+    if names and _git_would_convert(git, names):
+        git.run("add", "--", *paths)
+        return
     stream: list[bytes] = []
     entries: list[str] = []
     for name in names:

@@ -66,3 +66,30 @@ def test_stage_packed_leaves_a_symbolic_link_to_git_add(tmp_path: Path) -> None:
     (tmp_path / "registry" / "link").symlink_to("run.sh")
     stage_packed(Git(tmp_path), ["registry"])
     assert "120000" in git(tmp_path, "ls-files", "--stage", "registry/link")
+
+
+@pytest.mark.parametrize("setup", [
+    ("attributes", "*.dvc text eol=crlf\n"),
+    ("attributes", "*.dvc filter=upper\n"),
+    ("config", "core.autocrlf=true"),
+    ("config", "core.fileMode=false"),
+])
+def test_stage_packed_leaves_files_git_would_convert_to_git_add(tmp_path: Path, setup: tuple[str, str]) -> None:
+    kind, value = setup
+    staged = {}
+    for how in ("add", "packed"):
+        root = tmp_path / how
+        root.mkdir()
+        _tree(root, 3)
+        git(root, "config", "filter.upper.clean", "tr a-z A-Z")
+        (root / "registry" / "windows.dvc").write_bytes(b"outs:\r\n- md5: x\r\n")  # git add makes it LF
+        if kind == "attributes":
+            (root / "registry" / ".gitattributes").write_text(value)
+        else:
+            git(root, "config", *value.split("="))
+        if how == "add":
+            git(root, "add", "--", "registry")
+        else:
+            stage_packed(Git(root), ["registry"])
+        staged[how] = git(root, "ls-files", "--stage")
+    assert staged["packed"] == staged["add"]
