@@ -10,7 +10,7 @@ Files enter the cache only through :meth:`DataCache.fetch`, which downloads to a
 file, checks the hash and renames atomically, all under a lock that waits, so that concurrent
 processes download an object once and never see a partial file.  What a killed download left
 behind is removed by the next fetch of the same object, under the same lock.  A migration's
-downloads go through :class:`CacheBatch`, the same steps with one flush to disk for the batch.
+downloads go through :class:`CacheBatch`: the same steps, flushed and recorded by one thread.
 
 A *resumable* fetch (DVC remotes: large objects) downloads into a fixed partial file instead,
 ``.<file>.resume.tmp``, which a killed download leaves behind: the next fetch completes it from
@@ -360,16 +360,16 @@ def data_cache(home: Path | None = None) -> DataCache:
 
 
 class CacheBatch:
-    """Many objects entering one :class:`DataCache` together (a migration's downloads), with one
-    flush to disk for the batch instead of an ``fsync`` and a state record per object.
+    """Many objects entering one :class:`DataCache` together (a migration's downloads), flushed
+    to disk and recorded by one thread of the batch, off the downloads' path.
 
     :meth:`fetch` is :meth:`DataCache.fetch` (same arguments; per-object lock, download to a
     temporary, hash checked, atomic rename), except that the verified file is renamed into place
-    without an ``fsync`` and without its state record.  Until :meth:`close` such an object is in
-    the cache but not trusted: a lookup, in any process, hashes it before using it (and removes
-    it if it does not match).  :meth:`close` (the end of the ``with`` block, also after an error)
-    flushes the cache's file system once (``syncfs``; an ``fsync`` of each file where that is
-    not available) and only then records each object's state, which makes it trusted.
+    without an ``fsync`` and without its state record: it is then in the cache but not trusted
+    (a lookup, in any process, hashes it before using it, and removes it if it does not match).
+    The batch's thread takes what has been published since its last round, puts it on disk
+    (``fsync`` of each file) and only then records each object's state, which makes it trusted;
+    :meth:`close` (the end of the ``with`` block, also after an error) waits for it.
 
     So a kill at any point leaves only complete, verified files under final names, and a power
     cut trusts nothing that might not have reached the disk; what a killed batch downloaded is
@@ -380,8 +380,10 @@ class CacheBatch:
         import threading
 
         self.cache = cache
-        self._published: list[Path] = []
-        self._guard = threading.Lock()
+        self._pending: list[Path] = []
+        self._closed = False
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
 
     def __enter__(self) -> CacheBatch:
         return self
@@ -406,40 +408,47 @@ class CacheBatch:
                 if found != digest.lower():
                     raise IntegrityError(description or str(target), algorithm, digest.lower(), found)
                 temporary.chmod(0o444)
-        with self._guard:
-            self._published.append(target)
+        self._publish(target)
         return target
 
-    def close(self) -> None:
-        """Flush what this batch published to disk, then record its state (trust it)."""
-        with self._guard:
-            published, self._published = self._published, []
-        if not published:
-            return
-        _flush_file_system(self.cache.root, published)
-        for target in published:
-            with contextlib.suppress(FileNotFoundError):  # evicted meanwhile (it changed): nothing to trust
-                self.cache._record_state(target)
+    def _publish(self, target: Path) -> None:
+        import threading
 
+        with self._condition:
+            self._pending.append(target)
+            self._condition.notify()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="cache-batch", daemon=True)
+                self._thread.start()
 
-def _flush_file_system(root: Path, files: list[Path]) -> None:
-    """Put ``files`` (all under ``root``) on disk: one ``syncfs`` of their file system on Linux,
-    else an ``fsync`` of each."""
-    import sys
-
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        syncfs = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
-        if syncfs is not None:
-            descriptor = os.open(root, os.O_RDONLY)
-            try:
-                if syncfs(descriptor) == 0:
+    def _loop(self) -> None:
+        while True:
+            with self._condition:
+                while not self._pending and not self._closed:
+                    self._condition.wait()
+                if not self._pending:
                     return
-            finally:
-                os.close(descriptor)
-    from ..formats.atomic import _flush_to_disk
+                published, self._pending = self._pending, []
+            self._trust(published)
 
-    for path in files:
-        with contextlib.suppress(FileNotFoundError):
-            _flush_to_disk(path)
+    def _trust(self, published: list[Path]) -> None:
+        """Put ``published`` on disk, then record their state (trust them)."""
+        from ..formats.atomic import _flush_to_disk
+
+        for target in published:
+            try:
+                _flush_to_disk(target)
+                self.cache._record_state(target)
+            except FileNotFoundError:  # evicted meanwhile (it changed): nothing to trust
+                continue
+            except OSError as error:  # left untrusted: the next lookup hashes it
+                logger.warning("could not flush %s to disk (%s); it will be hashed before it is used", target, error)
+
+    def close(self) -> None:
+        """Wait until what this batch published is on disk and trusted."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join()

@@ -10,7 +10,8 @@ address), so nothing reads the file again:
 * the push sends those cache objects by MD5 (:meth:`PackagingTransaction.push_objects`).
 
 The downloads of one run enter the data cache as one :class:`~brainio_dvc.store.cache.CacheBatch`
-(no ``fsync`` and state record per object: one flush of the file system when the transfer ends).
+(no ``fsync`` and state record on the downloads' path: one thread of the batch flushes each
+file to disk, then trusts it).
 
 Every step is safe to kill: a cache object appears by one ``link`` (or ``rename``) of a
 verified file, ``.dvc`` files exist only in the run's worktree until the commit, and objects a
