@@ -24,6 +24,7 @@ import pandas as pd
 import xarray as xr
 from xarray.core.indexing import PandasIndexingAdapter
 
+from .arrays import selection
 from .arrays.grouping import (
     _MULTI_GROUP,
     GroupbyBridge,
@@ -50,6 +51,7 @@ from .arrays.loaders import (
     StimulusMergeAssemblyLoader,
     StimulusReferenceAssemblyLoader,
 )
+from .arrays.selection import select_repeated
 from .exceptions import GroupbyError, ValidationError
 
 __all__ = [
@@ -277,7 +279,7 @@ class DataAssembly(xr.DataArray):
                 "plain labels (no method, tolerance or drop) where a dimension appears twice",
                 f"method={method!r}, tolerance={tolerance!r}, drop={drop!r}",
             )
-        return _select_repeated(self, {**(indexers or {}), **indexers_kwargs})
+        return select_repeated(self, {**(indexers or {}), **indexers_kwargs})
 
     def reset_index(self, dims_or_levels: Hashable | Sequence[Hashable], drop: bool = False) -> DataAssembly:
         """``xarray.DataArray.reset_index``; a plain dimension index becomes the coordinate
@@ -315,46 +317,9 @@ def take(assembly: DataAssembly, positions: Mapping[Hashable, Any]) -> DataAssem
 def take(assembly: xr.DataArray, positions: Mapping[Hashable, Any]) -> xr.DataArray: ...
 def take(assembly: xr.DataArray, positions: Mapping[Hashable, Any]) -> xr.DataArray:
     """``assembly.isel(positions)``, also when a dimension appears more than once: then the
-    positions apply to every axis of that dimension, as BrainIO's ``subset`` did."""
-    if len(set(assembly.dims)) == len(assembly.dims):
-        return assembly.isel(positions)
-    def along(dims: tuple[Hashable, ...]) -> tuple[np.ndarray, ...]:
-        return np.ix_(*(np.asarray(positions.get(dim, np.arange(assembly.sizes[dim]))) for dim in dims))
-
-    coords = {
-        name: (dims, values[along(dims)] if dims else values)
-        for name, dims, values in walk_coords(assembly)
-    }
-    cls = type(assembly) if isinstance(assembly, DataAssembly) else DataAssembly
-    return cls(
-        assembly.values[along(assembly.dims)], coords=coords, dims=assembly.dims,
-        attrs=assembly.attrs, name=assembly.name,
-    )
-
-
-def _select_repeated(assembly: DataAssembly, indexers: Mapping[Any, Any]) -> DataAssembly:
-    """Label selection on an assembly whose dimensions repeat (see :meth:`DataAssembly.sel`)."""
-    masks: dict[Hashable, np.ndarray] = {}
-    scalars: dict[Hashable, Any] = {}
-    for name, wanted in indexers.items():
-        dim = _single_dim_of(assembly, [name])
-        labels = pd.Index(np.asarray(assembly[name].values))
-        located = pd.Series(np.arange(len(labels)), index=labels).loc[wanted]
-        mask = np.zeros(len(labels), dtype=bool)
-        mask[np.atleast_1d(np.asarray(located))] = True
-        masks[dim] = masks[dim] & mask if dim in masks else mask
-        if np.ndim(wanted) == 0:
-            scalars[name] = wanted
-    selected = take(assembly, {dim: np.flatnonzero(mask) for dim, mask in masks.items()})
-    if not scalars:
-        return selected
-    # As xarray does on one axis: a level selected by a scalar becomes a scalar coordinate.
-    kept = [(name, dims, values) for name, dims, values in walk_coords(selected) if name not in scalars]
-    coords: dict[Hashable, Any] = {name: (dims, values) for name, dims, values in kept}
-    coords.update((name, ((), value)) for name, value in scalars.items())
-    return type(selected)(
-        selected.values, coords=coords, dims=selected.dims, attrs=selected.attrs, name=selected.name
-    )
+    positions apply to every axis of that dimension, as BrainIO's ``subset`` did
+    (:func:`brainio_dvc.arrays.selection.take`; a DataArray's result is a DataAssembly)."""
+    return selection.take(assembly, positions, type(assembly) if isinstance(assembly, DataAssembly) else DataAssembly)
 
 
 def _as_data_array(*args: Any, **kwargs: Any) -> xr.DataArray:

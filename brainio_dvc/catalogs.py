@@ -12,15 +12,22 @@ that names the file and the line (:class:`~brainio_dvc.exceptions.CatalogRowErro
 
 The schema itself (columns, rows, parsing, rendering) is :mod:`brainio_dvc.formats.catalog_csv`,
 beneath every reader; this face adds the DataFrame class and re-exports the schema's names.
+The catalogs of installed packages (BrainIO's ``brainio_lookups`` entry points) are discovered
+here, once per process (:func:`installed_catalogs`).
 """
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import replace
+from importlib import metadata
 from os import PathLike
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
+from .exceptions import CatalogFormatError
 from .formats.catalog_csv import (
     BRAINIO_COLUMNS,
     CATALOG_COLUMNS,
@@ -40,6 +47,8 @@ from .formats.catalog_csv import (
     tables_to_json,
     with_appended_row,
 )
+from .formats.combined import SOURCE_CATALOG
+from .store import state
 
 __all__ = [
     "BRAINIO_COLUMNS",
@@ -50,10 +59,13 @@ __all__ = [
     "TYPE_ASSEMBLY",
     "TYPE_STIMULUS_SET",
     "BadRow",
+    "ENTRYPOINT",
     "Catalog",
     "CatalogLoader",
+    "InstalledCatalog",
     "CatalogTable",
     "csv_first",
+    "installed_catalogs",
     "log_bad_rows",
     "parse_catalog_csv",
     "parse_catalog_table",
@@ -63,10 +75,6 @@ __all__ = [
     "tables_to_json",
     "render_catalog_csv",
 ]
-
-#: Column added when catalogs are combined: which catalog a row came from.
-SOURCE_CATALOG = "source_catalog"
-
 
 class Catalog(pd.DataFrame):
     """A lookup table of stimulus sets and assemblies, with an ``identifier`` and a ``url``.
@@ -130,3 +138,67 @@ def parse_catalog_csv(text: str, source: str, cls: type[Catalog] = Catalog) -> C
     Errors (of the whole file) name ``source`` and the line (1 = header).
     """
     return parse_catalog_table(text, source).to_catalog(cls)
+
+
+# -- the catalogs of installed packages ---------------------------------------------------------
+#: The entry-point group through which installed packages provide catalogs, as in BrainIO.
+ENTRYPOINT = "brainio_lookups"
+
+
+class InstalledCatalog(NamedTuple):
+    """An installed package's catalog and its rows, checked as a CSV's are."""
+
+    catalog: Catalog
+    table: CatalogTable
+
+
+def installed_catalogs() -> dict[str, InstalledCatalog]:
+    """Catalogs of installed packages, discovered once (until :func:`brainio_dvc.lookup.refresh`)."""
+    found: dict[str, InstalledCatalog] | None = state.INSTALLED.get(ENTRYPOINT)
+    if found is None:
+        found = state.INSTALLED[ENTRYPOINT] = _discovered_catalogs()
+    return found
+
+
+def _discovered_catalogs() -> dict[str, InstalledCatalog]:
+    """Catalogs of installed packages; a broken one warns and is skipped.
+
+    A catalog's malformed rows are set aside (and logged once); a catalog without BrainIO's
+    columns warns and is skipped.
+    """
+    catalogs = {}
+    for entry_point in sorted(metadata.entry_points(group=ENTRYPOINT), key=lambda e: e.name):
+        try:
+            catalog = entry_point.load()()
+        except Exception as error:  # noqa: BLE001 - a broken plugin must not break the others
+            warnings.warn(
+                f"catalog entry point {entry_point.name!r} ({entry_point.value}) failed to load "
+                f"and is skipped: {type(error).__name__}: {error}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            continue
+        if not isinstance(catalog, pd.DataFrame):
+            warnings.warn(
+                f"catalog entry point {entry_point.name!r} returned {type(catalog).__name__}, "
+                "expected a Catalog; skipped",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            continue
+        catalog = Catalog(catalog) if not isinstance(catalog, Catalog) else catalog
+        catalog.identifier = entry_point.name
+        try:
+            table = CatalogTable.from_catalog(entry_point.name, catalog)
+        except CatalogFormatError as error:
+            warnings.warn(
+                f"catalog entry point {entry_point.name!r} ({entry_point.value}) is skipped: {error}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            continue
+        # The loader logged the rows it set aside; log the ones only the frame's check found.
+        carried = catalog.attrs.get("bad_rows", ())
+        log_bad_rows(replace(table, bad_rows=tuple(bad for bad in table.bad_rows if bad not in carried)))
+        catalogs[entry_point.name] = InstalledCatalog(catalog, table)
+    return catalogs

@@ -32,7 +32,7 @@ from .exceptions import IntegrityError, RemoteError, ValidationError
 from .formats.atomic import atomic_path, publish, remove_stale_temporaries, temporary_path
 from .formats.hashes import DIGEST_LENGTHS, check_digest, is_digest, sha1_hash
 from .formats.values import is_missing
-from .store.cache import data_cache, file_lock
+from .store.cache import DataCache, data_cache, file_lock
 from .store.references import LOCATION_TYPE_REFERENCE
 from .store.state import REMOTES
 
@@ -60,6 +60,7 @@ __all__ = [
     "extracted_stimuli",
     "get_local_data_path",
     "cached_files",
+    "cache_objects",
     "is_cached",
     "get_stimulus_set",
     "lookup_assembly",
@@ -223,16 +224,26 @@ def cached_files(rows: Sequence[Mapping[str, Any]], home: Path | None = None) ->
     """The data cache's file of each row when it is there and intact (what :func:`fetch_row`
     would return without downloading), else None: by its md5 for a registry row, else its
     sha1.  ``home`` is ``BRAINIO_HOME``, by default read from the settings."""
+    cache, objects = cache_objects(rows, home)
+    return cache.lookup_all(objects)
+
+
+def cache_objects(
+    rows: Sequence[Mapping[str, Any]], home: Path | None = None
+) -> tuple[DataCache, list[tuple[str, str, Path] | None]]:
+    """The data cache of ``home`` and, for each row, the object that would hold its file
+    (algorithm, digest, path; None when the row names no digest), for :meth:`DataCache.lookup_all`."""
     cache = data_cache(home)
-    found: list[Path | None] = []
+    found: list[tuple[str, str, Path] | None] = []
     for row in rows:
         algorithm = "md5" if row.get("location_type") == LOCATION_TYPE_DVC and row.get("md5") else "sha1"
         digest = row.get(algorithm)
         try:
-            found.append(cache.lookup(algorithm, digest) if isinstance(digest, str) and digest else None)
+            path = cache.path_for(algorithm, digest) if isinstance(digest, str) and digest else None
         except ValidationError:  # not a digest: no file of the cache, and fetch_row says why
-            found.append(None)
-    return found
+            path = None
+        found.append(None if path is None else (algorithm, str(digest), path))
+    return cache, found
 
 
 def fetch_row(row: Mapping[str, Any], identifier: str | None = None) -> Path:

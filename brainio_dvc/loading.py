@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,18 +15,19 @@ from .catalogs import LOCATION_TYPE_DVC, TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .contribute.completeness import check_loaded_stimuli
 from .exceptions import PinError, UnsafeArchiveError, ValidationError
 from .fetch import (
-    cached_files,
-    extracted_stimuli,
+    cache_objects,
     fetch_row,
     stimuli_directory,
     stimuli_target,
 )
-from .lookup import find_assembly_row, find_stimulus_set_rows
+from .formats.archives import is_extracted
+from .lookup import AssemblyRows, find_assembly_rows, find_stimulus_set_rows
 from .store import pins
-from .store.cache import data_cache
+from .store.cache import DataCache, data_cache
 from .store.parallel import Background, awaited, side_by_side
 
 if TYPE_CHECKING:
+    from .arrays.loaders import AssemblyLoader
     from .assemblies import DataAssembly
     from .stimuli import StimulusSet
 
@@ -119,7 +121,8 @@ def _load_stimulus_set(identifier: str, rev: str | None, registry: str | None) -
     home = config.home()
     decision = pins.resolve(TYPE_STIMULUS_SET, identifier, rev, registry)
     csv_row, zip_row = _stimulus_set_rows(identifier, decision, home)
-    csv_path, zip_path = _fetch_all([(csv_row, identifier, decision), (zip_row, identifier, decision)], home)
+    files = _files((csv_row, zip_row), home)
+    csv_path, zip_path = _fetch_all([(csv_row, identifier, decision), (zip_row, identifier, decision)], files)
     directory = _extract(identifier, csv_row, zip_row, zip_path)
     return _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, directory, zip_path)
 
@@ -130,11 +133,46 @@ def _stimulus_set_rows(identifier: str, decision: pins.Decision, home: Path) -> 
     return csv_row, zip_row
 
 
+@dataclass(frozen=True)
+class _Files:
+    """A load's rows, and the objects of the data cache that would hold their files."""
+
+    rows: tuple[Mapping[str, Any], ...]
+    cache: DataCache
+    objects: tuple[tuple[str, str, Path] | None, ...]
+
+
+def _files(rows: tuple[Mapping[str, Any], ...], home: Path) -> _Files:
+    cache, objects = cache_objects(rows, home)
+    return _Files(rows, cache, tuple(objects))
+
+
+def _cached_files(files: _Files) -> list[Path | None]:
+    """The file of each of ``files.rows`` that the data cache holds, intact (None: to fetch)."""
+    return files.cache.lookup_all(files.objects)
+
+
+@dataclass
+class _Plan:
+    """What a load of an assembly works out from its rows, once per set of rows (kept with the
+    rows of a registry at a commit, :class:`~brainio_dvc.lookup.AssemblyRows`, which never
+    change): the classes, the data cache's objects of the three files, the directory of the
+    ZIP's stimuli, and whether the CSV's filenames were found in the ZIP."""
+
+    assembly_class: type[DataAssembly]
+    files: _Files
+    stimuli: Path
+    loader_class: type[AssemblyLoader] | None = None
+    stimulus_set_class: type[StimulusSet] | None = None
+    pair_checked: bool = False
+
+
 def _fetch_all(
-    jobs: list[tuple[Mapping[str, Any], str, pins.Decision]], home: Path,
+    jobs: list[tuple[Mapping[str, Any], str, pins.Decision]], files: _Files,
     then: Mapping[int, Callable[[Path], None]] | None = None,
 ) -> list[Path]:
-    """The files of several rows; when more than one must be downloaded, side by side.
+    """The files of several rows (``files``: theirs); when more than one must be downloaded,
+    side by side.
 
     Each row's file is looked up in the data cache once: a cached file is used as it is (a
     pinned load's rows go through :func:`_fetch`, for the repository's own copies).
@@ -143,7 +181,7 @@ def _fetch_all(
     """
     then = then or {}
     pinned = any(decision.pinned for _, _, decision in jobs)
-    cached: list[Path | None] = [None] * len(jobs) if pinned else cached_files([row for row, _, _ in jobs], home)
+    cached: list[Path | None] = [None] * len(jobs) if pinned else _cached_files(files)
 
     def fetch(number: int) -> Path:
         row, identifier, decision = jobs[number]
@@ -177,27 +215,33 @@ def _stimulus_set(
     csv_path: Path,
     directory: Path,
     zip_path: Path | None = None,
+    plan: _Plan | None = None,
 ) -> StimulusSet:
     """The stimulus set of a CSV whose stimuli are (or are being extracted) in ``directory``.
 
     Every filename of the CSV must be a file of the ZIP (checked once per pair of contents:
-    :mod:`brainio_dvc.contribute.completeness`), so that no stimulus path leads nowhere.
+    :mod:`brainio_dvc.contribute.completeness`, and once per ``plan``), so that no stimulus
+    path leads nowhere.
     """
     from .stimuli import resolve_stimulus_set_class
 
-    cls = resolve_stimulus_set_class(str(csv_row["class"]))
+    cls = plan.stimulus_set_class if plan is not None else None
+    if cls is None:
+        cls = resolve_stimulus_set_class(str(csv_row["class"]))
     try:
         stimulus_set = cls.from_files(csv_path, directory)
-        if zip_path is not None:
+        if zip_path is not None and not (plan is not None and plan.pair_checked):
             check_loaded_stimuli(stimulus_set["filename"].tolist(), str(csv_path),
                                  str(csv_row.get("md5") or csv_row.get("sha1") or ""), zip_path, _zip_digest(zip_row))
     except ValidationError as error:
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
+    if plan is not None:
+        plan.stimulus_set_class, plan.pair_checked = cls, zip_path is not None or plan.pair_checked
     stimulus_set.identifier = identifier
     stimulus_set.attrs.update(provenance(csv_row, identifier))
     stimulus_set.attrs.update(_resolution(decision))
     stimulus_set.attrs["zip"] = provenance(zip_row, identifier)
-    pins.loaded(TYPE_STIMULUS_SET, identifier, [csv_row, zip_row], decision)
+    pins.loaded(TYPE_STIMULUS_SET, identifier, [dict(csv_row), dict(zip_row)], decision)
     return stimulus_set
 
 
@@ -225,20 +269,30 @@ def get_assembly(
 def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy: bool) -> DataAssembly:
     home = config.home()  # once per load
     decision = pins.resolve(TYPE_ASSEMBLY, identifier, rev, registry)
-    row = find_assembly_row(identifier, rev=decision.rev, registry=decision.registry, home=home)
+    found = find_assembly_rows(identifier, rev=decision.rev, registry=decision.registry, home=home)
+    row = found.assembly
     _check_pin(identifier, decision, (row,))
-    from .assemblies import resolve_assembly_class
+    plan: _Plan | None = found.plan  # worked out by an earlier load of these rows
+    if plan is not None:
+        cls = plan.assembly_class
+    else:
+        from .assemblies import resolve_assembly_class
 
-    cls = resolve_assembly_class(str(row["class"]))
+        cls = resolve_assembly_class(str(row["class"]))
     stimulus_set_identifier = str(row["stimulus_set_identifier"])
     source_registry = row.get("registry")
     if isinstance(source_registry, str) and source_registry:
         stimulus_decision = decision.for_stimulus_set(identifier, source_registry, str(row["rev"]))
     else:
         stimulus_decision = pins.resolve(TYPE_STIMULUS_SET, stimulus_set_identifier, None, None)
-    # The assembly's registry and commit, already resolved: its catalogs are read directly.
-    csv_row, zip_row = _stimulus_set_rows(stimulus_set_identifier, stimulus_decision, home)
-    directory = extracted_stimuli(_zip_digest(zip_row), home)
+    if found.stimulus_set is not None:  # from the catalogs of the assembly's registry and commit
+        csv_row, zip_row = found.stimulus_set
+        _check_pin(stimulus_set_identifier, stimulus_decision, found.stimulus_set)
+    else:
+        csv_row, zip_row = _stimulus_set_rows(stimulus_set_identifier, stimulus_decision, home)
+    if plan is None:
+        plan = _new_plan(found, cls, (row, csv_row, zip_row), home)
+    directory = plan.stimuli if is_extracted(plan.stimuli) else None
     started: list[Background[Path]] = []
 
     def start_extracting(path: Path) -> None:
@@ -251,7 +305,7 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
             (row, identifier, decision),
             (csv_row, stimulus_set_identifier, stimulus_decision),
             (zip_row, stimulus_set_identifier, stimulus_decision),
-        ], home, then={2: start_extracting} if directory is None else None)
+        ], plan.files, then={2: start_extracting} if directory is None else None)
     except BaseException:
         for background in started:  # nothing is left running
             background.join()
@@ -260,11 +314,12 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
         extraction: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     else:
         extraction = awaited(started[0])
-        directory = stimuli_target(_zip_digest(zip_row), home)
+        directory = plan.stimuli
     with extraction:
         stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path, directory,
-                                     zip_path)
-        loader = cls.get_loader_class()(
+                                     zip_path, plan)
+        loader_class = plan.loader_class = plan.loader_class or cls.get_loader_class()
+        loader = loader_class(
             cls=cls,
             file_path=file_path,
             stimulus_set_identifier=stimulus_set_identifier,
@@ -276,5 +331,14 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
     assembly.attrs.update(_resolution(decision))
     assembly.attrs["stimulus_set_identifier"] = stimulus_set_identifier
     assembly.attrs["stimulus_set"] = stimulus_set
-    pins.loaded(TYPE_ASSEMBLY, identifier, [row], decision)
+    pins.loaded(TYPE_ASSEMBLY, identifier, [dict(row)], decision)
     return assembly
+
+
+def _new_plan(found: AssemblyRows, cls: type[DataAssembly], rows: tuple[Mapping[str, Any], ...], home: Path) -> _Plan:
+    """The plan of a load of ``rows``; kept with ``found`` when they are its own (a registry's
+    at a commit), else made again by the next load."""
+    plan = _Plan(cls, _files(rows, home), stimuli_target(_zip_digest(rows[2]), home))
+    if found.stimulus_set is not None:
+        found.plan = plan
+    return plan

@@ -16,7 +16,7 @@ import pandas as pd
 
 from .contribute.validation import check_stimulus_csv_columns
 from .exceptions import UnknownClassError, ValidationError
-from .formats.describe import metadata_attribute
+from .formats.describe import metadata_attribute, metadata_attributes
 
 __all__ = [
     "STIMULUS_SET_CLASSES",
@@ -73,10 +73,10 @@ class StimulusSet(pd.DataFrame):
     ) -> None:
         # pandas-stubs gives DataFrame a __new__ and no __init__, so mypy would check object's.
         super().__init__(data, *args, **kwargs)  # type: ignore[call-arg]
-        if identifier is None:
-            identifier = metadata_attribute(data, "identifier")
-        if stimulus_paths is None:
-            stimulus_paths = metadata_attribute(data, "stimulus_paths")
+        if identifier is None or stimulus_paths is None:
+            carried_identifier, carried_paths = metadata_attributes(data, ("identifier", "stimulus_paths"))
+            identifier = carried_identifier if identifier is None else identifier
+            stimulus_paths = carried_paths if stimulus_paths is None else stimulus_paths
         object.__setattr__(self, "identifier", identifier)
         object.__setattr__(self, "stimulus_paths", _as_paths(stimulus_paths or {}))
 

@@ -1,22 +1,27 @@
-"""What the catalogs hold: one entry per identifier (``brainio-dvc list``) and the description
-of one identifier's files (``brainio-dvc show``)."""
+"""What the catalogs hold: one entry per identifier (``brainio-dvc list``), the description
+of one identifier's files (``brainio-dvc show``), and every row (``brainio-dvc verify``)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from ..exceptions import BrainioDvcError
 from .history import Revision, row_history
 
 __all__ = [
     "FileDescription",
     "IdentifierDescription",
     "Listed",
+    "catalog_rows",
     "describe_identifier",
     "list_artifacts",
     "parse_size",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 def parse_size(value: object) -> int:
@@ -172,3 +177,18 @@ def describe_identifier(
         rev=rows[0].get("rev"),
         files=files,
     )
+
+
+def catalog_rows(rev: str | None = None, registry: str | None = None) -> list[dict[str, object]]:
+    """Every row of the catalogs of ``registry`` (default: the configured ones) at ``rev``, for
+    ``brainio-dvc verify`` without identifiers to check every cached pair; [] (with a warning)
+    when the catalogs cannot be read, since the cache can be verified without them."""
+    from ..lookup import combined_catalog
+
+    try:
+        # A catalog's column labels are str; pandas-stubs keys to_dict's records by Hashable.
+        records = combined_catalog(rev=rev, registry=registry).to_dict(orient="records")
+        return list(cast("list[dict[str, object]]", records))
+    except (BrainioDvcError, OSError) as error:
+        logger.warning("cannot read the catalogs, so no stimulus CSV is checked against its ZIP: %s", error)
+        return []

@@ -252,8 +252,8 @@ def verify(options: Options, identifiers: tuple[str, ...]) -> None:
     Example:
       brainio-dvc verify demo.Gabor2024.neural
     """
+    from ..browse.listing import catalog_rows
     from ..contribute.checks import verify_cache
-    from ..contribute.completeness import catalog_rows
     from ..lookup import lookup_identifier
 
     if identifiers:

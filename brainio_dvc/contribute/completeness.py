@@ -24,14 +24,13 @@ import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from ..exceptions import BrainioDvcError, ValidationError
 from ..formats.describe import preview
 
 __all__ = [
     "cached_pair_problems",
-    "catalog_rows",
     "check_loaded_stimuli",
     "check_staged_pairs",
     "check_stimulus_files",
@@ -186,21 +185,6 @@ def cached_pair_problems(rows: Iterable[Mapping[str, object]]) -> dict[str, str 
         if paths[0] is not None and paths[1] is not None:
             found[identifier] = stimulus_files_problem(paths[0], paths[1], f"of {identifier!r} ({csv_row['location']})")
     return found
-
-
-def catalog_rows(rev: str | None = None, registry: str | None = None) -> list[dict[str, object]]:
-    """Every row of the catalogs of ``registry`` (default: the configured ones) at ``rev``, for
-    ``brainio-dvc verify`` without identifiers to check every cached pair; [] (with a warning)
-    when the catalogs cannot be read, since the cache can be verified without them."""
-    from ..lookup import combined_catalog
-
-    try:
-        # A catalog's column labels are str; pandas-stubs keys to_dict's records by Hashable.
-        records = combined_catalog(rev=rev, registry=registry).to_dict(orient="records")
-        return list(cast("list[dict[str, object]]", records))
-    except (BrainioDvcError, OSError) as error:
-        logger.warning("cannot read the catalogs, so no stimulus CSV is checked against its ZIP: %s", error)
-        return []
 
 
 def _cached(cache: object, row: Mapping[str, object]) -> Path | None:

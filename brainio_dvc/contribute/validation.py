@@ -92,8 +92,11 @@ def check_stimulus_csv_columns(
             f"{[str(c) for c in frame.columns]}",
             hint="legacy stimulus sets call it 'image_id'" if "stimulus_id" in absent else None,
         )
-    for column in required:
-        missing = is_missing(frame[column])
+    # One pass over the required columns, end to end: then one stretch of the result per column.
+    values = [frame[column].to_numpy(dtype=object) for column in required]
+    every = is_missing(np.concatenate(values)) if values else np.zeros(0, dtype=bool)
+    for position, column in enumerate(required):
+        missing = every[position * len(frame):(position + 1) * len(frame)]
         if missing.any():
             rows = np.flatnonzero(missing)
             raise ValidationError(

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 import pandas as pd
 
@@ -44,6 +44,10 @@ __all__ = [
     "TYPE_STIMULUS_SET",
     "BadRow",
     "CatalogTable",
+    "RowBlocks",
+    "are_catalog_columns",
+    "are_catalog_rows",
+    "index_rows",
     "csv_first",
     "log_bad_rows",
     "parse_catalog_table",
@@ -142,6 +146,14 @@ def log_bad_rows(table: CatalogTable) -> None:
         )
 
 
+class RowBlocks(Protocol):
+    """Rows kept outside a table (in the catalog cache's blocks), read when asked for."""
+
+    def rows_of(self, lookup_type: str, identifier: str) -> list[Sequence[str]]:
+        """The rows of one identifier, in row order, without reading the others."""
+        ...
+
+
 @dataclass(frozen=True)
 class CatalogTable:
     """A catalog as plain rows of strings: what lookups index without building a DataFrame.
@@ -149,7 +161,9 @@ class CatalogTable:
     ``constants`` are columns with one value for every row (such as where the catalog came
     from), kept once instead of in each row; they win over row columns of the same name.
     ``source`` names where the rows came from, for messages.  ``bad_rows`` are the rows that
-    were set aside as malformed; they are in neither ``rows`` nor the index.
+    were set aside as malformed; they are in neither ``rows`` nor the index.  With ``blocks``
+    (a table read from the catalog cache), :meth:`rows_of` asks them for one identifier's rows,
+    and ``rows`` and ``index`` read every row only when they are first used.
     """
 
     name: str
@@ -160,20 +174,19 @@ class CatalogTable:
     #: {lookup_type: {identifier: [row numbers]}}; built from the rows when not given.
     index: Mapping[str, Mapping[str, list[int]]] | None = None
     bad_rows: tuple[BadRow, ...] = ()
+    blocks: RowBlocks | None = None
 
     def __post_init__(self) -> None:
         if self.index is None:
             object.__setattr__(self, "index", self._build_index())
 
     def _build_index(self) -> dict[str, dict[str, list[int]]]:
-        index: dict[str, dict[str, list[int]]] = {}
-        lookup_type_at, identifier_at = self.columns.index("lookup_type"), self.columns.index("identifier")
-        for number, row in enumerate(self.rows):
-            index.setdefault(row[lookup_type_at], {}).setdefault(row[identifier_at], []).append(number)
-        return index
+        return index_rows(self.columns, self.rows)
 
     def rows_of(self, lookup_type: str, identifier: str) -> list[Sequence[str]]:
         """The (good) rows of one identifier."""
+        if self.blocks is not None:
+            return self.blocks.rows_of(lookup_type, identifier)
         return [self.rows[number] for number in (self.index or {}).get(lookup_type, {}).get(identifier, ())]
 
     def check_usable(self, lookup_type: str, identifier: str) -> None:
@@ -187,7 +200,7 @@ class CatalogTable:
 
     def with_constants(self, source: str, constants: Mapping[str, str]) -> CatalogTable:
         """The same rows and index with other constant columns."""
-        return CatalogTable(self.name, self.columns, self.rows, source, constants, self.index, self.bad_rows)
+        return replace(self, source=source, constants=constants)
 
     def position(self, column: str) -> int | None:
         """Where ``column`` is in each row, or None when the rows lack it."""
@@ -250,10 +263,7 @@ def tables_from_json(data: object) -> dict[str, CatalogTable] | None:
         if not isinstance(entry, dict):
             return None
         columns, rows, index = entry.get("columns"), entry.get("rows"), entry.get("index")
-        if not isinstance(columns, list) or not set(BRAINIO_COLUMNS) <= set(columns) or not isinstance(rows, list):
-            return None
-        # Checked with map() and set(): a loop over 10,000 rows in Python costs a first lookup milliseconds.
-        if not set(map(type, rows)) <= {list} or not set(map(len, rows)) <= {len(columns)}:
+        if not are_catalog_columns(columns) or not are_catalog_rows(rows, len(columns)):
             return None
         if not _is_index_of(index, len(rows)):
             return None
@@ -266,6 +276,29 @@ def tables_from_json(data: object) -> dict[str, CatalogTable] | None:
             return None
         tables[name] = CatalogTable(name, tuple(columns), rows, index=index, bad_rows=bad_rows)
     return tables
+
+
+def index_rows(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> dict[str, dict[str, list[int]]]:
+    """{lookup_type: {identifier: [row numbers]}} of ``rows`` under ``columns``."""
+    index: dict[str, dict[str, list[int]]] = {}
+    lookup_type_at, identifier_at = columns.index("lookup_type"), columns.index("identifier")
+    for number, row in enumerate(rows):
+        index.setdefault(row[lookup_type_at], {}).setdefault(row[identifier_at], []).append(number)
+    return index
+
+
+def are_catalog_columns(columns: object) -> TypeGuard[list[str]]:
+    """Whether ``columns`` (read from JSON) is a list of a catalog's columns: unique names, BrainIO's among them."""
+    if not isinstance(columns, list) or not set(map(type, columns)) <= {str} or len(set(columns)) != len(columns):
+        return False
+    return set(BRAINIO_COLUMNS) <= set(columns)
+
+
+def are_catalog_rows(rows: object, width: int) -> TypeGuard[list[list[str]]]:
+    """Whether ``rows`` (read from JSON) is a list of rows of ``width`` fields (their values are
+    not checked: 90,000 of them cost a listing of 10,000 rows milliseconds)."""
+    # Checked with map() and set(): a loop over 10,000 rows in Python costs a first lookup milliseconds.
+    return isinstance(rows, list) and set(map(type, rows)) <= {list} and set(map(len, rows)) <= {width}
 
 
 def _is_index_of(index: object, row_count: int) -> bool:

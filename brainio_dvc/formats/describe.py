@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["PREVIEW_LIMIT", "describe_stimulus_set", "metadata_attribute", "preview"]
+__all__ = ["PREVIEW_LIMIT", "describe_stimulus_set", "metadata_attribute", "metadata_attributes", "preview"]
 
 #: How many offending values an error message lists before summarising the rest.
 PREVIEW_LIMIT = 5
@@ -31,10 +31,18 @@ def metadata_attribute(frame: Any, name: str) -> Any:
     ``getattr(frame, "identifier", None)`` would return the ``identifier`` column of a plain
     DataFrame that has one; this looks at real attributes only.
     """
-    try:
-        return object.__getattribute__(frame, name)
-    except AttributeError:
-        return None
+    return metadata_attributes(frame, (name,))[0]
+
+
+def metadata_attributes(frame: Any, names: Iterable[str]) -> list[Any]:
+    """:func:`metadata_attribute` of each of ``names``, in one call."""
+    found = []
+    for name in names:
+        try:
+            found.append(object.__getattribute__(frame, name))
+        except AttributeError:
+            found.append(None)
+    return found
 
 
 def describe_stimulus_set(stimulus_set: Any) -> str:

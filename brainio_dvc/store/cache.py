@@ -24,7 +24,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -228,14 +228,27 @@ class DataCache:
         (under the object's lock, so that no other process is replacing it meanwhile); if its
         bytes no longer match it is removed, so that the next fetch replaces it.
         """
-        path = self.path_for(algorithm, digest)
-        state = self._trusted_state(path)
-        if state is None:
-            return None
-        if state:
-            return path
-        with file_lock(path):
-            return self._lookup_locked(algorithm, digest)
+        return self.lookup_all([(algorithm, digest, self.path_for(algorithm, digest))])[0]
+
+    def lookup_all(self, objects: Sequence[tuple[str, str, Path] | None]) -> list[Path | None]:
+        """:meth:`lookup` of several objects, each given as (algorithm, digest, its
+        :meth:`path_for`), or None for no object (None in the result): a warm load checks all
+        its files with one call, and their digests once, when it works out their paths."""
+        found: list[Path | None] = []
+        for known in objects:
+            if known is None:
+                found.append(None)
+                continue
+            algorithm, digest, path = known
+            state = self._trusted_state(path)
+            if state is None:
+                found.append(None)
+            elif state:
+                found.append(path)
+            else:
+                with file_lock(path):
+                    found.append(self._lookup_locked(algorithm, digest))
+        return found
 
     def _trusted_state(self, path: Path) -> bool | None:
         """None if ``path`` is absent, True if it is unchanged since it was verified, else False."""

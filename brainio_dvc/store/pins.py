@@ -130,10 +130,11 @@ class Decision:
     expected: Mapping[str, str] = field(default_factory=dict)
     #: The revision as it was asked for (a tag or branch; for a pin, what the pin recorded).
     requested: str | None = None
+    #: Whether a pin decided (``lock`` or ``import``): a plain attribute, read on every load.
+    pinned: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def pinned(self) -> bool:
-        return self.rule in ("lock", "import")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pinned", self.rule in ("lock", "import"))
 
     def for_stimulus_set(self, assembly: str, registry: str | None, commit: str | None) -> Decision:
         """The decision for the stimulus set of an assembly loaded by this one: its commit."""

@@ -10,9 +10,7 @@ clone already knows the branch, the known commit is used with a warning (offline
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import json
 import logging
 import os
 import re
@@ -26,9 +24,10 @@ from typing import TYPE_CHECKING
 
 from .. import config
 from ..exceptions import CatalogFormatError, RegistryError, RevisionNotFoundError
-from ..formats.atomic import atomic_write_text, remove_stale_temporaries, temporary_path
-from ..formats.catalog_csv import CatalogTable, log_bad_rows, parse_catalog_table, tables_from_json, tables_to_json
+from ..formats.atomic import remove_stale_temporaries, temporary_path
+from ..formats.catalog_csv import CatalogTable, log_bad_rows, parse_catalog_table
 from ..formats.hashes import is_digest
+from . import catalog_cache
 from .cache import file_lock
 from .git import Git, clone
 from .gitrefs import is_branch, resolve_ref
@@ -52,13 +51,6 @@ logger = logging.getLogger(__name__)
 
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
 _FETCH_STAMP = "brainio-dvc-fetched"
-#: Validated catalog rows by commit, shared by all registries: a commit fixes its tree, so
-#: entries never go stale.  Version 5 holds {"catalogs": {name: {"columns": [...], "rows":
-#: [[...], ...], "index": {lookup_type: {identifier: [row numbers]}}, "bad_rows": [{"line",
-#: "expected", "found", "cells"}, ...]}}}: each catalog's CSV, indexed so that a lookup reads
-#: one entry rather than every row, and its malformed rows, set aside.
-_CATALOG_CACHE_DIR = "catalog-cache"
-_CATALOG_CACHE_VERSION = 5  # bump whenever parsing or validation of catalogs changes
 #: Columns a registry adds to each catalog row: where the row came from.
 PROVENANCE_COLUMNS = ("catalog", "registry", "rev")
 
@@ -319,16 +311,9 @@ class Registry:
         return table.with_constants(self._catalog_source(commit, table.name), provenance)
 
     def _parsed_tables(self, commit: str) -> dict[str, CatalogTable]:
-        cache_file = self.home / _CATALOG_CACHE_DIR / f"{commit}.json"
-        try:
-            cached = _tables_from_cache(_json_without_gc(cache_file.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            cached = None
-        except (OSError, ValueError) as error:
-            logger.warning("ignoring unreadable catalog cache %s: %s", cache_file, error)
-            cached = None
-        if cached is not None:
-            return cached
+        return catalog_cache.cached_tables(self.home, commit, lambda: self._parse_tables(commit))
+
+    def _parse_tables(self, commit: str) -> dict[str, CatalogTable]:
         tables = {}
         paths = {name: f"{CATALOGS_DIR}/{name}/{CATALOG_FILE}" for name in self.list_dir(commit, CATALOGS_DIR)}
         # The DVC config comes along: a load that parses the catalogs is a cold one, which
@@ -339,8 +324,6 @@ class Registry:
             if data is not None:
                 source = self._catalog_source(commit, name)
                 tables[name] = parse_catalog_table(_decode(data, source), source, name)
-        cached_form = {"version": _CATALOG_CACHE_VERSION, "catalogs": tables_to_json(tables)}
-        atomic_write_text(cache_file, json.dumps(cached_form))
         return tables
 
     def log(self, path: str, rev: str | None = None) -> list[Commit]:
@@ -380,25 +363,6 @@ def _decode(data: bytes, source: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise CatalogFormatError(source, "UTF-8 text", f"undecodable bytes ({error.reason})") from error
-
-
-def _json_without_gc(text: str) -> object:
-    """``json.loads(text)`` with the garbage collector paused: the ~100,000 lists and strings of
-    a 10,000-row catalog otherwise set off collections that add a quarter to the decoding."""
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        return json.loads(text)
-    finally:
-        if paused:
-            gc.enable()
-
-
-def _tables_from_cache(cached: object) -> dict[str, CatalogTable] | None:
-    """The catalog tables of a catalog cache file's JSON, or None when it is not one."""
-    if not isinstance(cached, dict) or cached.get("version") != _CATALOG_CACHE_VERSION:
-        return None
-    return tables_from_json(cached.get("catalogs"))
 
 
 def open_registry(spec: str | os.PathLike[str], home: Path | None = None) -> Registry:

@@ -16,6 +16,8 @@ The sizes, and why:
   tables and as DataFrames.  A 10,000-row catalog takes some 10 MB, so a few commits only.
 - :data:`REGISTRY_SOURCES` (32): the catalog sources of a registry at a commit (small).
 - :data:`COMBINED` (8): the catalogs of one set of sources combined, with the rows looked up.
+- :data:`SEARCHES` (16): the registries one kind of lookup searches (``registry``, else the
+  configured ones, at ``rev``), opened, and the commits they last resolved to.
 - :data:`INSTALLED` (1): the catalogs of installed packages (``brainio_lookups`` entry points).
 - :data:`DATA_CACHES` (4): the data cache of a ``BRAINIO_HOME``.
 - :data:`REPOSITORY_FACTS` (16): the pins read from the repositories around working directories.
@@ -113,6 +115,7 @@ CATALOG_TABLES = memo("catalog tables", 8)
 CATALOGS = memo("catalogs", 8)
 REGISTRY_SOURCES = memo("registry sources", 32)
 COMBINED = memo("combined catalogs", 8)
+SEARCHES = memo("searches", 16)
 INSTALLED = memo("installed catalogs", 1)
 DATA_CACHES = memo("data caches", 4)
 REPOSITORY_FACTS = memo("repository facts", 16)

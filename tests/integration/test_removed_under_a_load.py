@@ -2,8 +2,8 @@
 removing a corrupt file, a cleanup; the soak's injected deletions) is fetched again, verified,
 rather than failing the load with a bare FileNotFoundError.
 
-The removal is made at that exact moment by wrapping the loader's ``cached_files`` (a warm
-load's lookup of its cached files; our own code); git, DVC and the remote are real.
+The removal is made at that exact moment by wrapping the loader's ``_cached_files`` (a warm
+load's one lookup of its cached files; our own code); git, DVC and the remote are real.
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ from .conftest import ASSEMBLY, STIMULI, Registry
 
 def remove_once_fetched(monkeypatch: pytest.MonkeyPatch, suffix: str) -> list[Path]:
     """Make the first lookup of a cached file ending in ``suffix`` return a path that is then gone."""
-    cached_files, removed = loading.cached_files, []
+    cached_files, removed = loading._cached_files, []
 
-    def look_up_then_remove(rows, home=None):
-        paths = cached_files(rows, home)
-        for row, path in zip(rows, paths, strict=True):
+    def look_up_then_remove(files):
+        paths = cached_files(files)
+        for row, path in zip(files.rows, paths, strict=True):
             if not removed and path is not None and str(row["location"]).endswith(suffix):
                 path.unlink()
                 removed.append(path)
         return paths
 
-    monkeypatch.setattr(loading, "cached_files", look_up_then_remove)
+    monkeypatch.setattr(loading, "_cached_files", look_up_then_remove)
     return removed
 
 

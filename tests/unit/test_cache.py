@@ -163,6 +163,19 @@ def test_lookup_detects_changed_bytes_evicts_and_returns_none(cache: DataCache, 
     assert download.calls == 1
 
 
+def test_lookup_all_answers_as_lookup_does_for_each_object(cache: DataCache, hash_calls: list[Path]) -> None:
+    intact = cache.fetch("md5", MD5, CountingDownloader())
+    changed = cache.fetch("sha1", SHA1, CountingDownloader())
+    change_bytes(changed, b"X" * len(PAYLOAD))
+    absent = "0" * 32
+    hash_calls.clear()
+    found = cache.lookup_all([("md5", MD5, intact), None, ("md5", absent, cache.path_for("md5", absent)),
+                              ("sha1", SHA1, changed)])
+    assert found == [intact, None, None, None]
+    assert hash_calls == [changed]  # the intact file trusted, the changed one re-hashed and evicted
+    assert not changed.exists()
+
+
 def test_lookup_rehashes_a_touched_file_once_and_then_trusts_it(cache: DataCache, hash_calls: list[Path]) -> None:
     path = cache.fetch("md5", MD5, CountingDownloader())
     change_bytes(path, PAYLOAD)  # same bytes, new mtime

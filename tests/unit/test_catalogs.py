@@ -24,35 +24,13 @@ from brainio_dvc.catalogs import (
     with_appended_row,
 )
 from brainio_dvc.exceptions import BrainioDvcError, CatalogFormatError, CatalogRowError
+from tests.unit import rows
 
 SOURCE = "catalogs/demo/lookup.csv"
 HEADER = ",".join(CATALOG_COLUMNS)
-SHA1 = "5b7a0b3c" * 5
-
-ASSEMBLY = {
-    "identifier": "dicarlo.MajajHong2015",
-    "lookup_type": "assembly",
-    "class": "NeuronRecordingAssembly",
-    "location_type": "http",
-    "location": "https://example.org/MajajHong2015.nc",
-    "sha1": SHA1,
-    "stimulus_set_identifier": "dicarlo.hvm",
-    "md5": "",
-    "size": "1024",
-}
-STIMULUS_CSV = {
-    "identifier": "dicarlo.hvm",
-    "lookup_type": "stimulus_set",
-    "class": "StimulusSet",
-    "location_type": "http",
-    "location": "https://example.org/hvm.csv",
-    "sha1": SHA1,
-    "stimulus_set_identifier": "",
-    "md5": "",
-    "size": "10",
-}
-STIMULUS_ZIP = {**STIMULUS_CSV, "class": "", "location": "https://example.org/hvm.zip", "size": "20"}
-
+ASSEMBLY = {**rows.ASSEMBLY, "md5": "", "size": "1024"}
+STIMULUS_CSV = {**rows.STIMULUS_CSV, "md5": "", "size": "10"}
+STIMULUS_ZIP = {**rows.STIMULUS_ZIP, "md5": "", "size": "20"}
 
 def csv_text(rows: list[dict[str, str]], columns: tuple[str, ...] = CATALOG_COLUMNS) -> str:
     buffer = io.StringIO()

@@ -56,8 +56,6 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("brainio_dvc.store.references", "brainio_dvc.s3"): _S3,
     ("brainio_dvc.contribute.completeness", "brainio_dvc.stimuli"):
         "the stimulus CSV reader (read_stimulus_csv) lives with StimulusSet, in the stimuli face",
-    ("brainio_dvc.contribute.completeness", "brainio_dvc.lookup"):
-        "verify without identifiers checks every pair of the configured catalogs (combined_catalog)",
     ("brainio_dvc.contribute.migrate.copying", "brainio_dvc.s3"): _S3,
     ("brainio_dvc.contribute.migrate.run", "brainio_dvc.assemblies"):
         "migration checks class names against ASSEMBLY_CLASSES, which live next to the classes",

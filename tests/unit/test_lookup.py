@@ -26,27 +26,8 @@ from brainio_dvc.exceptions import (
     StimulusSetLookupError,
     ValidationError,
 )
+from tests.unit.rows import ASSEMBLY, SHA1, STIMULUS_CSV, STIMULUS_ZIP
 
-SHA1 = "5b7a0b3c" * 5
-ASSEMBLY = {
-    "identifier": "dicarlo.MajajHong2015",
-    "lookup_type": "assembly",
-    "class": "NeuronRecordingAssembly",
-    "location_type": "http",
-    "location": "https://example.org/MajajHong2015.nc",
-    "sha1": SHA1,
-    "stimulus_set_identifier": "dicarlo.hvm",
-}
-STIMULUS_CSV = {
-    "identifier": "dicarlo.hvm",
-    "lookup_type": "stimulus_set",
-    "class": "StimulusSet",
-    "location_type": "http",
-    "location": "https://example.org/hvm.csv",
-    "sha1": SHA1,
-    "stimulus_set_identifier": "",
-}
-STIMULUS_ZIP = {**STIMULUS_CSV, "class": "", "location": "https://example.org/hvm.zip"}
 OTHER_ASSEMBLY = {**ASSEMBLY, "identifier": "dicarlo.Rajalingham2018", "location": "https://example.org/R.nc"}
 
 PACKAGE = '''
@@ -190,6 +171,22 @@ def test_each_lookup_assembly_returns_a_series_of_its_own(fake: Path) -> None:
     again = lookup.lookup_assembly("dicarlo.MajajHong2015")
     assert again is not first and again["location"] == ASSEMBLY["location"] and "added" not in again.index
     assert again.dtype == object
+
+
+def test_each_row_lookup_returns_dicts_of_its_own(fake: Path) -> None:
+    first = lookup.find_assembly_row("dicarlo.MajajHong2015")
+    csv_row, _ = lookup.find_stimulus_set_rows("dicarlo.hvm")
+    first["location"] = csv_row["location"] = "changed"
+    assert lookup.find_assembly_row("dicarlo.MajajHong2015")["location"] == ASSEMBLY["location"]
+    assert lookup.find_stimulus_set_rows("dicarlo.hvm")[0]["location"] == STIMULUS_CSV["location"]
+    assert lookup.lookup_identifier("dicarlo.MajajHong2015")[0]["location"] == ASSEMBLY["location"]
+
+
+def test_an_installed_assembly_row_comes_without_stimulus_set_rows(fake: Path) -> None:
+    # Its stimulus set is looked up as any other (it is no registry's at a commit).
+    found = lookup.find_assembly_rows("dicarlo.MajajHong2015")
+    assert found.assembly["location"] == ASSEMBLY["location"] and found.stimulus_set is None
+    assert lookup.find_assembly_rows("dicarlo.MajajHong2015") is found  # found once
 
 
 def test_lookup_stimulus_set_returns_the_csv_row_then_the_zip_row(fake: Path) -> None:

@@ -156,6 +156,13 @@ def test_csv_columns_refuse_missing_values_of_a_pandas_string_column() -> None:
         check_stimulus_csv_columns(frame, "s.csv")
 
 
+def test_csv_columns_name_the_missing_values_of_each_required_column_on_their_own_rows() -> None:
+    frame = pd.DataFrame({"stimulus_id": ["a", "b", "c"], "filename": ["a.png", "", "c.png"]})
+    with pytest.raises(ValidationError, match=r"column 'filename' on every row.*rows \(0-based\) 1: 1$"):
+        check_stimulus_csv_columns(frame, "s.csv", required=("stimulus_id", "filename"))
+    assert check_stimulus_csv_columns(frame, "s.csv", required=()) is None  # nothing required, nothing missing
+
+
 def test_csv_columns_refuse_duplicates_listing_them_once() -> None:
     frame = pd.DataFrame({"stimulus_id": ["a", "b", "a", "a", "c", "b"]})
     with pytest.raises(ValidationError, match="repeated ids 2: 'a', 'b'"):
