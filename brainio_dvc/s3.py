@@ -64,6 +64,7 @@ from .store.s3objects import (
 if TYPE_CHECKING:
     from .assemblies import DataAssembly
     from .stimuli import StimulusSet
+    from .store.cache import CacheBatch
 
 __all__ = [
     "S3Head",
@@ -110,6 +111,7 @@ def fetch_s3_object(
     *,
     also: Sequence[str] = (),
     verified: Callable[[Path, Mapping[str, str]], None] | None = None,
+    batch: CacheBatch | None = None,
 ) -> Path:
     """The cached path of ``obj``, downloading it if no file of this SHA-1 is cached yet.
 
@@ -120,7 +122,9 @@ def fetch_s3_object(
     The download is hashed as it is written (SHA-1, and the algorithms in ``also``): no second
     pass over the file.  ``verified``, if given, is called with the downloaded file and its
     digests once its SHA-1 matched, before it is moved into the cache (to link it elsewhere,
-    say); it is not called when the file was cached already.
+    say); it is not called when the file was cached already.  With ``batch``, the file enters
+    the data cache through that batch (:class:`~brainio_dvc.store.cache.CacheBatch`: trusted once
+    the batch is flushed).
     """
     from .store.cache import data_cache
 
@@ -135,7 +139,7 @@ def fetch_s3_object(
     sha1 = check_digest("sha1", sha1, subject)
     description = str(obj) + (f" of {identifier!r}" if identifier else "")
     try:
-        return data_cache().fetch(
+        return (batch or data_cache()).fetch(
             "sha1",
             sha1,
             lambda destination: _download_verified(obj, destination, identifier, sha1, also, verified),

@@ -30,7 +30,9 @@ from ..exceptions import ValidationError
 from .catalog_csv import LOCATION_TYPE_DVC
 from .hashes import is_digest
 
-__all__ = ["META_FIELDS", "dvc_row", "dvc_yaml", "load_dvc_document", "parse_dvc_file", "with_meta"]
+__all__ = [
+    "META_FIELDS", "dvc_row", "dvc_yaml", "load_dvc_document", "parse_dvc_file", "read_dvc_yaml", "with_meta",
+]
 
 #: What each ``.dvc`` file's ``meta`` block must carry.
 META_FIELDS = ("identifier", "lookup_type", "class", "sha1", "stimulus_set_identifier", "catalog")
@@ -45,6 +47,9 @@ def _yaml(kind: str = "safe") -> Any:
 
 
 def _load(text: str, source: str) -> Mapping[str, Any]:
+    fast = read_dvc_yaml(text)
+    if fast is not None:
+        return fast
     from ruamel.yaml import YAMLError
 
     try:
@@ -205,3 +210,74 @@ def dvc_yaml(document: Mapping[str, Any]) -> str | None:
     if not _emit_mapping(document, 0, lines, None):
         return None
     return "\n".join(lines) + "\n"
+
+
+# -- reading them back -------------------------------------------------------------------------
+# A re-run of a migration reads every .dvc file of the branch; ruamel reads one in about 3 ms.
+# :func:`read_dvc_yaml` reads the shape :func:`dvc_yaml` writes and keeps what it read only if
+# :func:`dvc_yaml` writes it back to exactly the same text: what ruamel writes for a document, it
+# reads back as that document (tested), so the result is what ruamel would have read.  Any other
+# text is left to ruamel.
+
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _read_scalar(text: str) -> object:
+    if text == "''":
+        return ""
+    if text in ("true", "false"):
+        return text == "true"
+    return int(text) if _INTEGER.fullmatch(text) else text
+
+
+def _read_mapping(lines: list[str], start: int, indent: int, in_list: bool) -> tuple[dict[str, Any], int] | None:
+    """The block mapping at ``indent`` from ``lines[start]`` (in a list: its first line starts
+    with ``- ``), and the line after it; None if the lines do not have the shape written."""
+    mapping: dict[str, Any] = {}
+    position = start
+    while position < len(lines):
+        line = lines[position]
+        prefix = " " * (indent - 2) + "- " if in_list and position == start else " " * indent
+        if not line.startswith(prefix) or line[len(prefix):len(prefix) + 1] in ("", " ", "-"):
+            break
+        rest = line[len(prefix):]
+        position += 1
+        if rest.endswith(": "):  # a long value, on the next line
+            if position == len(lines) or not lines[position].startswith(" " * (indent + 2)):
+                return None
+            mapping[rest[:-2]] = _read_scalar(lines[position][indent + 2:])
+            position += 1
+        elif rest.endswith(":"):
+            following = lines[position] if position < len(lines) else ""
+            if following.startswith(" " * indent + "- "):
+                items: list[Any] = []
+                while position < len(lines) and lines[position].startswith(" " * indent + "- "):
+                    read = _read_mapping(lines, position, indent + 2, True)
+                    if read is None or read[1] == position:
+                        return None
+                    items.append(read[0])
+                    position = read[1]
+                mapping[rest[:-1]] = items
+            else:
+                read = _read_mapping(lines, position, indent + 2, False)
+                if read is None or read[1] == position:
+                    return None
+                mapping[rest[:-1]], position = read
+        else:
+            key, separator, value = rest.partition(": ")
+            if not separator:
+                return None
+            mapping[key] = _read_scalar(value)
+    return mapping, position
+
+
+def read_dvc_yaml(text: str) -> dict[str, Any] | None:
+    """The document of ``text`` if it is exactly what :func:`dvc_yaml` writes for it (hence what
+    ruamel reads from it), else None: the caller reads it with ruamel."""
+    if not text.endswith("\n"):
+        return None
+    lines = text[:-1].split("\n")
+    read = _read_mapping(lines, 0, 0, False)
+    if read is None or read[1] != len(lines) or dvc_yaml(read[0]) != text:
+        return None
+    return read[0]

@@ -20,7 +20,8 @@ if not).  Where there is no boot id, files are flushed before the rename, as bef
 Files enter the cache only through :meth:`DataCache.fetch`, which downloads to a temporary
 file, checks the hash and renames atomically, all under a lock that waits, so that concurrent
 processes download an object once and never see a partial file.  What a killed download left
-behind is removed by the next fetch of the same object, under the same lock.
+behind is removed by the next fetch of the same object, under the same lock.  A migration's
+downloads go through :class:`CacheBatch`: the same steps, flushed and recorded by one thread.
 
 A *resumable* fetch (DVC remotes: large objects) downloads into a fixed partial file instead,
 ``.<file>.resume.tmp``, which a killed download leaves behind: the next fetch completes it from
@@ -53,6 +54,7 @@ from ..formats.hashes import check_digest, file_hash, is_digest
 from .state import DATA_CACHES
 
 __all__ = [
+    "CacheBatch",
     "DataCache",
     "FileState",
     "data_cache",
@@ -404,3 +406,98 @@ def data_cache(home: Path | None = None) -> DataCache:
     if found is None:
         found = DATA_CACHES[home] = DataCache(home / "cache")
     return found
+
+
+class CacheBatch:
+    """Many objects entering one :class:`DataCache` together (a migration's downloads), flushed
+    to disk and recorded by one thread of the batch, off the downloads' path.
+
+    :meth:`fetch` is :meth:`DataCache.fetch` (same arguments; per-object lock, download to a
+    temporary, hash checked, atomic rename), except that the verified file is renamed into place
+    without an ``fsync`` and without its state record: it is then in the cache but not trusted
+    (a lookup, in any process, hashes it before using it, and removes it if it does not match).
+    The batch's thread takes what has been published since its last round, puts it on disk
+    (``fsync`` of each file) and only then records each object's state, which makes it trusted;
+    :meth:`close` (the end of the ``with`` block, also after an error) waits for it.
+
+    So a kill at any point leaves only complete, verified files under final names, and a power
+    cut trusts nothing that might not have reached the disk; what a killed batch downloaded is
+    reused by the next fetch, after one hash.  Resumable downloads are :meth:`DataCache.fetch`'s.
+    """
+
+    def __init__(self, cache: DataCache) -> None:
+        import threading
+
+        self.cache = cache
+        self._pending: list[Path] = []
+        self._closed = False
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> CacheBatch:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def fetch(self, algorithm: str, digest: str, download: Downloader, description: str | None = None) -> Path:
+        """The cached path of the object, downloading it first if needed (see the class)."""
+        cached = self.cache.lookup(algorithm, digest)
+        if cached is not None:
+            return cached
+        target = self.cache.path_for(algorithm, digest)
+        with file_lock(target):
+            cached = self.cache._lookup_locked(algorithm, digest)
+            if cached is not None:
+                return cached
+            self.cache.partial_path(target).unlink(missing_ok=True)  # a resumable download's leftovers
+            with atomic_path(target) as temporary:
+                logger.info("downloading %s", description or digest)
+                found = _digest_of(temporary, algorithm, download(temporary))
+                if found != digest.lower():
+                    raise IntegrityError(description or str(target), algorithm, digest.lower(), found)
+                temporary.chmod(0o444)
+        self._publish(target)
+        return target
+
+    def _publish(self, target: Path) -> None:
+        import threading
+
+        with self._condition:
+            self._pending.append(target)
+            self._condition.notify()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="cache-batch", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._condition:
+                while not self._pending and not self._closed:
+                    self._condition.wait()
+                if not self._pending:
+                    return
+                published, self._pending = self._pending, []
+            self._trust(published)
+
+    def _trust(self, published: list[Path]) -> None:
+        """Put ``published`` on disk, then record their state (trust them)."""
+        from ..formats.atomic import _flush_to_disk
+
+        for target in published:
+            try:
+                _flush_to_disk(target)
+                self.cache._record_state(target)
+            except FileNotFoundError:  # evicted meanwhile (it changed): nothing to trust
+                continue
+            except OSError as error:  # left untrusted: the next lookup hashes it
+                logger.warning("could not flush %s to disk (%s); it will be hashed before it is used", target, error)
+
+    def close(self) -> None:
+        """Wait until what this batch published is on disk and trusted."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join()

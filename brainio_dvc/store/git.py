@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..exceptions import GitError
 
-__all__ = ["Git", "clone"]
+__all__ = ["Git", "clone", "stage_packed"]
 
 
 _NOT_STARTED = 127  # the shell's exit code for a command it cannot find
@@ -165,3 +165,75 @@ def clone(source: str, destination: Path, *options: str) -> None:
     completed = _start(command, None, None)
     if completed.returncode != 0:
         _raise(source, command, completed)
+
+
+_PACKED_FILE_LIMIT = 16 << 20
+
+
+def _blob_id(content: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
+_CONVERTING_ATTRIBUTES = ("filter", "text", "eol", "ident", "working-tree-encoding", "crlf")
+
+
+def _git_would_convert(git: Git, names: Sequence[str]) -> bool:
+    """Whether ``git add`` could store other bytes than the files hold, or another mode."""
+    settings = git.output_or_none("config", "--get-regexp", r"^core\.(autocrlf|filemode)$") or ""
+    for line in settings.lower().splitlines():
+        key, _, value = line.partition(" ")
+        if (key == "core.autocrlf" and value not in ("false", "0", "no", "off", "")) or (
+            key == "core.filemode" and value in ("false", "0", "no", "off")
+        ):
+            return True
+    answer = git.run_bytes("check-attr", "-z", "--stdin", *_CONVERTING_ATTRIBUTES,
+                           stdin="".join(f"{name}\0" for name in names).encode())
+    values = answer.split(b"\0")[2::3]
+    return any(value != b"unspecified" for value in values)
+
+
+def stage_packed(git: Git, paths: Sequence[str]) -> None:
+    """Stage ``paths`` (files or directories) as ``git add -- paths`` does, but with the new
+    blobs written as one pack by ``git fast-import`` instead of one loose object file each.
+
+    A commit of hundreds of small files (a migration's ``.dvc`` files) otherwise creates as many
+    object files, in as many directories.  What the paths hold is what ``git ls-files`` lists as
+    new (not ignored) or changed; files that are gone are removed from the index.  Everything is
+    left to ``git add`` when git would not store the bytes as they are or would not take the
+    file's mode (``core.autocrlf``, ``core.fileMode`` false, or a ``filter``, ``text``, ``eol``,
+    ``ident`` or ``working-tree-encoding`` attribute on any of the files), or when a symbolic
+    link, anything else but a regular file, or a file over 16 MiB is among them (they are read
+    into memory).
+    """
+    import stat
+
+    if git.bare:
+        msg = "stage_packed needs a working tree"
+        raise GitError(git.repository, ["add"], msg, 0)
+    listed = git.run_bytes("ls-files", "-z", "--others", "--modified", "--exclude-standard", "--", *paths)
+    names = list(dict.fromkeys(name.decode() for name in listed.split(b"\0") if name))
+    if names and _git_would_convert(git, names):
+        git.run("add", "--", *paths)
+        return
+    stream: list[bytes] = []
+    entries: list[str] = []
+    for name in names:
+        try:
+            status = (git.path / name).lstat()
+        except FileNotFoundError:
+            entries.append(f"0 {'0' * 40}\t{name}")
+            continue
+        if not stat.S_ISREG(status.st_mode) or status.st_size > _PACKED_FILE_LIMIT:
+            git.run("add", "--", *paths)
+            return
+        content = (git.path / name).read_bytes()
+        mode = "100755" if status.st_mode & stat.S_IXUSR else "100644"
+        stream += [b"blob\ndata %d\n" % len(content), content, b"\n"]
+        entries.append(f"{mode} {_blob_id(content)}\t{name}")
+    if stream:
+        git.run_bytes("fast-import", "--quiet", stdin=b"".join(stream))
+    if entries:
+        git.run_bytes("update-index", "-z", "--add", "--remove", "--index-info",
+                      stdin="".join(f"{entry}\0" for entry in entries).encode())

@@ -286,3 +286,54 @@ def test_a_scan_uses_known_rows_only_for_files_that_still_hold_the_known_text(tm
     assert scan_registry(tmp_path, {relative: (dvc_text(), stale)}).rows == [stale]
     (tmp_path / relative).write_text(dvc_text(**{"class": "EditedSince"}))
     assert scan_registry(tmp_path, {relative: (dvc_text(), stale)}).rows[0]["class"] == "EditedSince"
+
+
+# --- reading without ruamel: only what dvc_yaml writes back to the same text ---------------------
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_documents())
+def test_read_dvc_yaml_reads_what_dvc_yaml_writes_as_ruamel_reads_it(document: dict[str, object]) -> None:
+    from brainio_dvc.formats.dvcmeta import dvc_yaml, read_dvc_yaml
+
+    text = dvc_yaml(document)
+    if text is not None:
+        assert read_dvc_yaml(text) == document == ruamel_load(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), _YAMLISH))
+def test_read_dvc_yaml_gives_ruamels_document_or_leaves_the_text_to_ruamel(text: str) -> None:
+    from brainio_dvc.formats.dvcmeta import read_dvc_yaml
+
+    document = read_dvc_yaml(text)
+    if document is not None:
+        assert document == ruamel_load(text)
+
+
+@pytest.mark.parametrize("text", [
+    dvc_text().replace("size: 1024", "size: '1024'"),  # quoted: ruamel's
+    dvc_text().replace("size: 1024", "size: 01024"),  # not how it is written back
+    dvc_text() + "# a comment\n",
+    dvc_text().replace("meta:\n", "meta:  \n"),
+    dvc_text()[:-1],  # no final newline
+    dvc_text().replace("  catalog: demo", "  catalog: demo\n  catalog: other"),  # a duplicate key
+])
+def test_read_dvc_yaml_leaves_other_shapes_to_ruamel_and_parsing_still_agrees(text: str) -> None:
+    from brainio_dvc.formats.dvcmeta import load_dvc_document, read_dvc_yaml
+
+    assert read_dvc_yaml(text) is None
+    try:
+        expected: object = ruamel_load(text)
+    except Exception as error:  # noqa: BLE001 - ruamel's refusal becomes a ValidationError
+        with pytest.raises(ValidationError):
+            load_dvc_document(text, DVC_PATH)
+        del error
+    else:
+        assert load_dvc_document(text, DVC_PATH) == expected
+
+
+def test_the_files_migrations_write_are_read_back_without_ruamel() -> None:
+    from brainio_dvc.formats.dvcmeta import read_dvc_yaml
+
+    assert read_dvc_yaml(dvc_text()) == ruamel_load(dvc_text())

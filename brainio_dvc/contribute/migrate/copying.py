@@ -9,6 +9,10 @@ address), so nothing reads the file again:
   ``meta`` block;
 * the push sends those cache objects by MD5 (:meth:`PackagingTransaction.push_objects`).
 
+The downloads of one run enter the data cache as one :class:`~brainio_dvc.store.cache.CacheBatch`
+(no ``fsync`` and state record on the downloads' path: one thread of the batch flushes each
+file to disk, then trusts it).
+
 Every step is safe to kill: a cache object appears by one ``link`` (or ``rename``) of a
 verified file, ``.dvc`` files exist only in the run's worktree until the commit, and objects a
 killed run pushed are listed in the journal.  A re-run finds finished downloads in the data
@@ -25,9 +29,12 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .manifest import Entry
+
+if TYPE_CHECKING:
+    from ...store.cache import CacheBatch
 
 __all__ = ["Copied", "copy_object", "dvc_cache_root", "place_in_dvc_cache", "tracked_dvc_document", "tracked_dvc_text"]
 
@@ -76,8 +83,9 @@ def place_in_dvc_cache(source: Path, md5: str, root: Path) -> Path:
     return target
 
 
-def copy_object(entry: Entry, dvc_cache: Path) -> Copied:
-    """Download ``entry`` at its version into the data cache (SHA-1 checked) and the DVC cache."""
+def copy_object(entry: Entry, dvc_cache: Path, batch: CacheBatch | None = None) -> Copied:
+    """Download ``entry`` at its version into the data cache (SHA-1 checked; through ``batch``
+    if given) and the DVC cache."""
     from ...formats.hashes import md5_hash
     from ...s3 import S3Object, fetch_s3_object
 
@@ -88,7 +96,7 @@ def copy_object(entry: Entry, dvc_cache: Path) -> Copied:
         place_in_dvc_cache(path, digests["md5"], dvc_cache)
 
     obj = S3Object(entry.bucket, entry.key, entry.version_id)
-    cached = fetch_s3_object(obj, entry.sha1, entry.identifier, also=("md5",), verified=verified)
+    cached = fetch_s3_object(obj, entry.sha1, entry.identifier, also=("md5",), verified=verified, batch=batch)
     md5 = found.get("md5")
     if md5 is None:  # cached already (a killed run downloaded it): hash it this once
         md5 = md5_hash(cached)

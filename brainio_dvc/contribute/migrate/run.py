@@ -27,12 +27,15 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...browse.history import role_of
 from ...exceptions import BrainioDvcError, IntegrityError, MigrationError, S3ObjectError
 from ...formats.catalog_csv import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
 from .manifest import ROLE_CSV, ROLE_NC, ROLE_ZIP, Entry, read_input
+
+if TYPE_CHECKING:
+    from ...store.cache import CacheBatch
 
 __all__ = [
     "MODES",
@@ -206,6 +209,7 @@ class _Transferred:
     copied: Any = None  # copy: a copying.Copied (the verified file, its md5 and size)
     source: Any = None  # reference: a references.Source
     flags: list[str] = field(default_factory=list)
+    path: PurePosixPath | None = None  # where it is written in the registry (set by _write)
 
 
 def _failure(entry: Entry, error: BrainioDvcError) -> Outcome:
@@ -218,10 +222,11 @@ def _failure(entry: Entry, error: BrainioDvcError) -> Outcome:
     return _outcome(entry, FAILED, reason, str(error))
 
 
-def _copy(entry: Entry, dvc_cache: Path) -> _Transferred:
+def _copy(entry: Entry, dvc_cache: Path, batch: CacheBatch) -> _Transferred:
     from .copying import copy_object
 
-    return _Transferred(entry, copied=copy_object(entry, dvc_cache), flags=[] if entry.version_id else [UNVERSIONED])
+    return _Transferred(entry, copied=copy_object(entry, dvc_cache, batch),
+                        flags=[] if entry.version_id else [UNVERSIONED])
 
 
 def _reference(entry: Entry, head: bool) -> _Transferred:
@@ -240,11 +245,11 @@ def _reference(entry: Entry, head: bool) -> _Transferred:
 class _Pusher:
     """Pushes the DVC cache objects of finished downloads while the others still download.
 
-    One thread sends what has arrived since its last batch (:meth:`PackagingTransaction.push_objects`,
-    which journals each batch before sending it); :meth:`finish` sends the rest and raises what
-    a batch raised.  Objects of entries that fail afterwards (a stimulus set whose other file
-    failed) may have gone up already: they stay, journaled, until ``gc --remote``, as any
-    object of a failed run.
+    One thread sends what has arrived since its last batch (:meth:`PackagingTransaction.object_pusher`:
+    DVC and the remote opened once, each batch journaled before it is sent); :meth:`finish` sends
+    the rest and raises what a batch raised.  Objects of entries that fail afterwards (a stimulus
+    set whose other file failed) may have gone up already: they stay, journaled, until
+    ``gc --remote``, as any object of a failed run.
     """
 
     def __init__(self, transaction: Any, jobs: int) -> None:
@@ -268,19 +273,19 @@ class _Pusher:
                 self._condition.notify()
 
     def _loop(self) -> None:
-        while True:
+        try:
+            with self._transaction.object_pusher(self._jobs) as push:  # DVC and the remote opened once
+                while True:
+                    with self._condition:
+                        while not self._pending and not self._closed:
+                            self._condition.wait()
+                        if not self._pending:
+                            return
+                        batch, self._pending = self._pending, []
+                    push(batch)
+        except BaseException as error:  # noqa: BLE001 - raised again by finish(), in the caller's thread
             with self._condition:
-                while not self._pending and not self._closed:
-                    self._condition.wait()
-                if not self._pending or self._error is not None:
-                    return
-                batch, self._pending = self._pending, []
-            try:
-                self._transaction.push_objects(batch, self._jobs)
-            except BaseException as error:  # noqa: BLE001 - raised again by finish(), in the caller's thread
-                with self._condition:
-                    self._error = error
-                return
+                self._error = error
 
     def stop(self, send: bool = True) -> None:
         """End the thread once it has sent what is queued (``send=False``: once the batch it is
@@ -304,13 +309,20 @@ class _Pusher:
 def _transfer(todo: Sequence[Entry], mode: str, jobs: int, head: bool,
               dvc_cache: Path | None, pusher: _Pusher | None = None) -> tuple[list[_Transferred], list[Outcome]]:
     from ...progress import tracker
+    from ...store.cache import CacheBatch, data_cache
+    from ...store.s3objects import s3_client
+
+    batch = CacheBatch(data_cache())
 
     def one(entry: Entry) -> _Transferred:
-        return _copy(entry, dvc_cache) if mode == "copy" and dvc_cache else _reference(entry, head)
+        return _copy(entry, dvc_cache, batch) if mode == "copy" and dvc_cache else _reference(entry, head)
 
     done, failed = [], []
     verb = "downloading" if mode == "copy" else "checking" if head else "recording"
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
+    if todo:  # made here once, not by every worker at the same time (each costs about 0.1 s of CPU)
+        s3_client(signed=False)
+        s3_client(signed=True)
+    with batch, ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, \
             tracker("migrate", f"{verb} {len(todo)} objects", len(todo), unit="objects") as advance:
         # Each worker runs in a copy of this context: progress subscribers and settings apply there.
         futures = {pool.submit(contextvars.copy_context().run, one, entry): entry for entry in todo}
@@ -354,12 +366,13 @@ def _meta(entry: Entry, catalog: str) -> dict[str, str]:
     }
 
 
-def _ignore(directory: Path, name: str) -> Path:
-    """``/<name>`` in the directory's .gitignore (as DVC writes it), once."""
+def _ignore(directory: Path, names: Sequence[str]) -> Path:
+    """``/<name>`` for each of ``names`` in the directory's .gitignore (as DVC writes it), once."""
     gitignore = directory / ".gitignore"
     lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
-    if f"/{name}" not in lines:
-        gitignore.write_text("\n".join([*lines, f"/{name}"]) + "\n", encoding="utf-8")
+    missing = [f"/{name}" for name in names if f"/{name}" not in lines]
+    if missing:
+        gitignore.write_text("\n".join([*lines, *dict.fromkeys(missing)]) + "\n", encoding="utf-8")
     return gitignore
 
 
@@ -374,9 +387,11 @@ def _write(transaction: Any, done: Sequence[_Transferred], mode: str,
 
     committed: list[PurePosixPath] = []
     known: dict[str, tuple[str, dict[str, object]]] = {}
+    ignored: dict[PurePosixPath, list[str]] = {}
     for item in done:
         entry = item.entry
         name, relative = _relative_path(entry, catalog)
+        item.path = relative
         target = transaction.path(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         dvc_file = Path(f"{target}.dvc")
@@ -390,12 +405,14 @@ def _write(transaction: Any, done: Sequence[_Transferred], mode: str,
             document = reference_dvc_document(relative.name, item.source, _meta(entry, name), extra)
         text = dvc_file_text(document)
         dvc_file.write_text(text, encoding="utf-8")
-        _ignore(target.parent, relative.name)
+        ignored.setdefault(relative.parent, []).append(relative.name)
         committed += [PurePosixPath(f"{relative}.dvc"), relative.parent / ".gitignore"]
         try:
             known[f"{relative}.dvc"] = (text, dvc_row(document, f"{relative}.dvc"))
         except BrainioDvcError:  # the catalog build parses it and reports what is wrong
             pass
+    for directory, names in ignored.items():
+        _ignore(transaction.path(directory), names)
     return committed, known
 
 
@@ -478,7 +495,7 @@ def migrate(
         for item in done:
             outcome = _outcome(item.entry, MIGRATED)
             outcome.flags = item.flags
-            outcome.path = str(_relative_path(item.entry, catalog)[1])
+            outcome.path = str(item.path or _relative_path(item.entry, catalog)[1])
             version = item.source.version_id if item.source is not None else item.entry.version_id
             outcome.version_id = version or ""
             decided[(item.entry.identifier, item.entry.role)] = outcome
