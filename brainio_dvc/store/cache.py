@@ -482,11 +482,9 @@ class CacheBatch:
 
     def _trust(self, published: list[Path]) -> None:
         """Put ``published`` on disk, then record their state (trust them)."""
-        from ..formats.atomic import _flush_to_disk
-
         for target in published:
             try:
-                _flush_to_disk(target)
+                flush_to_disk(target)
                 self.cache._record_state(target)
             except FileNotFoundError:  # evicted meanwhile (it changed): nothing to trust
                 continue
