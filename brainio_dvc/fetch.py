@@ -360,15 +360,13 @@ def extracted_stimuli(digest: str, home: Path | None = None) -> Path | None:
     return target if is_extracted(target) else None
 
 
-def stimuli_directory(zip_path: Path, digest: str) -> Path:
-    """The extracted stimuli of a cached ZIP, under ``$BRAINIO_HOME/stimuli/<digest>``.
-
-    Extraction happens once, under a lock that waits: concurrent loads wait for it, and
-    whatever an interrupted extraction left behind is removed first.
-    """
+def stimuli_directory(zip_path: Path, digest: str, home: Path | None = None) -> Path:
+    """The extracted stimuli of a cached ZIP, under ``$BRAINIO_HOME/stimuli/<digest>`` (``home``,
+    by default read from the settings).  Extraction happens once, under a lock that waits:
+    concurrent loads wait for it, and what an interrupted extraction left is removed first."""
     from .formats.archives import extract_zip, is_extracted
 
-    target = stimuli_target(digest)
+    target = stimuli_target(digest, home)
     if is_extracted(target):
         return target
     with file_lock(target):

@@ -20,7 +20,8 @@ from .fetch import (
     stimuli_directory,
     stimuli_target,
 )
-from .formats.archives import is_extracted
+from .formats.archives import check_zip, is_extracted
+from .formats.atomic import atomic_write_text
 from .lookup import AssemblyRows, find_assembly_rows, find_stimulus_set_rows
 from .store import pins
 from .store.cache import DataCache, data_cache
@@ -112,7 +113,8 @@ def get_stimulus_set(identifier: str, rev: str | None = None, registry: str | No
     """Load a stimulus set; ``rev`` and ``registry`` as in :mod:`brainio_dvc.lookup`.
 
     Without them, the pins of the repository around the current directory decide
-    (:mod:`brainio_dvc.store.pins`); ``attrs['resolved_by']`` names the rule that did.
+    (:mod:`brainio_dvc.store.pins`); ``attrs['resolved_by']`` names the rule that did.  The
+    ZIP is checked now and extracted on the first use of the stimulus paths.
     """
     return _again_if_removed(partial(_load_stimulus_set, identifier, rev, registry), identifier)
 
@@ -122,9 +124,14 @@ def _load_stimulus_set(identifier: str, rev: str | None, registry: str | None) -
     decision = pins.resolve(TYPE_STIMULUS_SET, identifier, rev, registry)
     csv_row, zip_row = _stimulus_set_rows(identifier, decision, home)
     files = _files((csv_row, zip_row), home)
+    target = stimuli_target(_zip_digest(zip_row), home)
+    extracted = is_extracted(target)
     csv_path, zip_path = _fetch_all([(csv_row, identifier, decision), (zip_row, identifier, decision)], files)
-    directory = _extract(identifier, csv_row, zip_row, zip_path)
-    return _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, directory, zip_path)
+    members = None if extracted else _check_zip(identifier, csv_row, zip_row, zip_path, home)
+    extract = None if extracted else partial(_extract, identifier, csv_row, zip_row, zip_path, home)
+    stimulus_set = _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, target, extract)
+    _check_pair(identifier, decision, csv_row, zip_row, stimulus_set, csv_path, zip_path, members)
+    return stimulus_set
 
 
 def _stimulus_set_rows(identifier: str, decision: pins.Decision, home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -199,12 +206,63 @@ def _zip_digest(zip_row: Mapping[str, Any]) -> str:
     return str(zip_row.get("md5") or "") or str(zip_row["sha1"])
 
 
-def _extract(identifier: str, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any], zip_path: Path) -> Path:
-    """The directory of the stimulus set's extracted ZIP, extracting it first if needed."""
+def _check_zip(
+    identifier: str, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any], zip_path: Path, home: Path
+) -> list[str] | None:
+    """Refuse a bad stimulus ZIP at load, although it is extracted only on first use: check it as
+    its extraction would, writing nothing (:func:`~brainio_dvc.formats.archives.check_zip`).
+
+    The verdict depends on the ZIP's content only, which its digest names, so a ZIP that passed
+    is recorded under ``$BRAINIO_HOME/checks/stimulus-zips/`` and not read again: then None is
+    returned, else the ZIP's member names.
+    """
+    marker = home / "checks" / "stimulus-zips" / stimuli_target(_zip_digest(zip_row), home).name
+    if marker.exists():
+        return None
     try:
-        return stimuli_directory(zip_path, _zip_digest(zip_row))
+        members = check_zip(zip_path)
     except ValidationError as error:
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
+    atomic_write_text(marker, f"{len(members)} members, every one readable with its CRC-32\n")
+    return members
+
+
+def _extract(
+    identifier: str, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any], zip_path: Path, home: Path
+) -> Path:
+    """The directory of the stimulus set's extracted ZIP, extracting it first if needed; a ZIP
+    removed from the data cache since the load is fetched again (and checked) first."""
+    try:
+        try:
+            return stimuli_directory(zip_path, _zip_digest(zip_row), home)
+        except FileNotFoundError as error:
+            if not error.filename or Path(str(error.filename)) != zip_path:
+                raise
+            logger.info("%s was removed since %r was loaded; fetching it again", zip_path, identifier)
+            with config.set(home=home):
+                zip_path = fetch_row(zip_row, identifier)
+            return stimuli_directory(zip_path, _zip_digest(zip_row), home)
+    except ValidationError as error:
+        raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
+
+
+def _check_pair(identifier: str, decision: pins.Decision, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any],
+                stimulus_set: StimulusSet, csv_path: Path, zip_path: Path, members: list[str] | None,
+                plan: _Plan | None = None) -> None:
+    """Every filename of the CSV must be a file of the ZIP (checked once per pair of contents:
+    :mod:`brainio_dvc.contribute.completeness`, and once per ``plan``; ``members`` are the
+    ZIP's, if read already), so that no stimulus path leads nowhere; then the stimulus set
+    counts as loaded (:func:`pins.loaded`)."""
+    if not (plan is not None and plan.pair_checked):
+        try:
+            csv_digest = str(csv_row.get("md5") or csv_row.get("sha1") or "")
+            check_loaded_stimuli(stimulus_set["filename"].tolist(), str(csv_path), csv_digest, zip_path,
+                                 _zip_digest(zip_row), members)
+        except ValidationError as error:
+            raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
+        if plan is not None:
+            plan.pair_checked = True
+    pins.loaded(TYPE_STIMULUS_SET, identifier, [dict(csv_row), dict(zip_row)], decision)
 
 
 def _stimulus_set(
@@ -214,34 +272,31 @@ def _stimulus_set(
     zip_row: Mapping[str, Any],
     csv_path: Path,
     directory: Path,
-    zip_path: Path | None = None,
+    extract: Callable[[], object] | None,
     plan: _Plan | None = None,
 ) -> StimulusSet:
-    """The stimulus set of a CSV whose stimuli are (or are being extracted) in ``directory``.
-
-    Every filename of the CSV must be a file of the ZIP (checked once per pair of contents:
-    :mod:`brainio_dvc.contribute.completeness`, and once per ``plan``), so that no stimulus
-    path leads nowhere.
-    """
-    from .stimuli import resolve_stimulus_set_class
+    """The stimulus set of a CSV whose stimuli are in ``directory``, or, with ``extract``, are
+    put there by ``extract()`` on the first use of the stimulus paths (the caller checks the ZIP,
+    and the pair: :func:`_check_pair`)."""
+    from .stimuli import StimulusPaths, resolve_stimulus_set_class
 
     cls = plan.stimulus_set_class if plan is not None else None
     if cls is None:
         cls = resolve_stimulus_set_class(str(csv_row["class"]))
     try:
         stimulus_set = cls.from_files(csv_path, directory)
-        if zip_path is not None and not (plan is not None and plan.pair_checked):
-            check_loaded_stimuli(stimulus_set["filename"].tolist(), str(csv_path),
-                                 str(csv_row.get("md5") or csv_row.get("sha1") or ""), zip_path, _zip_digest(zip_row))
     except ValidationError as error:
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
     if plan is not None:
-        plan.stimulus_set_class, plan.pair_checked = cls, zip_path is not None or plan.pair_checked
+        plan.stimulus_set_class = cls
+    if extract is not None:
+        paths = stimulus_set.stimulus_paths
+        if not (isinstance(paths, StimulusPaths) and paths.prepare_with(extract)):
+            extract()  # a loader of its own gave paths already: their files must be there now
     stimulus_set.identifier = identifier
     stimulus_set.attrs.update(provenance(csv_row, identifier))
     stimulus_set.attrs.update(_resolution(decision))
     stimulus_set.attrs["zip"] = provenance(zip_row, identifier)
-    pins.loaded(TYPE_STIMULUS_SET, identifier, [dict(csv_row), dict(zip_row)], decision)
     return stimulus_set
 
 
@@ -255,8 +310,9 @@ def get_assembly(
     (:mod:`brainio_dvc.store.pins`); ``attrs['resolved_by']`` names the rule that did.
 
     A cold load downloads the netCDF file, the stimulus CSV and the ZIP side by side, and
-    extracts the ZIP while the netCDF file is read; it returns once both are done, so that a
-    bad ZIP fails the load.
+    checks the ZIP (every member's name and CRC-32, every CSV filename among them) while the
+    netCDF file is read, so that a bad ZIP fails the load; the ZIP is extracted on first use
+    of the stimulus paths (:class:`~brainio_dvc.stimuli.StimulusPaths`).
 
     ``lazy=True`` opens the netCDF file with dask in the chunks it is stored in (as
     ``BRAINIO_CHUNKS`` does with chunks of its own): values are read when they are used, so
@@ -292,32 +348,29 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
         csv_row, zip_row = _stimulus_set_rows(stimulus_set_identifier, stimulus_decision, home)
     if plan is None:
         plan = _new_plan(found, cls, (row, csv_row, zip_row), home)
-    directory = plan.stimuli if is_extracted(plan.stimuli) else None
-    started: list[Background[Path]] = []
+    extracted = is_extracted(plan.stimuli)
+    started: list[Background[list[str] | None]] = []
 
-    def start_extracting(path: Path) -> None:
-        # As soon as the ZIP is there: while the netCDF file is still downloading, the
-        # extraction has the interpreter mostly to itself.
-        started.append(Background(partial(_extract, stimulus_set_identifier, csv_row, zip_row, path)))
+    def start_checking(path: Path) -> None:
+        # As soon as the ZIP is there, while the netCDF file downloads and is read: a bad ZIP
+        # fails the load, though it is extracted only on first use of the stimulus paths.
+        started.append(Background(partial(_check_zip, stimulus_set_identifier, csv_row, zip_row, path, home)))
 
     try:
         file_path, csv_path, zip_path = _fetch_all([
             (row, identifier, decision),
             (csv_row, stimulus_set_identifier, stimulus_decision),
             (zip_row, stimulus_set_identifier, stimulus_decision),
-        ], plan.files, then={2: start_extracting} if directory is None else None)
+        ], plan.files, then=None if extracted else {2: start_checking})
     except BaseException:
         for background in started:  # nothing is left running
             background.join()
         raise
-    if directory is not None:
-        extraction: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
-    else:
-        extraction = awaited(started[0])
-        directory = plan.stimuli
-    with extraction:
-        stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path, directory,
-                                     zip_path, plan)
+    checking: contextlib.AbstractContextManager[Any] = awaited(started[0]) if started else contextlib.nullcontext()
+    extract = None if extracted else partial(_extract, stimulus_set_identifier, csv_row, zip_row, zip_path, home)
+    with checking:
+        stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path,
+                                     plan.stimuli, extract, plan)
         loader_class = plan.loader_class = plan.loader_class or cls.get_loader_class()
         loader = loader_class(
             cls=cls,
@@ -327,6 +380,8 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
             chunks={} if lazy else None,
         )
         assembly = loader.load()
+    _check_pair(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, stimulus_set, csv_path, zip_path,
+                started[0].result() if started else None, plan)
     assembly.attrs.update(provenance(row, identifier))
     assembly.attrs.update(_resolution(decision))
     assembly.attrs["stimulus_set_identifier"] = stimulus_set_identifier

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from .formats.describe import metadata_attribute, metadata_attributes
 
 __all__ = [
     "STIMULUS_SET_CLASSES",
+    "StimulusPaths",
     "StimulusSet",
     "StimulusSetLoader",
     "read_stimulus_csv",
@@ -58,9 +60,6 @@ class StimulusSet(pd.DataFrame):
 
     _metadata = ["identifier", "stimulus_paths"]
     identifier: str | None
-    #: Set by the loader instead of ``stimulus_paths``: (directory, stimulus ids, file names).
-    #: Building thousands of Paths takes longer than reading the CSV, so it waits for first use.
-    _pending_paths: tuple[Path, list[str], list[str]] | None = None
     _paths: dict[str, Path] | None = None
 
     def __init__(
@@ -78,7 +77,9 @@ class StimulusSet(pd.DataFrame):
             identifier = carried_identifier if identifier is None else identifier
             stimulus_paths = carried_paths if stimulus_paths is None else stimulus_paths
         object.__setattr__(self, "identifier", identifier)
-        object.__setattr__(self, "stimulus_paths", _as_paths(stimulus_paths or {}))
+        if not isinstance(stimulus_paths, StimulusPaths):  # a loaded set's stays lazy, shared
+            stimulus_paths = _as_paths(stimulus_paths or {})
+        object.__setattr__(self, "stimulus_paths", stimulus_paths)
 
     @property
     def _constructor(self) -> type[StimulusSet]:
@@ -87,23 +88,20 @@ class StimulusSet(pd.DataFrame):
     @property
     def stimulus_paths(self) -> dict[str, Path] | None:
         """Local path of each stimulus, by ``stimulus_id`` (None on a frame pandas built without
-        ``__init__`` and nothing carried over)."""
-        pending = self._pending_paths
-        if pending is not None:
-            directory, ids, filenames = pending
-            object.__setattr__(self, "_paths", dict(zip(ids, map(directory.joinpath, filenames), strict=True)))
-            object.__setattr__(self, "_pending_paths", None)
+        ``__init__`` and nothing carried over).  A loaded set's is a :class:`StimulusPaths`,
+        whose files are there as soon as anything is read from it."""
         return self._paths
 
     @stimulus_paths.setter
     def stimulus_paths(self, paths: dict[str, Path] | None) -> None:
-        object.__setattr__(self, "_pending_paths", None)
         object.__setattr__(self, "_paths", paths)
 
-    def _set_paths_in(self, directory: Path, ids: list[str], filenames: list[str]) -> None:
-        """Paths ``directory / filename`` of each stimulus id, built when first asked for."""
-        object.__setattr__(self, "_paths", None)
-        object.__setattr__(self, "_pending_paths", (directory, ids, filenames))
+    def _set_paths_in(
+        self, directory: Path, ids: list[str], filenames: list[str], prepare: Callable[[], object] | None = None
+    ) -> None:
+        """Paths ``directory / filename`` of each stimulus id, built when first asked for, after
+        ``prepare()`` (which puts the files there) when given."""
+        object.__setattr__(self, "_paths", StimulusPaths(directory, ids, filenames, prepare))
 
     def __finalize__(self, other: Any, method: str | None = None, **kwargs: Any) -> StimulusSet:
         """Carry ``identifier`` and ``stimulus_paths`` over from ``other``.
@@ -120,8 +118,8 @@ class StimulusSet(pd.DataFrame):
         elif method == "merge" and isinstance(getattr(other, "left", None), StimulusSet):
             object.__setattr__(result, "identifier", other.left.identifier)
             object.__setattr__(result, "stimulus_paths", other.left.stimulus_paths)
-        elif method == "copy" and isinstance(metadata_attribute(result, "stimulus_paths"), dict):
-            object.__setattr__(result, "stimulus_paths", dict(result.stimulus_paths))
+        elif method == "copy" and isinstance(paths := metadata_attribute(result, "stimulus_paths"), dict):
+            object.__setattr__(result, "stimulus_paths", paths.copy())  # a StimulusPaths' copy stays lazy
         return result
 
     def _adopt_concatenated(self, inputs: list[Any]) -> None:
@@ -154,6 +152,100 @@ class StimulusSet(pd.DataFrame):
         """Load the stimulus set described by ``csv_path`` with its stimuli in ``dir_path``."""
         loader = cls.get_loader_class()(csv_path=csv_path, stimuli_directory=dir_path, cls=cls)
         return loader.load()
+
+
+class StimulusPaths(dict[Any, Path]):
+    """The ``stimulus_paths`` of a loaded stimulus set: a dict of ``stimulus_id`` -> Path whose
+    entries, and the files they name, appear on first use.
+
+    A cold load checks the stimulus ZIP (its md5, every member's name and CRC-32, every CSV
+    filename among its members) but does not extract it; ``prepare`` does, once, when anything
+    is first read from this dict: an item, ``in``, ``len``, iteration, ``keys``/``values``/
+    ``items``, comparison, ``copy``, pickling.  So every path handed out names a file that is
+    there.  Building thousands of Paths also takes longer than reading the CSV, so it waits too.
+    Selections and other frames pandas derives from the stimulus set share this dict, as they
+    share a plain one; ``copy()`` gives a dict of its own (still lazy).  It pickles as a plain
+    dict.  Safe to use from several threads: the first use extracts, the others wait for it.
+    """
+
+    def __init__(
+        self, directory: Path, ids: list[Any], filenames: list[str], prepare: Callable[[], object] | None = None,
+        source: StimulusPaths | None = None,
+    ) -> None:
+        super().__init__()
+        self._pending: tuple[Path, list[Any], list[str], Callable[[], object] | None, StimulusPaths | None] | None
+        self._pending = (directory, ids, filenames, prepare, source)
+        self._lock = threading.Lock()
+
+    def _resolve(self) -> None:
+        if self._pending is None:
+            return
+        with self._lock:
+            pending = self._pending
+            if pending is None:
+                return
+            directory, ids, filenames, prepare, source = pending
+            if source is not None:  # a copy: the original's entries, in a dict of its own
+                dict.update(self, source.resolved())
+            else:
+                if prepare is not None:
+                    prepare()  # raises if the files cannot be put there; the next use tries again
+                dict.update(self, zip(ids, map(directory.joinpath, filenames), strict=True))
+            self._pending = None
+
+    def resolved(self) -> dict[Any, Path]:
+        """This dict, with its entries (and their files) there."""
+        self._resolve()
+        return self
+
+    def prepare_with(self, prepare: Callable[[], object]) -> bool:
+        """Have ``prepare()`` put the files there before first use; False if it was used already."""
+        with self._lock:
+            if self._pending is None or self._pending[4] is not None:
+                return False
+            directory, ids, filenames, _, _ = self._pending
+            self._pending = (directory, ids, filenames, prepare, None)
+            return True
+
+    def copy(self) -> dict[Any, Path]:
+        if self._pending is None:
+            return dict(self)
+        return StimulusPaths(Path(), [], [], source=self)
+
+    def __eq__(self, other: object) -> bool:  # dict's own comparison reads the other's entries directly
+        return dict.__eq__(self.resolved(), other.resolved() if isinstance(other, StimulusPaths) else other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # as dict's
+
+    def __reduce_ex__(self, protocol: Any) -> Any:  # pickles (and deep-copies) as a plain dict
+        return (dict, (dict(self.resolved()),))
+
+    def __repr__(self) -> str:
+        return dict.__repr__(self.resolved())
+
+
+def _resolving(name: str) -> Callable[..., Any]:
+    method = getattr(dict, name)
+
+    def resolving(self: StimulusPaths, *args: Any, **kwargs: Any) -> Any:
+        self._resolve()
+        return method(self, *args, **kwargs)
+
+    resolving.__name__ = resolving.__qualname__ = name
+    resolving.__doc__ = method.__doc__
+    return resolving
+
+
+# Every way of reading or changing a dict resolves it first (dunders included: assigning them to
+# the class also sets the slots that C code, such as dict(paths) or {**paths}, goes through).
+for _name in ("__getitem__", "__contains__", "__iter__", "__len__", "__or__", "__ror__",
+              "__ior__", "__reversed__", "__setitem__", "__delitem__", "keys", "values", "items", "get", "pop",
+              "popitem", "setdefault", "update", "clear"):
+    setattr(StimulusPaths, _name, _resolving(_name))
+del _name
 
 
 def _as_paths(paths: Mapping[str, str | os.PathLike[str]]) -> dict[str, Path]:

@@ -50,7 +50,11 @@ def _normal(name: str) -> str:
 
 def missing_files(filenames: Iterable[object], members: Iterable[str]) -> list[str]:
     """The ``filenames`` (in order, each once) that are not files among the ZIP ``members``."""
-    files = {_normal(member) for member in members if not member.endswith("/")}
+    filenames, members = list(filenames), [member for member in members if not member.endswith("/")]
+    exact = set(members)
+    if all(isinstance(name, str) and name in exact for name in filenames):
+        return []  # the usual case, decided without normalizing thousands of names
+    files = {_normal(member) for member in members}
     missing: dict[str, None] = {}
     for name in filenames:
         if _normal(str(name)) not in files:
@@ -124,19 +128,24 @@ def _marker(csv_digest: str, zip_digest: str) -> Path | None:
 
 
 def check_loaded_stimuli(
-    filenames: Sequence[object], csv: str, csv_digest: str, zip_path: str | os.PathLike[str], zip_digest: str
+    filenames: Sequence[object], csv: str, csv_digest: str, zip_path: str | os.PathLike[str], zip_digest: str,
+    members: Sequence[str] | None = None,
 ) -> None:
     """:func:`check_stimulus_files` for a load, once per (CSV, ZIP) pair of contents.
 
     The verdict depends only on the two files' contents, which their digests name, so a pair
-    that passed is recorded and never read again.
+    that passed is recorded and never read again.  ``members``, the ZIP's member names when
+    the caller read them already, spares reading its central directory again.
     """
     from ..formats.atomic import atomic_write_text
 
     marker = _marker(csv_digest, zip_digest)
     if marker is not None and marker.exists():
         return
-    check_stimulus_files(filenames, csv, zip_path)
+    if members is None:
+        check_stimulus_files(filenames, csv, zip_path)
+    elif missing := missing_files(filenames, members):
+        raise _error(csv, os.fspath(zip_path), missing)
     if marker is not None:
         atomic_write_text(marker, f"{len(filenames)} filenames, all in the ZIP\n")
         logger.debug("every filename of %s is in %s", csv, zip_path)

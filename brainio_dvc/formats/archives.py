@@ -12,8 +12,9 @@ never leaves a truncated file under the final name.  Extraction goes to a tempor
 directory that is renamed into place once complete; entries that could escape it, symlinks and
 repeated names are refused, and anything a damaged archive makes :mod:`zipfile` raise becomes a
 :class:`ValidationError`.  A killed extraction leaves only a hidden temporary directory, which
-the next extraction into the same directory removes; :func:`extraction_problems` compares an
-extraction with its archive (``brainio-dvc verify``).
+the next extraction into the same directory removes; :func:`check_zip` reads and checks an
+archive as extraction does, without writing; :func:`extraction_problems` compares an extraction
+with its archive (``brainio-dvc verify``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .hashes import sha1_hash
 from .identifiers import relative_path_problem
 
 __all__ = [
+    "check_zip",
     "create_stimulus_csv",
     "create_stimulus_zip",
     "discard_extraction",
@@ -412,31 +414,34 @@ def _write_new(destination: str, data: bytes) -> None:
 
 
 def _extract_member(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, directory: Path, zip_path: Path, made: set[Path],
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, directory: Path | None, zip_path: Path, made: set[Path],
     descriptor: int | None = None,
 ) -> None:
-    """Write one checked entry under ``directory``: at once when it is small, else in chunks.
+    """Write one checked entry under ``directory`` (None: read and check it only), at once when it
+    is small, else in chunks.
 
     ``made`` holds the directories created so far, so that each is made once (stimulus ZIPs
     hold thousands of small files, and a system call less per file shows).  With the archive's
     ``descriptor``, small stored entries are read directly (:func:`_stored_bytes`).
     """
-    destination = directory.joinpath(*_parts(info.filename))
+    destination = None if directory is None else directory.joinpath(*_parts(info.filename))
     if _is_directory(info):
-        destination.mkdir(parents=True, exist_ok=True)
-        made.add(destination)
+        if destination is not None:
+            destination.mkdir(parents=True, exist_ok=True)
+            made.add(destination)
         return
-    if destination.parent not in made:
+    if destination is not None and destination.parent not in made:
         destination.parent.mkdir(parents=True, exist_ok=True)
         made.add(destination.parent)
     data = _stored_bytes(descriptor, info) if descriptor is not None else None
     if data is not None:
-        _write_new(str(destination), data)
+        if destination is not None:
+            _write_new(str(destination), data)
         return
     with _reading(zip_path):
         source = archive.open(info)
     written = 0
-    with source, open(destination, "xb") as target:
+    with source, open(destination or os.devnull, "xb" if destination else "wb") as target:
         while True:
             with _reading(zip_path):
                 chunk = source.read(max(info.file_size, 1) if info.file_size <= _COPY_BUFFER else _COPY_BUFFER)
@@ -455,8 +460,9 @@ def _extract_member(
         raise _DamagedArchive(damage) from damage
 
 
-def _extract_into(zip_path: Path, directory: Path) -> int:
-    """Validate every entry of ``zip_path``, then extract them all into ``directory``."""
+def _extract_into(zip_path: Path, directory: Path | None) -> list[str]:
+    """Validate every entry of ``zip_path``, then extract them into ``directory`` (None: only read
+    and check them); the entries' names."""
     try:
         with open(zip_path, "rb") as stream:
             with _reading(zip_path):
@@ -464,15 +470,23 @@ def _extract_into(zip_path: Path, directory: Path) -> int:
                 members = archive.infolist()
             with archive:
                 _check_members(zip_path, members)
-                with tracker("unzip", directory.name, len(members), unit="files") as advance:
-                    made = {directory}
-                    descriptor = stream.fileno() if hasattr(os, "pread") else None
+                made = set() if directory is None else {directory}
+                descriptor = stream.fileno() if hasattr(os, "pread") else None
+                progress = contextlib.nullcontext(lambda _: None) if directory is None else \
+                    tracker("unzip", directory.name, len(members), unit="files")  # only extraction reports
+                with progress as advance:
                     for member in members:
                         _extract_member(archive, member, directory, zip_path, made, descriptor)
                         advance(1)
     except _DamagedArchive as damage:
         raise _damaged(zip_path, damage.__cause__ or damage) from damage.__cause__
-    return len(members)
+    return [member.filename for member in members]
+
+
+def check_zip(zip_path: str | os.PathLike[str]) -> list[str]:
+    """Read and check every entry of ``zip_path`` as :func:`extract_zip` does, and raise what it
+    would, writing nothing: an archive that passes extracts (disk aside).  Its member names."""
+    return _extract_into(Path(zip_path), None)
 
 
 def extract_zip(zip_path: str | os.PathLike[str], target_dir: str | os.PathLike[str]) -> Path:
@@ -491,6 +505,6 @@ def extract_zip(zip_path: str | os.PathLike[str], target_dir: str | os.PathLike[
         logger.debug("%s is already extracted in %s", zip_path, target)
         return target
     with atomic_path(target, directory=True) as temporary:
-        count = _extract_into(zip_path, temporary)
+        count = len(_extract_into(zip_path, temporary))
     logger.info("extracted %d entries of %s into %s", count, zip_path, target)
     return target

@@ -43,6 +43,7 @@ __all__ = [
     "STALE_AFTER_SECONDS",
     "atomic_path",
     "atomic_write_text",
+    "flush_to_disk",
     "is_nonempty_directory",
     "publish",
     "remove_stale_temporaries",
@@ -147,7 +148,7 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _flush_to_disk(path: Path) -> None:
+def flush_to_disk(path: Path) -> None:
     """fsync ``path``: after a power cut, a renamed file must not turn out to hold zeros."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
@@ -160,7 +161,7 @@ def publish(source: Path, target: Path, fsync: bool = False) -> None:
     """Rename the complete file or directory ``source`` to ``target`` (atomically); with
     ``fsync``, flush the file to disk first."""
     if fsync and not source.is_dir():
-        _flush_to_disk(source)
+        flush_to_disk(source)
     os.replace(source, target)
 
 

@@ -6,6 +6,17 @@ and inode the file had when its hash was last checked; while those are unchanged
 trusted without hashing it again.  (The ctime catches a write whose mtime was set back: no
 system call sets it.)  ``brainio-dvc verify`` hashes everything regardless.
 
+A downloaded file is not flushed to disk (``fsync``) before it is renamed into place, which
+cost a cold load about a second per gigabyte.  What that flush guards against is a crash of the
+*system* (a power cut, a kernel panic) between the rename and the kernel's own write-back: the
+file may then come back empty, truncated or full of zeros under its final name, with a state
+record that still matches it.  Without the flush, the state record names the boot it was
+written in (Linux's ``/proc/sys/kernel/random/boot_id``, new at every boot); such a file is
+trusted only within that boot.  A process that is killed loses nothing that was written (the
+kernel still holds it), and any system crash is followed by a new boot, after which the file
+is hashed again before it is used (and flushed, and recorded as such, if it is intact; removed
+if not).  Where there is no boot id, files are flushed before the rename, as before.
+
 Files enter the cache only through :meth:`DataCache.fetch`, which downloads to a temporary
 file, checks the hash and renames atomically, all under a lock that waits, so that concurrent
 processes download an object once and never see a partial file.  What a killed download left
@@ -21,6 +32,7 @@ turns out not to match is discarded and the object downloaded whole once more.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -33,6 +45,7 @@ from ..exceptions import IntegrityError
 from ..formats.atomic import (
     atomic_path,
     atomic_write_text,
+    flush_to_disk,
     publish,
     remove_stale_temporaries,
     resumable_partial,
@@ -58,19 +71,39 @@ Downloader = Callable[[Path], Mapping[str, str] | None]
 
 @dataclass(frozen=True)
 class FileState:
-    """What identifies an unchanged file without reading it."""
+    """What identifies an unchanged file without reading it.  ``boot`` is the boot id of the
+    system that wrote the file without flushing it to disk, '' when it was flushed."""
 
     size: int
     mtime_ns: int
     inode: int
     ctime_ns: int = 0
+    boot: str = ""
 
     @classmethod
-    def of(cls, path: Path) -> FileState:
+    def of(cls, path: Path, boot: str = "") -> FileState:
         status = path.stat()
         return cls(
-            size=status.st_size, mtime_ns=status.st_mtime_ns, inode=status.st_ino, ctime_ns=status.st_ctime_ns
+            size=status.st_size, mtime_ns=status.st_mtime_ns, inode=status.st_ino, ctime_ns=status.st_ctime_ns,
+            boot=boot,
         )
+
+    def describes(self, current: FileState) -> bool:
+        """Whether this record vouches for a file found as ``current``: the same file, unchanged,
+        and on disk (flushed, or written since this system booted)."""
+        same = (self.size, self.mtime_ns, self.inode, self.ctime_ns) == (
+            current.size, current.mtime_ns, current.inode, current.ctime_ns)
+        return same and (not self.boot or self.boot == boot_id())
+
+
+@functools.cache
+def boot_id() -> str | None:
+    """This boot's id (Linux), or None where the system has none: then files are flushed."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as stream:
+            return stream.read().strip() or None
+    except OSError:
+        return None
 
 
 @contextlib.contextmanager
@@ -217,8 +250,8 @@ class DataCache:
         except (OSError, ValueError, TypeError):
             return None
 
-    def _record_state(self, path: Path) -> None:
-        state = FileState.of(path)
+    def _record_state(self, path: Path, boot: str = "") -> None:
+        state = FileState.of(path, boot)
         atomic_write_text(self._state_path(path), json.dumps(state.__dict__))
 
     def lookup(self, algorithm: str, digest: str) -> Path | None:
@@ -256,7 +289,8 @@ class DataCache:
             current = FileState.of(path)
         except FileNotFoundError:
             return None
-        return current == self._recorded_state(path)
+        recorded = self._recorded_state(path)
+        return recorded is not None and recorded.describes(current)
 
     def _lookup_locked(self, algorithm: str, digest: str) -> Path | None:
         """:meth:`lookup` for a caller that holds the object's lock."""
@@ -273,6 +307,7 @@ class DataCache:
         logger.info("re-hashing %s: it changed since it was last verified", path)
         found = file_hash(path, algorithm)
         if found == digest.lower():
+            flush_to_disk(path)  # rare: so that it is trusted across reboots from now on
             self._record_state(path)
             return True
         logger.warning(
@@ -332,20 +367,21 @@ class DataCache:
             if cached is not None:
                 return cached
             partial = self.partial_path(target)
+            boot = boot_id()  # with one, no fsync: the state record names the boot (module docstring)
             if resumable:
                 remove_stale_temporaries(target)  # what killed whole downloads left
                 _complete_resumable(partial, algorithm, digest, download, description or str(target))
                 partial.chmod(0o444)
-                publish(partial, target, fsync=True)
+                publish(partial, target, fsync=boot is None)
             else:
                 partial.unlink(missing_ok=True)  # a resumable download's leftovers, unused now
-                with atomic_path(target, fsync=True) as temporary:
+                with atomic_path(target, fsync=boot is None) as temporary:
                     logger.info("downloading %s", description or digest)
                     found = _digest_of(temporary, algorithm, download(temporary))
                     if found != digest.lower():
                         raise IntegrityError(description or str(target), algorithm, digest.lower(), found)
                     temporary.chmod(0o444)
-            self._record_state(target)
+            self._record_state(target, boot or "")
         return target
 
     def entries(self) -> Iterator[tuple[str, str]]:
@@ -446,11 +482,9 @@ class CacheBatch:
 
     def _trust(self, published: list[Path]) -> None:
         """Put ``published`` on disk, then record their state (trust them)."""
-        from ..formats.atomic import _flush_to_disk
-
         for target in published:
             try:
-                _flush_to_disk(target)
+                flush_to_disk(target)
                 self.cache._record_state(target)
             except FileNotFoundError:  # evicted meanwhile (it changed): nothing to trust
                 continue

@@ -58,7 +58,40 @@ class RemoteSpec:
         return "://" not in self.url or self.url.startswith("file://")
 
 
+#: The lines of the DVC config files that DVC itself writes (with configobj): a section header,
+#: bare or with its name quoted, or ``key = value`` with a value that holds no quote or comment.
+_HEADER_LINE = re.compile(r"""\[\s*(?:'(?P<single>[^']*)'|"(?P<double>[^"]*)"|(?P<bare>[^\[\]'"#]*?))\s*\]""")
+_VALUE_LINE = re.compile(r"""(?P<key>[A-Za-z0-9_.-]+)\s*=\s*(?P<value>[^'"#]*?)""")
+
+
+def _simple_sections(text: str) -> dict[str, dict[str, str]] | None:
+    """What configobj reads from ``text`` (``list_values=False``), for the plain files DVC writes;
+    None for anything else (nested sections, quotes or comments in values, repeated names...)."""
+    sections: dict[str, dict[str, str]] = {}
+    current: dict[str, str] | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if header := _HEADER_LINE.fullmatch(line):
+            name = next(group for group in header.group("single", "double", "bare") if group is not None)
+            if not name or name in sections:
+                return None
+            current = sections[name] = {}
+        elif (value := _VALUE_LINE.fullmatch(line)) and current is not None and value["key"] not in current:
+            current[value["key"]] = value["value"]
+        else:
+            return None
+    return sections
+
+
 def _sections(text: str) -> dict[str, dict[str, str]]:
+    """The sections of DVC config text as configobj (DVC's parser) reads it.  The plain files
+    DVC writes are read here, since importing configobj costs a cold load ~10 ms; any other
+    text is left to configobj itself."""
+    simple = _simple_sections(text)
+    if simple is not None:
+        return simple
     from configobj import ConfigObj  # DVC's config parser
 
     parsed = ConfigObj(text.splitlines(), list_values=False, interpolation=False)

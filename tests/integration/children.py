@@ -10,7 +10,8 @@ one of the kind asked for.
         wait until PARTIES children reached the barrier, then load (cold) and report the
         downloads this process made, the loaded md5 and a checksum of the values
     die-at TASK MIN_DONE REGISTRY IDENTIFIER [DESCRIPTION]
-        load, and SIGKILL at the first progress event of TASK with done >= MIN_DONE
+        load, use the stimulus paths (which extracts the ZIP), and SIGKILL at the first
+        progress event of TASK with done >= MIN_DONE
     package-die-at STEP REGISTRY IDENTIFIER VERSION
         package an assembly (make_assembly(VERSION)) and SIGKILL when packaging reaches STEP
         (a step name of brainio_dvc.contribute.transaction, or "write" for the netCDF write's progress)
@@ -106,7 +107,8 @@ def _die_at(task: str, min_done: str, registry: str, identifier: str, descriptio
             _die()
 
     with progress.subscribe(kill):
-        brainio_dvc.get_assembly(identifier, registry=registry)
+        assembly = brainio_dvc.get_assembly(identifier, registry=registry)
+        len(assembly.attrs["stimulus_set"].stimulus_paths)  # first use: the ZIP is extracted now
     return {"survived": True}
 
 

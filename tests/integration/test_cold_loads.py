@@ -51,6 +51,30 @@ def test_a_cold_s3_load_reads_the_remote_with_boto3_alone(s3_registry: S3Registr
     assert result["stimuli"] == 6
 
 
+CLIENTS = """
+import json, sys
+import boto3.session
+made = []
+original = boto3.session.Session.client
+def client(self, *args, **kwargs):
+    made.append(args[0] if args else kwargs.get("service_name"))
+    return original(self, *args, **kwargs)
+boto3.session.Session.client = client
+import brainio_dvc
+assembly = brainio_dvc.get_assembly(sys.argv[1], registry=sys.argv[2])
+print(json.dumps({"clients": made}))
+"""
+
+
+@pytest.mark.s3
+def test_a_cold_s3_load_makes_one_client_for_its_three_downloads(s3_registry: S3Registry) -> None:
+    """The three downloads run side by side and share the remote's one boto3 client (each
+    costs a session and its service model): a spy on boto3, the S3 server is real."""
+    completed = subprocess.run([sys.executable, "-c", CLIENTS, ASSEMBLY, str(s3_registry.root)],
+                               capture_output=True, text=True, check=True)
+    assert json.loads(completed.stdout.splitlines()[-1])["clients"] == ["s3"]
+
+
 def test_a_cold_load_from_a_local_remote_imports_neither_dvc_nor_filelock(registry: Registry) -> None:
     completed = subprocess.run([sys.executable, "-c", PROBE, ASSEMBLY, str(registry.root)],
                                capture_output=True, text=True, check=True)

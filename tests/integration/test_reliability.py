@@ -194,8 +194,8 @@ def test_an_unzip_killed_midway_leaves_nothing_complete_and_the_next_load_finish
     partial = [p for p in target.parent.iterdir() if p.name.startswith(f".{target.name}.") and p.name.endswith(".tmp")]
     assert len(partial) == 1 and 0 < len(list(partial[0].iterdir())) < 6, "the kill did not land mid-extraction"
     stimuli = brainio_dvc.get_stimulus_set(STIMULI, registry=str(registry.root))
-    assert sorted(p.stem for p in target.iterdir()) == STIMULUS_IDS
     assert all(Path(stimuli.get_stimulus(i)).read_bytes().startswith(b"\x89PNG") for i in STIMULUS_IDS)
+    assert sorted(p.stem for p in target.iterdir()) == STIMULUS_IDS
     assert hidden_leftovers(config.home()) == []
 
 
@@ -336,7 +336,7 @@ def test_verify_finds_and_repairs_what_loading_trusts(registry: Registry) -> Non
     from brainio_dvc.cli import cli
 
     expected = artifacts(registry)
-    brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))
+    brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root)).attrs["stimulus_set"].get_stimulus("s0")
     cached = data_cache().path_for("md5", expected["assembly"])
     _rot_silently(cached)
     image = stimuli_dir(expected["zip"]) / "s3.png"
@@ -358,6 +358,7 @@ def test_verify_finds_and_repairs_what_loading_trusts(registry: Registry) -> Non
     # Repaired: the next load fetches and extracts again, and verify is happy.
     assembly = brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))
     np.testing.assert_allclose(assembly.values, make_assembly(2).values)
+    assert assembly.attrs["stimulus_set"].get_stimulus("s3") == image  # its first use extracts again
     assert image.read_bytes().startswith(b"\x89PNG") and md5_of(cached) == expected["assembly"]
     assert runner.invoke(cli, ["verify"]).exit_code == 0
     assert hidden_leftovers(config.home()) == []

@@ -23,7 +23,8 @@ TODAY = 24
 
 
 def _warm_crossings(registry: Registry) -> int:
-    brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))  # fetches and extracts: cold
+    cold = brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))  # fetches: cold
+    len(cold.attrs["stimulus_set"].stimulus_paths)  # their first use extracts the stimuli
     brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))  # warm, first in the process
     crossings, assembly = count_crossings(lambda: brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root)))
     assert assembly.attrs["stimulus_set_identifier"]

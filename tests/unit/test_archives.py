@@ -391,3 +391,29 @@ def test_random_member_names_stay_inside_or_are_refused(names: list[str]) -> Non
                 assert target.joinpath(*parts).exists()
         escaped = [p for p in root.rglob("*") if not p.is_relative_to(root / "box")]
         assert [p.name for p in escaped] == ["fuzz.zip"]
+
+
+def test_missing_files_compares_names_as_extraction_lays_them_out() -> None:
+    from brainio_dvc.contribute.completeness import missing_files
+
+    members = ["a.png", "./b.png", "dir/", "dir//c.png"]
+    assert missing_files(iter(["a.png", "b.png", "dir/c.png"]), members) == []
+    assert missing_files(["a.png", "x.png", "x.png", "dir"], iter(members)) == ["x.png", "dir"]
+    assert missing_files((name for name in ["a.png"]), ["a.png"]) == []
+
+
+def test_check_zip_reads_every_entry_and_writes_nothing(tmp_path: Path) -> None:
+    from brainio_dvc.formats.archives import check_zip
+
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as writer:
+        writer.writestr("a.png", b"\x89PNG" * 10)
+        writer.writestr("d/b.txt", b"text " * 1000, compress_type=zipfile.ZIP_DEFLATED)
+    assert check_zip(archive) == ["a.png", "d/b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zip"]
+    data = bytearray(archive.read_bytes())
+    at = data.index(b"\x89PNG")
+    data[at] ^= 0xFF  # the central directory still holds the old CRC-32
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ValidationError, match="a readable ZIP archive"):
+        check_zip(archive)

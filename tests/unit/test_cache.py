@@ -350,3 +350,48 @@ def test_file_lock_makes_another_process_and_thread_wait(tmp_path: Path) -> None
     child.join(60)
     assert log.read_text().splitlines() == ["child in", "child out", "parent in"]
     assert (tmp_path / "object.lock").exists()  # left in place, as filelock leaves it
+
+
+@pytest.mark.skipif(cache_module.boot_id() is None, reason="needs a boot id (Linux)")
+def test_a_download_is_not_flushed_and_its_state_names_the_boot(
+    cache: DataCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No fsync per download: the state record says which boot wrote the file instead."""
+    flushed: list[int] = []
+    original = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda descriptor: (flushed.append(descriptor), original(descriptor))[1])
+    path = cache.fetch("md5", MD5, CountingDownloader())
+    assert flushed == []
+    import json
+
+    recorded = json.loads(path.with_name(path.name + ".state").read_text())
+    assert recorded["boot"] == cache_module.boot_id()
+
+
+@pytest.mark.skipif(cache_module.boot_id() is None, reason="needs a boot id (Linux)")
+def test_an_unflushed_file_of_an_earlier_boot_is_hashed_again_then_flushed(
+    cache: DataCache, hash_calls: list[Path]
+) -> None:
+    """After a reboot (a crash may have lost what was not flushed), the file is hashed before it
+    is trusted; intact, it is flushed and trusted from then on; damaged, it is removed."""
+    import dataclasses
+    import json
+
+    path = cache.fetch("md5", MD5, CountingDownloader())
+    state_path = path.with_name(path.name + ".state")
+    state = FileState(**json.loads(state_path.read_text()))
+    earlier = json.dumps(dataclasses.asdict(dataclasses.replace(state, boot="an-earlier-boot")))
+    state_path.write_text(earlier)
+    hash_calls.clear()
+    assert cache.lookup("md5", MD5) == path
+    assert hash_calls == [path]
+    assert json.loads(state_path.read_text())["boot"] == ""  # flushed: trusted across boots now
+    assert cache.lookup("md5", MD5) == path and hash_calls == [path]
+    # The same record over bytes a crash turned to zeros (size, times and inode unchanged).
+    path.chmod(0o644)
+    with open(path, "r+b") as stream:
+        stream.write(b"\0" * len(PAYLOAD))
+    os.utime(path, ns=(state.mtime_ns, state.mtime_ns))
+    zeroed = dataclasses.replace(FileState.of(path), boot="an-earlier-boot")
+    state_path.write_text(json.dumps(dataclasses.asdict(zeroed)))
+    assert cache.lookup("md5", MD5) is None and not path.exists()

@@ -129,3 +129,54 @@ def test_describe_remote_failure_passes_other_errors_through() -> None:
 def test_a_missing_object_whose_digest_contains_403_is_still_missing() -> None:
     error = FileNotFoundError("s3://bucket/files/md5/0f/403b0931126a20f133d67c2b018a3b")
     assert "missing from the remote" in describe_remote_failure(error)
+
+
+# --- DVC config text read without configobj -------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_NAMES = st.sampled_from(["core", 'remote "storage"', 'remote "s3"', "cache", "remote", "x y", ""])
+_KEYS = st.sampled_from(["remote", "url", "endpointurl", "region", "access_key_id", "a.b-c_d", "bad key", "=", ""])
+_VALUES = st.text(st.sampled_from("ab/:.=,_-+ 19#'\"\\[]"), max_size=12)
+
+
+@st.composite
+def _config_texts(draw: st.DrawFn) -> str:
+    lines = []
+    for _ in range(draw(st.integers(0, 4))):
+        name = draw(_NAMES)
+        quote = draw(st.sampled_from(["", "'", '"']))
+        lines.append(draw(st.sampled_from(["", " ", "  "])) + f"[{quote}{name}{quote}]")
+        for _ in range(draw(st.integers(0, 3))):
+            spacing = draw(st.sampled_from(["=", " = ", "  =", "= "]))
+            lines.append(draw(st.sampled_from(["", "    "])) + draw(_KEYS) + spacing + draw(_VALUES))
+        if draw(st.booleans()):
+            lines.append(draw(st.sampled_from(["", "# a comment", "   # indented", "[[nested]]", "stray"])))
+    return "\n".join(lines) + draw(st.sampled_from(["", "\n"]))
+
+
+@given(_config_texts())
+def test_dvc_config_text_reads_as_configobj_reads_it(text: str) -> None:
+    """What DVC writes is read without importing configobj, and read exactly as configobj reads
+    it; whatever is not read here is left to configobj."""
+    from configobj import ConfigObj, ConfigObjError
+
+    from brainio_dvc.store.remote_spec import _simple_sections
+
+    simple = _simple_sections(text)
+    if simple is None:
+        return
+    try:
+        parsed = ConfigObj(text.splitlines(), list_values=False, interpolation=False)
+    except ConfigObjError:
+        pytest.fail(f"read here, refused by configobj: {text!r}")
+    assert simple == {name: dict(values) for name, values in parsed.items() if isinstance(values, dict)}, text
+
+
+def test_the_config_dvc_writes_is_read_without_configobj() -> None:
+    from brainio_dvc.store.remote_spec import _simple_sections
+
+    assert _simple_sections(TWO_REMOTES) == {
+        "core": {"remote": "storage"}, 'remote "storage"': {"url": "storage"},
+        'remote "s3"': {"url": "s3://bucket/registry", "endpointurl": "http://127.0.0.1:8333"}}
