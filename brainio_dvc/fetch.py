@@ -32,7 +32,8 @@ from .exceptions import IntegrityError, RemoteError, ValidationError
 from .formats.atomic import atomic_path, publish, remove_stale_temporaries, temporary_path
 from .formats.hashes import DIGEST_LENGTHS, check_digest, is_digest, sha1_hash
 from .formats.values import is_missing
-from .store.cache import DataCache, data_cache, file_lock
+from .store.cache import DataCache, data_cache
+from .store.file_lock import file_lock
 from .store.references import LOCATION_TYPE_REFERENCE
 from .store.state import REMOTES
 

@@ -24,7 +24,7 @@ from ..formats.atomic import atomic_write_text
 from ..formats.catalog_csv import TYPE_ASSEMBLY, TYPE_STIMULUS_SET, parse_catalog_table, render_catalog_csv
 from ..formats.dvcmeta import parse_dvc_file
 from ..formats.identifiers import naming_problem
-from ..store.cache import file_lock
+from ..store.file_lock import file_lock
 from ..store.git import Git
 from ..store.layout import CATALOG_FILE, CATALOGS_DIR, REGISTRY_DIR, catalog_csv_path
 

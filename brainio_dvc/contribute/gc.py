@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import BrainioDvcError
-from ..store.cache import file_lock
+from ..store.file_lock import file_lock
 from ..store.git import Git
 from ..store.layout import REGISTRY_DIR
 from .transaction import LOCK, journal_objects

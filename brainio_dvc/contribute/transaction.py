@@ -37,8 +37,8 @@ from .. import config
 from ..exceptions import BrainioDvcError, GitError, JournalError, PackagingError, RemoteError
 from ..formats.atomic import atomic_write_text
 from ..formats.dvcmeta import parse_dvc_file, with_meta
-from ..store.cache import file_lock
 from ..store.dvc_remote import open_remote_odb
+from ..store.file_lock import file_lock
 from ..store.git import Git, stage_packed
 from ..store.layout import REGISTRY_DIR
 from ..store.remote_spec import describe_remote_failure

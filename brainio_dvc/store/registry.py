@@ -28,7 +28,7 @@ from ..formats.atomic import remove_stale_temporaries, temporary_path
 from ..formats.catalog_csv import CatalogTable, log_bad_rows, parse_catalog_table
 from ..formats.hashes import is_digest
 from . import catalog_cache
-from .cache import file_lock
+from .file_lock import file_lock
 from .git import Git, clone
 from .gitrefs import is_branch, resolve_ref
 from .layout import CATALOG_FILE, CATALOGS_DIR

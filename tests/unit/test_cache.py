@@ -16,6 +16,7 @@ import brainio_dvc.store.cache as cache_module
 from brainio_dvc.exceptions import IntegrityError
 from brainio_dvc.formats.atomic import temporary_path
 from brainio_dvc.store.cache import DataCache, FileState
+from brainio_dvc.store.file_lock import file_lock
 
 PAYLOAD = b"brainio bytes\n" * 100
 MD5 = hashlib.md5(PAYLOAD).hexdigest()
@@ -319,7 +320,7 @@ def test_a_fetch_removes_a_dead_downloads_leftovers_and_resumes_the_partial(cach
 
 
 def _hold_lock(path: str, log: str, held, release) -> None:
-    with cache_module.file_lock(Path(path)):
+    with file_lock(Path(path)):
         with open(log, "a") as out:
             out.write("child in\n")
         held.set()
@@ -339,7 +340,7 @@ def test_file_lock_makes_another_process_and_thread_wait(tmp_path: Path) -> None
     assert held.wait(60)
 
     def take() -> None:
-        with cache_module.file_lock(tmp_path / "object"), open(log, "a") as out:
+        with file_lock(tmp_path / "object"), open(log, "a") as out:
             out.write("parent in\n")
 
     waiter = threading.Thread(target=take)
