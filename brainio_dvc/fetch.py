@@ -288,7 +288,7 @@ def unzip(
     Entries that would escape the directory, and symlinks, are refused
     (:class:`UnsafeArchiveError`); no file is ever seen half-written.
     """
-    from .formats.archives import extract_zip
+    from .formats.zip_extraction import extract_zip
 
     zip_path = Path(zip_path)
     if target_dir is not None:
@@ -317,7 +317,7 @@ def _extract_beside(zip_path: Path) -> Path:
     ``$BRAINIO_HOME/locks`` (not beside the ZIP: that directory is the caller's listing)
     serializes processes extracting the same ZIP; what an interrupted one left is removed.
     """
-    from .formats.archives import extract_zip
+    from .formats.zip_extraction import extract_zip
 
     directory = zip_path.absolute().parent
     lock = config.home() / "locks" / hashlib.sha1(os.fsencode(zip_path.absolute())).hexdigest()
@@ -355,7 +355,7 @@ def _member_files(zip_path: Path) -> list[str]:
 
 def extracted_stimuli(digest: str, home: Path | None = None) -> Path | None:
     """The directory of a ZIP's extracted stimuli if it was extracted completely, else None."""
-    from .formats.archives import is_extracted
+    from .formats.zip_extraction import is_extracted
 
     target = stimuli_target(digest, home)
     return target if is_extracted(target) else None
@@ -365,7 +365,7 @@ def stimuli_directory(zip_path: Path, digest: str, home: Path | None = None) -> 
     """The extracted stimuli of a cached ZIP, under ``$BRAINIO_HOME/stimuli/<digest>`` (``home``,
     by default read from the settings).  Extraction happens once, under a lock that waits:
     concurrent loads wait for it, and what an interrupted extraction left is removed first."""
-    from .formats.archives import extract_zip, is_extracted
+    from .formats.zip_extraction import extract_zip, is_extracted
 
     target = stimuli_target(digest, home)
     if is_extracted(target):
@@ -380,7 +380,7 @@ def verify_stimuli_directory(zip_path: Path, digest: str) -> bool | None:
     True if they match, False if they did not (the directory is removed, so that the next load
     extracts again), None if the ZIP was never extracted.
     """
-    from .formats.archives import discard_extraction, extraction_problems, is_extracted
+    from .formats.zip_extraction import discard_extraction, extraction_problems, is_extracted
 
     target = stimuli_target(digest)
     if not is_extracted(target):

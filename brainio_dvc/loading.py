@@ -20,8 +20,8 @@ from .fetch import (
     stimuli_directory,
     stimuli_target,
 )
-from .formats.archives import check_zip, is_extracted
 from .formats.atomic import atomic_write_text
+from .formats.zip_extraction import check_zip, is_extracted
 from .lookup import AssemblyRows, find_assembly_rows, find_stimulus_set_rows
 from .store import pins
 from .store.cache import DataCache, data_cache
@@ -210,7 +210,7 @@ def _check_zip(
     identifier: str, csv_row: Mapping[str, Any], zip_row: Mapping[str, Any], zip_path: Path, home: Path
 ) -> list[str] | None:
     """Refuse a bad stimulus ZIP at load, although it is extracted only on first use: check it as
-    its extraction would, writing nothing (:func:`~brainio_dvc.formats.archives.check_zip`).
+    its extraction would, writing nothing (:func:`~brainio_dvc.formats.zip_extraction.check_zip`).
 
     The verdict depends on the ZIP's content only, which its digest names, so a ZIP that passed
     is recorded under ``$BRAINIO_HOME/checks/stimulus-zips/`` and not read again: then None is

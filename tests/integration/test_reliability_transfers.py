@@ -527,7 +527,7 @@ def soak_seconds(loads: int) -> int:
 def soak(registry: Registry, tmp_path: Path, workers: int, loads: int, kills: int, seed: int) -> None:
     import random
 
-    from brainio_dvc.formats.archives import extraction_problems
+    from brainio_dvc.formats.zip_extraction import extraction_problems
 
     expected, objects = _soak_plan(registry)
     plan = tmp_path / "expected.json"

@@ -16,13 +16,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from brainio_dvc.exceptions import BrainioDvcError, UnsafeArchiveError, ValidationError
-from brainio_dvc.formats.archives import (
-    create_stimulus_csv,
-    create_stimulus_zip,
-    extract_zip,
-    stimulus_zip_member_names,
-)
+from brainio_dvc.formats.archives import create_stimulus_csv, create_stimulus_zip, stimulus_zip_member_names
 from brainio_dvc.formats.hashes import sha1_hash
+from brainio_dvc.formats.zip_extraction import extract_zip
 from brainio_dvc.stimuli import StimulusSet
 
 
@@ -403,7 +399,7 @@ def test_missing_files_compares_names_as_extraction_lays_them_out() -> None:
 
 
 def test_check_zip_reads_every_entry_and_writes_nothing(tmp_path: Path) -> None:
-    from brainio_dvc.formats.archives import check_zip
+    from brainio_dvc.formats.zip_extraction import check_zip
 
     archive = tmp_path / "a.zip"
     with zipfile.ZipFile(archive, "w") as writer:

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 
 from brainio_dvc.catalogs import BRAINIO_COLUMNS, Catalog, parse_catalog_csv, render_catalog_csv
 from brainio_dvc.exceptions import BrainioDvcError
-from brainio_dvc.formats.archives import extract_zip, extraction_problems
 from brainio_dvc.formats.dvcmeta import META_FIELDS, parse_dvc_file
+from brainio_dvc.formats.zip_extraction import extract_zip, extraction_problems
 from brainio_dvc.stimuli import StimulusSet
 
 _SEARCH_EXAMPLES = int(os.environ.get("BRAINIO_DVC_FUZZ_EXAMPLES", "0"))
