@@ -7,7 +7,8 @@ address), so nothing reads the file again:
   the data cache is on another file system), before the data cache renames it into place;
 * the ``.dvc`` file is written from the MD5 and size, as ``dvc add`` writes it, with the
   ``meta`` block;
-* the push sends those cache objects by MD5 (:meth:`PackagingTransaction.push_objects`).
+* the push sends those cache objects by MD5 while the other downloads run (:class:`ObjectPusher`,
+  through :meth:`PackagingTransaction.object_pusher`).
 
 The downloads of one run enter the data cache as one :class:`~brainio_dvc.store.cache.CacheBatch`
 (no ``fsync`` and state record on the downloads' path: one thread of the batch flushes each
@@ -23,10 +24,11 @@ cache (their MD5 is computed then, once).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +38,15 @@ from .manifest import Entry
 if TYPE_CHECKING:
     from ...store.cache import CacheBatch
 
-__all__ = ["Copied", "copy_object", "dvc_cache_root", "place_in_dvc_cache", "tracked_dvc_document", "tracked_dvc_text"]
+__all__ = [
+    "Copied",
+    "ObjectPusher",
+    "copy_object",
+    "dvc_cache_root",
+    "place_in_dvc_cache",
+    "tracked_dvc_document",
+    "tracked_dvc_text",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -120,3 +130,67 @@ def tracked_dvc_document(file_name: str, md5: str, size: int, meta: Mapping[str,
         "outs": [{"md5": md5, "size": size, "hash": "md5", "path": file_name}],
         "meta": {**{key: str(value or "") for key, value in meta.items()}, **dict(extra_meta)},
     }
+
+
+class ObjectPusher:
+    """Pushes the DVC cache objects of finished downloads while the others still download.
+
+    One thread sends what has arrived since its last batch (:meth:`PackagingTransaction.object_pusher`:
+    DVC and the remote opened once, each batch journaled before it is sent); :meth:`finish` sends
+    the rest and raises what a batch raised.  Objects of entries that fail afterwards (a stimulus
+    set whose other file failed) may have gone up already: they stay, journaled, until
+    ``gc --remote``, as any object of a failed run.
+    """
+
+    def __init__(self, transaction: Any, jobs: int) -> None:
+        import threading
+
+        self._transaction, self._jobs = transaction, jobs
+        self._pending: list[str] = []
+        self._queued: set[str] = set()
+        self._closed = False
+        self._error: BaseException | None = None
+        self._condition = threading.Condition()
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._loop,),
+                                        name="migrate-push", daemon=True)
+        self._thread.start()
+
+    def add(self, md5: str) -> None:
+        with self._condition:
+            if md5 not in self._queued:
+                self._queued.add(md5)
+                self._pending.append(md5)
+                self._condition.notify()
+
+    def _loop(self) -> None:
+        try:
+            with self._transaction.object_pusher(self._jobs) as push:  # DVC and the remote opened once
+                while True:
+                    with self._condition:
+                        while not self._pending and not self._closed:
+                            self._condition.wait()
+                        if not self._pending:
+                            return
+                        batch, self._pending = self._pending, []
+                    push(batch)
+        except BaseException as error:  # noqa: BLE001 - raised again by finish(), in the caller's thread
+            with self._condition:
+                self._error = error
+
+    def stop(self, send: bool = True) -> None:
+        """End the thread once it has sent what is queued (``send=False``: once the batch it is
+        sending is done), and wait for it."""
+        with self._condition:
+            self._closed = True
+            if not send:
+                self._pending = []
+            self._condition.notify()
+        self._thread.join()
+
+    def finish(self, md5s: Sequence[str]) -> None:
+        """Push ``md5s`` too (those not sent yet), wait for every batch, and raise a batch's error."""
+        for md5 in md5s:
+            self.add(md5)
+        self.stop()
+        if self._error is not None:
+            raise self._error

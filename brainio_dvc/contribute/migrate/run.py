@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ...browse.history import role_of
 from ...exceptions import BrainioDvcError, IntegrityError, MigrationError, S3ObjectError
 from ...formats.catalog_csv import TYPE_ASSEMBLY, TYPE_STIMULUS_SET
+from .copying import ObjectPusher
 from .manifest import ROLE_CSV, ROLE_NC, ROLE_ZIP, Entry, read_input
 
 if TYPE_CHECKING:
@@ -242,72 +243,8 @@ def _reference(entry: Entry, head: bool) -> _Transferred:
     return _Transferred(entry, source=Source(entry.url, version, found.etag, found.size), flags=flags)
 
 
-class _Pusher:
-    """Pushes the DVC cache objects of finished downloads while the others still download.
-
-    One thread sends what has arrived since its last batch (:meth:`PackagingTransaction.object_pusher`:
-    DVC and the remote opened once, each batch journaled before it is sent); :meth:`finish` sends
-    the rest and raises what a batch raised.  Objects of entries that fail afterwards (a stimulus
-    set whose other file failed) may have gone up already: they stay, journaled, until
-    ``gc --remote``, as any object of a failed run.
-    """
-
-    def __init__(self, transaction: Any, jobs: int) -> None:
-        import threading
-
-        self._transaction, self._jobs = transaction, jobs
-        self._pending: list[str] = []
-        self._queued: set[str] = set()
-        self._closed = False
-        self._error: BaseException | None = None
-        self._condition = threading.Condition()
-        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._loop,),
-                                        name="migrate-push", daemon=True)
-        self._thread.start()
-
-    def add(self, md5: str) -> None:
-        with self._condition:
-            if md5 not in self._queued:
-                self._queued.add(md5)
-                self._pending.append(md5)
-                self._condition.notify()
-
-    def _loop(self) -> None:
-        try:
-            with self._transaction.object_pusher(self._jobs) as push:  # DVC and the remote opened once
-                while True:
-                    with self._condition:
-                        while not self._pending and not self._closed:
-                            self._condition.wait()
-                        if not self._pending:
-                            return
-                        batch, self._pending = self._pending, []
-                    push(batch)
-        except BaseException as error:  # noqa: BLE001 - raised again by finish(), in the caller's thread
-            with self._condition:
-                self._error = error
-
-    def stop(self, send: bool = True) -> None:
-        """End the thread once it has sent what is queued (``send=False``: once the batch it is
-        sending is done), and wait for it."""
-        with self._condition:
-            self._closed = True
-            if not send:
-                self._pending = []
-            self._condition.notify()
-        self._thread.join()
-
-    def finish(self, md5s: Sequence[str]) -> None:
-        """Push ``md5s`` too (those not sent yet), wait for every batch, and raise a batch's error."""
-        for md5 in md5s:
-            self.add(md5)
-        self.stop()
-        if self._error is not None:
-            raise self._error
-
-
 def _transfer(todo: Sequence[Entry], mode: str, jobs: int, head: bool,
-              dvc_cache: Path | None, pusher: _Pusher | None = None) -> tuple[list[_Transferred], list[Outcome]]:
+              dvc_cache: Path | None, pusher: ObjectPusher | None = None) -> tuple[list[_Transferred], list[Outcome]]:
     from ...progress import tracker
     from ...store.cache import CacheBatch, data_cache
     from ...store.s3objects import s3_client
@@ -465,11 +402,11 @@ def migrate(
             existing = scan_registry(transaction.tree).rows
             todo, decided = plan(entries, existing, sorted(ASSEMBLY_CLASSES), sorted(STIMULUS_SET_CLASSES),
                                  new_version)
-        pusher: _Pusher | None = None
+        pusher: ObjectPusher | None = None
         try:
             with transaction.step("transfer"):
                 dvc_cache = dvc_cache_root(transaction.tree) if mode == "copy" and todo else None
-                pusher = _Pusher(transaction, jobs) if dvc_cache is not None else None
+                pusher = ObjectPusher(transaction, jobs) if dvc_cache is not None else None
                 done, failed = _transfer(todo, mode, jobs, head, dvc_cache, pusher)
             for outcome in failed:
                 decided[(outcome.identifier, outcome.role)] = outcome
