@@ -21,10 +21,10 @@ and a listing decodes every row as fast as one JSON array allows:
 
 Reading a file checks its first line, the header's CRC-32, the header and the file's size.  A
 block is checked when it is first read (its place, its CRC-32, then codes of this block and
-catalogs of the header), an
-identifier's rows when they are (their places, their CRC-32s, then rows of as many fields as
-the columns, with that identifier's code), and a catalog's rows when all are first read (their
-CRC-32, then as many rows as the header says, of as many fields as the columns).  (A file that
+catalogs of the header), an identifier's rows when they are (their places, their CRC-32s, then
+rows of as many fields as the columns, with that identifier's code), and a catalog's rows when
+all are first read (their CRC-32, then as many rows as the header says, of as many fields as
+the columns).  (A file that
 another writer made up could leave a row out of its block: a lookup would not find it.)
 Everything read is data (JSON, never pickle): the directory may be shared.  A file that fails a
 check, at once or when a block is read later, is ignored with a warning that names it; the
