@@ -17,9 +17,12 @@ from .conftest import ASSEMBLY, CATALOG, STIMULI, Registry, make_stimulus_set
 def test_cold_load_reports_download_and_unzip(registry: Registry) -> None:
     events: list[progress.ProgressEvent] = []
     with progress.subscribe(events.append):
-        brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))
-    downloads = [e for e in events if e.task == "download" and e.description == ASSEMBLY]
-    assert downloads and downloads[-1].finished and downloads[-1].done == downloads[-1].total > 0
+        assembly = brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))
+        downloads = [e for e in events if e.task == "download" and e.description == ASSEMBLY]
+        assert downloads and downloads[-1].finished and downloads[-1].done == downloads[-1].total > 0
+        assert not [e for e in events if e.task == "unzip"]  # the ZIP is extracted on first use of a path
+        stimulus_set = assembly.attrs["stimulus_set"]
+        assert Path(stimulus_set.get_stimulus(stimulus_set["stimulus_id"].iloc[0])).is_file()
     unzips = [e for e in events if e.task == "unzip"]
     assert unzips[-1].done == unzips[-1].total == 6 and unzips[-1].unit == "files"
     # Nothing is reported outside the block, and a warm load has nothing to download.
