@@ -51,6 +51,7 @@ from ..formats.atomic import (
 )
 from ..formats.hashes import check_digest, file_hash, is_digest
 from .file_lock import file_lock
+from .parallel import Batches
 from .state import DATA_CACHES
 
 __all__ = [
@@ -341,13 +342,8 @@ class CacheBatch:
     """
 
     def __init__(self, cache: DataCache) -> None:
-        import threading
-
         self.cache = cache
-        self._pending: list[Path] = []
-        self._closed = False
-        self._condition = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._published: Batches[Path] = Batches(self._trust_batches)
 
     def __enter__(self) -> CacheBatch:
         return self
@@ -372,27 +368,11 @@ class CacheBatch:
                 if found != digest.lower():
                     raise IntegrityError(description or str(target), algorithm, digest.lower(), found)
                 temporary.chmod(0o444)
-        self._publish(target)
+        self._published.add(target)
         return target
 
-    def _publish(self, target: Path) -> None:
-        import threading
-
-        with self._condition:
-            self._pending.append(target)
-            self._condition.notify()
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="cache-batch", daemon=True)
-                self._thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            with self._condition:
-                while not self._pending and not self._closed:
-                    self._condition.wait()
-                if not self._pending:
-                    return
-                published, self._pending = self._pending, []
+    def _trust_batches(self, batches: Iterator[list[Path]]) -> None:
+        for published in batches:
             self._trust(published)
 
     def _trust(self, published: list[Path]) -> None:
@@ -408,9 +388,6 @@ class CacheBatch:
 
     def close(self) -> None:
         """Wait until what this batch published is on disk and trusted."""
-        with self._condition:
-            self._closed = True
-            self._condition.notify()
-            thread = self._thread
-        if thread is not None:
-            thread.join()
+        error = self._published.close()
+        if error is not None:
+            raise error

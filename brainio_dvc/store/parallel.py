@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-__all__ = ["Background", "awaited", "in_background", "side_by_side"]
+__all__ = ["Background", "Batches", "awaited", "in_background", "side_by_side"]
 
 T = TypeVar("T")
 
@@ -75,3 +75,53 @@ def awaited(background: Background[T]) -> Iterator[Background[T]]:
         background.join()
         raise
     background.result()
+
+
+class Batches(Generic[T]):
+    """Items handed to one consumer in a thread, a batch at a time, while more are added.
+
+    ``consume(batches)`` runs in a :class:`Background` thread, started by the first :meth:`add`;
+    ``batches`` yields each time what was added since the previous batch, and ends once
+    :meth:`close` was called and everything added before it was yielded.
+    """
+
+    def __init__(self, consume: Callable[[Iterator[list[T]]], object]) -> None:
+        self._consume = consume
+        self._pending: list[T] = []
+        self._closed = False
+        self._condition = threading.Condition()
+        self._worker: Background[object] | None = None
+
+    def add(self, item: T) -> None:
+        with self._condition:
+            self._pending.append(item)
+            self._condition.notify()
+            if self._worker is None:
+                self._worker = Background(lambda: self._consume(self._batches()))
+
+    def _batches(self) -> Iterator[list[T]]:
+        while True:
+            with self._condition:
+                while not self._pending and not self._closed:
+                    self._condition.wait()
+                if not self._pending:
+                    return
+                batch, self._pending = self._pending, []
+            yield batch
+
+    def close(self, send: bool = True) -> BaseException | None:
+        """Let the consumer take what was added (``send=False``: finish only the batch it has),
+        wait for it, and return the error it raised, if any."""
+        with self._condition:
+            self._closed = True
+            if not send:
+                self._pending = []
+            self._condition.notify()
+            worker = self._worker
+        if worker is None:
+            return None
+        try:
+            worker.result()
+        except BaseException as error:  # noqa: BLE001 - the caller decides whether it is raised
+            return error
+        return None

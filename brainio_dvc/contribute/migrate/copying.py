@@ -24,15 +24,15 @@ cache (their MD5 is computed then, once).
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...store.parallel import Batches
 from .manifest import Entry
 
 if TYPE_CHECKING:
@@ -143,54 +143,29 @@ class ObjectPusher:
     """
 
     def __init__(self, transaction: Any, jobs: int) -> None:
-        import threading
-
         self._transaction, self._jobs = transaction, jobs
-        self._pending: list[str] = []
         self._queued: set[str] = set()
-        self._closed = False
-        self._error: BaseException | None = None
-        self._condition = threading.Condition()
-        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(self._loop,),
-                                        name="migrate-push", daemon=True)
-        self._thread.start()
+        self._batches: Batches[str] = Batches(self._push)
 
     def add(self, md5: str) -> None:
-        with self._condition:
-            if md5 not in self._queued:
-                self._queued.add(md5)
-                self._pending.append(md5)
-                self._condition.notify()
+        if md5 not in self._queued:  # added from the caller's thread only
+            self._queued.add(md5)
+            self._batches.add(md5)
 
-    def _loop(self) -> None:
-        try:
-            with self._transaction.object_pusher(self._jobs) as push:  # DVC and the remote opened once
-                while True:
-                    with self._condition:
-                        while not self._pending and not self._closed:
-                            self._condition.wait()
-                        if not self._pending:
-                            return
-                        batch, self._pending = self._pending, []
-                    push(batch)
-        except BaseException as error:  # noqa: BLE001 - raised again by finish(), in the caller's thread
-            with self._condition:
-                self._error = error
+    def _push(self, batches: Iterator[list[str]]) -> None:
+        with self._transaction.object_pusher(self._jobs) as push:  # DVC and the remote opened once
+            for batch in batches:
+                push(batch)
 
     def stop(self, send: bool = True) -> None:
         """End the thread once it has sent what is queued (``send=False``: once the batch it is
         sending is done), and wait for it."""
-        with self._condition:
-            self._closed = True
-            if not send:
-                self._pending = []
-            self._condition.notify()
-        self._thread.join()
+        self._batches.close(send)
 
     def finish(self, md5s: Sequence[str]) -> None:
         """Push ``md5s`` too (those not sent yet), wait for every batch, and raise a batch's error."""
         for md5 in md5s:
             self.add(md5)
-        self.stop()
-        if self._error is not None:
-            raise self._error
+        error = self._batches.close()
+        if error is not None:
+            raise error
