@@ -52,7 +52,7 @@ class LocalRemote:
             total = os.fstat(reader.fileno()).st_size
             offset = resume_offset(destination, total)
             reader.seek(offset)
-            return write_from(read_chunks(reader, CHUNK_BYTES), destination, offset, total, identifier or md5)
+            return write_from(read_chunks(reader), destination, offset, total, identifier or md5)
 
 
 @dataclass
