@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -37,6 +38,7 @@ _TEXT_COLUMNS = ("stimulus_id", "image_id", "filename")
 #: Id columns that load as integers when every id is one (see :func:`_are_canonical_integers`).
 _ID_COLUMNS = ("stimulus_id", "image_id")
 _CANONICAL_INTEGER = r"-?[1-9][0-9]{0,17}|0"
+_CANONICAL_INTEGER_PATTERN = re.compile(_CANONICAL_INTEGER)
 
 #: pandas' documented default NA spellings, applied to every other column.  Spelled out here
 #: because :func:`pandas.read_csv` can only switch the defaults off for all columns at once.
@@ -340,7 +342,9 @@ def _are_canonical_integers(values: pd.Series) -> bool:
     Such ids load as integers, as pandas' inference gave them to BrainIO, so that they match
     the integer ids of the assemblies packaged with them; any other spelling stays text.
     """
-    return len(values) > 0 and bool(values.str.fullmatch(_CANONICAL_INTEGER).all())
+    if len(values) == 0 or not _CANONICAL_INTEGER_PATTERN.fullmatch(str(values.iloc[0])):
+        return False  # the usual case, text ids: no need to look at the others
+    return bool(values.str.fullmatch(_CANONICAL_INTEGER).all())
 
 
 def _read_csv(csv_path: str | os.PathLike[str], **kwargs: Any) -> pd.DataFrame:

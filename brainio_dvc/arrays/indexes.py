@@ -4,7 +4,7 @@ MultiIndex, and the walk over coordinates, indexes and levels (BrainIO's ``get_m
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -110,19 +110,31 @@ def gather_indexes(xr_data: XrData) -> XrData:
     are ``assembly[dim].values``, and its own name is gone, as BrainIO's ``set_index`` left it.
     Dimensions without other coordinates are left alone.
     """
+    replaced, coords = gathered_coordinates(xr_data)
+    if not replaced:
+        return xr_data
+    # One drop and one assignment for all dimensions: each costs a pass over every coordinate.
+    return xr_data.drop_vars(replaced).assign_coords(coords)
+
+
+def gathered_coordinates(
+    xr_data: xr.DataArray | xr.Dataset, skip: Collection[Hashable] = (), also: xr.Coordinates | None = None,
+) -> tuple[list[Hashable], xr.Coordinates]:
+    """What :func:`gather_indexes` does to the dimensions not in ``skip``: the variables it
+    replaces and the index coordinates replacing them, with ``also`` (coordinates of a skipped
+    dimension that the caller gathered itself) among the latter, so that one assignment does all."""
     replaced: list[Hashable] = []
-    new_coords: dict[Hashable, xr.Variable] = {}
-    new_indexes: dict[Hashable, Any] = {}
+    new_coords: dict[Hashable, xr.Variable] = dict(also.variables) if also is not None else {}
+    new_indexes: dict[Hashable, Any] = dict(also.xindexes) if also is not None else {}
     for dim in xr_data.dims:
+        if dim in skip:
+            continue
         gathered = _gathered_index(xr_data, dim)
         if gathered is not None:
             replaced.extend(gathered[0])
             new_coords.update(gathered[1].variables)
             new_indexes.update(gathered[1].xindexes)
-    if not replaced:
-        return xr_data
-    # One drop and one assignment for all dimensions: each costs a pass over every coordinate.
-    return xr_data.drop_vars(replaced).assign_coords(xr.Coordinates(new_coords, indexes=new_indexes))
+    return replaced, xr.Coordinates(new_coords, indexes=new_indexes)
 
 
 def _gathered_index(

@@ -21,7 +21,7 @@ import xarray as xr
 
 from ..exceptions import ConfigurationError, ValidationError
 from ..formats.netcdf import read_data_array
-from .indexes import _gathered_index, _plain_coords
+from .indexes import _gathered_index, _plain_coords, gathered_coordinates
 
 if TYPE_CHECKING:
     from ..assemblies import DataAssembly
@@ -54,6 +54,15 @@ def _chunks_from_environment() -> dict[str, int] | None:
     if not isinstance(value, dict):
         raise ConfigurationError(BRAINIO_CHUNKS, raw, expected, source)
     return value
+
+
+def _code_dtype(count: int) -> type[np.signedinteger[Any]]:
+    """The narrowest integer type of the codes of ``count`` distinct values (and -1, missing),
+    the one pandas stores MultiIndex codes in."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if count < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
 
 
 class AssemblyLoader:
@@ -163,10 +172,12 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
                 "a stimulus_id in the assembly and in the stimulus set",
                 "none in the assembly",
             )
-        merged = self._merged_index(index, stimulus_set)
-        return data_array.drop_vars(replaced).assign_coords(
-            xr.Coordinates.from_pandas_multiindex(merged, "presentation")
-        )
+        presentation = xr.Coordinates.from_pandas_multiindex(self._merged_index(index, stimulus_set), "presentation")
+        if len(set(data_array.dims)) < len(data_array.dims):  # a repeated dimension: the class gathers the others
+            return data_array.drop_vars(replaced).assign_coords(presentation)
+        # The other dimensions' indexes too, in the same assignment: the class finds them gathered.
+        others, coords = gathered_coordinates(data_array, skip=("presentation",), also=presentation)
+        return data_array.drop_vars([*replaced, *others]).assign_coords(coords)
 
     def _subject(self) -> str:
         identifier = self.stimulus_set_identifier or getattr(self.stimulus_set, "identifier", None)
@@ -210,6 +221,8 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
             column_codes, uniques = pd.factorize(stimulus_set[column].to_numpy())
             names.append(column)
             levels.append(pd.Index(uniques))
-            codes.append(column_codes[rows])
+            # In the narrow integer type the MultiIndex keeps codes in, before they are taken
+            # once per presentation: pandas then has nothing to convert.
+            codes.append(column_codes.astype(_code_dtype(len(uniques)))[rows])
         # pandas-stubs wants Sequences for levels and codes; pandas takes Indexes and arrays.
         return pd.MultiIndex(levels=levels, codes=codes, names=names, verify_integrity=False)  # type: ignore[arg-type]
