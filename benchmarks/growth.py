@@ -2,9 +2,10 @@
 
 - :func:`growth`: MajajHong2015's shape at 0.25x, 1x and 4x its presentations and stimuli.  At
   each scale: cold and warm ``get_assembly`` from a local-directory remote beside a plain
-  ``xarray`` load of the same file, in fresh processes, with their peak RSS.  The figures are
-  ratios to xarray, which must stay within 10% of each other across scales, and the cold
-  load's peak RSS against the warm one's (at most 1.15x).
+  ``xarray`` load of the same file, in rounds of three fresh processes, with their peak RSS.
+  The figures are ratios to xarray (medians of each round's ratio), which must stay within 10%
+  of each other across scales, and the cold load's peak RSS against the warm one's (at most
+  1.15x).
 - :func:`lazy`: ``get_assembly(..., lazy=True).sel(region=...).load()`` against the lazy load of
   everything: the bytes read (``rchar``) and the time, as fractions.
 - :func:`large`: one cold and one warm load of a 4 GB-class assembly with a 3 GB-class
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,9 @@ from .registries import local_registry, merge, scenario_env
 logger = logging.getLogger("benchmarks")
 
 GROWTH_FACTORS = (0.25, 1, 4)
+#: Rounds (a cold, a warm and an xarray load each) at each growth factor: more where a load is
+#: short, because a short load's ratio moves more with the machine's noise.
+GROWTH_ROUNDS = {0.25: 9, 1: 7, 4: 5}
 _SPREAD_LIMIT = 1.10
 
 
@@ -53,24 +58,39 @@ def build_registry(base: Path, scale: Scale, image_size: int | None = None) -> P
 
 
 def _loads(base: Path, root: Path, runs: int) -> dict[str, Any]:
-    """Cold, warm and raw-xarray loads in fresh processes; medians and the file's size."""
+    """``runs`` rounds of a cold, a warm and a raw-xarray load, each in a fresh process, back to
+    back; medians, and the medians of each round's ratios.
+
+    A ratio is taken within a round, whose three loads ran within seconds of one another, rather
+    than between the medians of all rounds: this machine's speed drifts from minute to minute (a
+    shared host), and a drift between rounds then moves both sides of a ratio alike.
+    """
     import brainio_dvc.lookup as lookup
 
     args = {"identifier": ASSEMBLY_ID, "registry": str(root)}
-    cold = [run_probe("cold_get_assembly", args, scenario_env(base / "cold" / f"run-{n}")) for n in range(runs)]
     env = scenario_env(base / "warm")
     run_probe("get_assembly", args, env)  # fills the caches
     md5 = lookup.lookup_assembly(ASSEMBLY_ID, registry=str(root))["md5"]
     nc = Path(env["BRAINIO_HOME"]) / "cache" / "files" / "md5" / md5[:2] / md5[2:]
-    warm, raw = [], []
-    for _ in range(runs):
+    cold, warm, raw = [], [], []
+    for number in range(runs):
+        cold_home = base / "cold" / f"run-{number}"
+        cold.append(run_probe("cold_get_assembly", args, scenario_env(cold_home)))
+        shutil.rmtree(cold_home, ignore_errors=True)
         warm.append(run_probe("get_assembly", args, env))
         raw.append(run_probe("raw_xarray", {"path": str(nc)}, env))
-    for number in range(runs):
-        shutil.rmtree(base / "cold" / f"run-{number}", ignore_errors=True)
+
+    def per_round(numerators: list[dict[str, Any]], key: str = "seconds") -> float:
+        return float(statistics.median(n[key] / r[key] for n, r in zip(numerators, raw, strict=True)))
+
     return {"cold": median(cold), "warm": median(warm), "raw": median(raw),
+            "cold_over_raw": per_round(cold), "warm_over_raw": per_round(warm),
+            "rss_warm_over_raw": per_round(warm, "max_rss_mb"),
+            "rss_cold_over_warm": float(statistics.median(
+                c["max_rss_mb"] / w["max_rss_mb"] for c, w in zip(cold, warm, strict=True))),
             "cold_rss": median(cold, "max_rss_mb"), "warm_rss": median(warm, "max_rss_mb"),
-            "raw_rss": median(raw, "max_rss_mb"), "file_gb": nc.stat().st_size / 1e9, "shape": warm[0]["shape"]}
+            "raw_rss": median(raw, "max_rss_mb"), "file_gb": nc.stat().st_size / 1e9, "shape": warm[0]["shape"],
+            "rounds": runs}
 
 
 def _row(scale: Scale, found: dict[str, Any]) -> dict[str, Any]:
@@ -79,10 +99,10 @@ def _row(scale: Scale, found: dict[str, Any]) -> dict[str, Any]:
             "file_gb": round(found["file_gb"], 3), "memory_gb": round(memory_gb, 3),
             "cold_s": round(found["cold"], 3), "warm_s": round(found["warm"], 3), "xarray_s": round(found["raw"], 3),
             "cold_s_per_gb": round(found["cold"] / memory_gb, 3), "warm_s_per_gb": round(found["warm"] / memory_gb, 3),
-            "warm_over_xarray": round(found["warm"] / found["raw"], 3),
-            "cold_over_xarray": round(found["cold"] / found["raw"], 3),
-            "rss_warm_over_xarray": round(found["warm_rss"] / found["raw_rss"], 3),
-            "rss_cold_over_warm": round(found["cold_rss"] / found["warm_rss"], 3),
+            "warm_over_xarray": round(found["warm_over_raw"], 3),
+            "cold_over_xarray": round(found["cold_over_raw"], 3),
+            "rss_warm_over_xarray": round(found["rss_warm_over_raw"], 3),
+            "rss_cold_over_warm": round(found["rss_cold_over_warm"], 3), "rounds": found["rounds"],
             "rss_mb": {"cold": round(found["cold_rss"]), "warm": round(found["warm_rss"]),
                        "xarray": round(found["raw_rss"])}}
 
@@ -100,7 +120,7 @@ def growth(ctx: Any) -> None:
         started = time.perf_counter()
         root = _build(base, scale)
         logger.info("growth %s: registry built in %.1f s", scale.name, time.perf_counter() - started)
-        rows.append(_row(scale, _loads(base, root, scale.runs)))
+        rows.append(_row(scale, _loads(base, root, GROWTH_ROUNDS[factor])))
         logger.info("growth %s: %s", scale.name, rows[-1])
         shutil.rmtree(base, ignore_errors=True)
     ctx.growth.extend(rows)

@@ -54,11 +54,11 @@ def figures_table(targets: list[dict[str, Any]]) -> str:
 
 
 def growth_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| scale | presentations | stimuli | in memory | cold | warm | xarray | warm/xarray | cold/xarray | "
-             "RSS warm/xarray | RSS cold/warm |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| scale | presentations | stimuli | in memory | rounds | cold | warm | xarray | warm/xarray | "
+             "cold/xarray | RSS warm/xarray | RSS cold/warm |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row['scale']} | {row['presentations']:,} | {row['stimuli']:,} | {row['memory_gb']:.2f} GB | "
-                     f"{row['cold_s']:.2f} s ({row['cold_s_per_gb']:.2f} s/GB) | "
+                     f"{row.get('rounds', '')} | {row['cold_s']:.2f} s ({row['cold_s_per_gb']:.2f} s/GB) | "
                      f"{row['warm_s']:.2f} s ({row['warm_s_per_gb']:.2f} s/GB) | {row['xarray_s']:.2f} s | "
                      f"{row['warm_over_xarray']:.2f}x | {row['cold_over_xarray']:.2f}x | "
                      f"{row['rss_warm_over_xarray']:.2f}x | {row['rss_cold_over_warm']:.2f}x |")
@@ -73,7 +73,8 @@ def readme_section(results: dict[str, Any]) -> str:
              "Each figure is the median of fresh processes; each baseline was measured in the same run.",
              "", figures_table(results["targets"])]
     if results.get("growth"):
-        parts += ["", "Growth with size (MajajHong2015's shape; cold and warm loads from a local-directory remote):",
+        parts += ["", "Growth with size (MajajHong2015's shape; cold and warm loads from a local-directory remote; "
+                  "times are medians, ratios the medians of each round's ratio):",
                   "", growth_table(results["growth"])]
     return "\n".join(parts)
 
