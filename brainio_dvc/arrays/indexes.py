@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -110,22 +111,21 @@ def gather_indexes(xr_data: XrData) -> XrData:
     are ``assembly[dim].values``, and its own name is gone, as BrainIO's ``set_index`` left it.
     Dimensions without other coordinates are left alone.
     """
-    replaced, coords = gathered_coordinates(xr_data)
+    replaced, new_coords, new_indexes = gathered_coordinates(xr_data)
     if not replaced:
         return xr_data
     # One drop and one assignment for all dimensions: each costs a pass over every coordinate.
-    return xr_data.drop_vars(replaced).assign_coords(coords)
+    return xr_data.drop_vars(replaced).assign_coords(xr.Coordinates(new_coords, indexes=new_indexes))
 
 
 def gathered_coordinates(
-    xr_data: xr.DataArray | xr.Dataset, skip: Collection[Hashable] = (), also: xr.Coordinates | None = None,
-) -> tuple[list[Hashable], xr.Coordinates]:
+    xr_data: xr.DataArray | xr.Dataset, skip: Collection[Hashable] = ()
+) -> tuple[list[Hashable], dict[Hashable, xr.Variable], dict[Hashable, Any]]:
     """What :func:`gather_indexes` does to the dimensions not in ``skip``: the variables it
-    replaces and the index coordinates replacing them, with ``also`` (coordinates of a skipped
-    dimension that the caller gathered itself) among the latter, so that one assignment does all."""
+    replaces, and the variables and indexes of the index coordinates replacing them."""
     replaced: list[Hashable] = []
-    new_coords: dict[Hashable, xr.Variable] = dict(also.variables) if also is not None else {}
-    new_indexes: dict[Hashable, Any] = dict(also.xindexes) if also is not None else {}
+    new_coords: dict[Hashable, xr.Variable] = {}
+    new_indexes: dict[Hashable, Any] = {}
     for dim in xr_data.dims:
         if dim in skip:
             continue
@@ -134,7 +134,46 @@ def gathered_coordinates(
             replaced.extend(gathered[0])
             new_coords.update(gathered[1].variables)
             new_indexes.update(gathered[1].xindexes)
-    return replaced, xr.Coordinates(new_coords, indexes=new_indexes)
+    return replaced, new_coords, new_indexes
+
+
+@dataclass(frozen=True)
+class LevelsToExtend:
+    """A dimension's coordinates as one MultiIndex, for a loader to add levels to, and the
+    other dimensions' index coordinates gathered (:func:`levels_to_extend`): assigned together
+    with the extended index, in one assignment, they leave the assembly class nothing to gather."""
+
+    #: The variables that ``index`` and ``other_coords`` replace.
+    replaced: list[Hashable]
+    #: The dimension's coordinates as one MultiIndex (a lone coordinate is one level); None
+    #: when it has none.
+    index: pd.MultiIndex | None
+    other_coords: dict[Hashable, xr.Variable]
+    other_indexes: dict[Hashable, Any]
+
+
+def levels_to_extend(xr_data: xr.DataArray, dim: Hashable) -> LevelsToExtend:
+    """``dim``'s coordinates as one MultiIndex, to add levels to, and the other dimensions'
+    index coordinates (not when a dimension repeats: the assembly class gathers those).
+
+    Unlike :func:`gather_indexes`, a single coordinate (``stimulus_id`` alone) is a level too,
+    so that a stimulus set's columns can be merged in beside it.
+    """
+    replaced: list[Hashable] = []
+    index = xr_data.indexes.get(dim)
+    if isinstance(index, pd.MultiIndex) and not _plain_coords(xr_data, dim):
+        replaced = [dim, *index.names]
+    else:
+        gathered = _gathered_index(xr_data, dim, single_level=True)
+        index = None
+        if gathered is not None:
+            replaced = gathered[0]
+            # single_level: the coordinates are one MultiIndex, which xarray's to_index() types as an Index.
+            index = cast("pd.MultiIndex", gathered[1].to_index())
+    others: tuple[list[Hashable], dict[Hashable, xr.Variable], dict[Hashable, Any]] = ([], {}, {})
+    if len(set(xr_data.dims)) == len(xr_data.dims):
+        others = gathered_coordinates(xr_data, skip=(dim,))
+    return LevelsToExtend([*replaced, *others[0]], index, others[1], others[2])
 
 
 def _gathered_index(

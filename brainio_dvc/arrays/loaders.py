@@ -11,9 +11,9 @@ import ast
 import importlib.util
 import logging
 import os
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from os import PathLike
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ import xarray as xr
 
 from ..exceptions import ConfigurationError, ValidationError
 from ..formats.netcdf import read_data_array
-from .indexes import _gathered_index, _plain_coords, gathered_coordinates
+from .indexes import levels_to_extend
 
 if TYPE_CHECKING:
     from ..assemblies import DataAssembly
@@ -135,23 +135,6 @@ class StimulusReferenceAssemblyLoader(AssemblyLoader):
         return data_array
 
 
-def _presentation_levels(data_array: xr.DataArray) -> tuple[list[Hashable], pd.MultiIndex | None]:
-    """The presentation coordinates as one MultiIndex, and the variables it replaces.
-
-    Unlike :func:`gather_indexes`, a single coordinate (``stimulus_id`` alone) is a level too,
-    so that the stimulus set's columns can be merged in beside it.
-    """
-    index = data_array.indexes.get("presentation")
-    if isinstance(index, pd.MultiIndex) and not _plain_coords(data_array, "presentation"):
-        return ["presentation", *index.names], index
-    gathered = _gathered_index(data_array, "presentation", single_level=True)
-    if gathered is None:
-        return [], None
-    replaced, coords = gathered
-    # single_level: the coordinates are one MultiIndex, which xarray's to_index() types as an Index.
-    return replaced, cast("pd.MultiIndex", coords.to_index())
-
-
 class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
     """Loads an assembly and merges the stimulus set's columns into presentation coordinates.
 
@@ -165,19 +148,17 @@ class StimulusMergeAssemblyLoader(StimulusReferenceAssemblyLoader):
         stimulus_set = self.stimulus_set
         if stimulus_set is None or "presentation" not in data_array.dims:
             return data_array
-        replaced, index = _presentation_levels(data_array)
-        if index is None or "stimulus_id" not in index.names:
+        levels = levels_to_extend(data_array, "presentation")
+        if levels.index is None or "stimulus_id" not in levels.index.names:
             raise ValidationError(
                 self._subject(),
                 "a stimulus_id in the assembly and in the stimulus set",
                 "none in the assembly",
             )
-        presentation = xr.Coordinates.from_pandas_multiindex(self._merged_index(index, stimulus_set), "presentation")
-        if len(set(data_array.dims)) < len(data_array.dims):  # a repeated dimension: the class gathers the others
-            return data_array.drop_vars(replaced).assign_coords(presentation)
-        # The other dimensions' indexes too, in the same assignment: the class finds them gathered.
-        others, coords = gathered_coordinates(data_array, skip=("presentation",), also=presentation)
-        return data_array.drop_vars([*replaced, *others]).assign_coords(coords)
+        merged = xr.Coordinates.from_pandas_multiindex(self._merged_index(levels.index, stimulus_set), "presentation")
+        coords = xr.Coordinates({**levels.other_coords, **merged.variables},
+                                indexes={**levels.other_indexes, **merged.xindexes})
+        return data_array.drop_vars(levels.replaced).assign_coords(coords)
 
     def _subject(self) -> str:
         identifier = self.stimulus_set_identifier or getattr(self.stimulus_set, "identifier", None)
