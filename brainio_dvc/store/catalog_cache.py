@@ -104,6 +104,7 @@ def cached_tables(home: Path, commit: str, parse: Parse) -> dict[str, CatalogTab
             return opened
     tables = parse()
     _write(path, tables)
+    _remove_earlier_versions(path, commit)
     return tables
 
 
@@ -115,6 +116,17 @@ def _write(path: Path, tables: Mapping[str, CatalogTable]) -> None:
         return
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
+
+
+def _remove_earlier_versions(path: Path, commit: str) -> None:
+    """Remove the files that earlier versions of this cache kept for ``commit`` (versions 1 to 5
+    wrote ``<commit>.json``), which this version never reads: without this they would stay
+    forever.  An earlier version still in use writes its file again."""
+    for earlier in (f"{commit}.json", *(f"{commit}.v{version}" for version in range(1, _VERSION))):
+        try:
+            path.with_name(earlier).unlink(missing_ok=True)
+        except OSError as error:  # a read-only or shared directory: they only take space
+            logger.debug("could not remove %s: %s", path.with_name(earlier), error)
 
 
 def _code(identifier: str) -> int:
