@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 import re
+from collections.abc import Sequence
 
 from ..exceptions import IdentifierError
 
@@ -24,6 +25,7 @@ __all__ = [
     "default_catalog",
     "naming_problem",
     "relative_path_problem",
+    "unsafe_relative_paths",
 ]
 
 #: ``<lab>.<FirstAuthorYYYY>[.<variant>...]``, e.g. ``dicarlo.MajajHong2015.public``.
@@ -60,6 +62,33 @@ def relative_path_problem(name: str) -> str | None:
     if ".." in name.split("/"):
         return "a '..' component"
     return None
+
+
+def _suspicious(name: str) -> bool:
+    """A fast screen: every name :func:`relative_path_problem` refuses has a backslash, NUL,
+    '..', a leading '/' or drive letter, or nothing but dots and slashes."""
+    return (
+        "\\" in name or "\x00" in name or ".." in name or name[:1] == "/" or name[1:2] == ":"
+        or not name.strip("./")
+    )
+
+
+#: :func:`_suspicious` of every line of a text at once (a name per line, none with a newline).
+_SUSPICIOUS_LINE = re.compile(r"[\\\x00]|\.\.|^/|^.:|^[./]*$", re.MULTILINE)
+
+
+def unsafe_relative_paths(names: Sequence[str]) -> list[tuple[str, str]]:
+    """The names of ``names`` that :func:`relative_path_problem` refuses, with its reason, in order.
+
+    The names are screened all at once, one regular expression over one line per name (about
+    a millisecond for 6,000 names, the files of a stimulus set); only when it flags something
+    are they screened one by one and the flagged ones examined.
+    """
+    lines = "\n".join(names)
+    if lines.count("\n") == len(names) - 1 and not _SUSPICIOUS_LINE.search(lines):
+        return []
+    return [(name, reason) for name in names
+            if _suspicious(name) and (reason := relative_path_problem(name)) is not None]
 
 
 def check_safe_identifier(identifier: object, what: str = "identifier") -> str:

@@ -28,7 +28,7 @@ from ..progress import tracker
 from .archives import COPY_BUFFER
 from .atomic import atomic_path, is_nonempty_directory, temporary_path
 from .describe import preview
-from .identifiers import relative_path_problem
+from .identifiers import unsafe_relative_paths
 
 __all__ = [
     "check_zip",
@@ -60,8 +60,9 @@ def _parts(name: str) -> list[str]:
 
 def _check_members(zip_path: Path, members: list[zipfile.ZipInfo]) -> None:
     """Refuse entries that could land outside the target, symlinks, and file/directory clashes."""
+    unsafe = dict(unsafe_relative_paths([info.filename for info in members]))  # all names screened at once
     for info in members:
-        reason = relative_path_problem(info.filename)
+        reason = unsafe.get(info.filename)
         if reason is None and stat.S_ISLNK(info.external_attr >> 16):
             reason = "a symbolic link"
         if reason:

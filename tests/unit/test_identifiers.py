@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from brainio_dvc.exceptions import IdentifierError, ValidationError
 from brainio_dvc.formats.identifiers import (
@@ -12,6 +14,8 @@ from brainio_dvc.formats.identifiers import (
     check_stimulus_id,
     default_catalog,
     naming_problem,
+    relative_path_problem,
+    unsafe_relative_paths,
 )
 
 
@@ -121,3 +125,13 @@ def test_stimulus_id_rejects_what_is_unsafe(stimulus_id: object) -> None:
     with pytest.raises(IdentifierError, match="safe as a file name") as caught:
         check_stimulus_id(stimulus_id)
     assert repr(stimulus_id) in str(caught.value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(alphabet="a./\\:\x00-", max_size=5), max_size=6)
+       | st.lists(st.text(alphabet="a./\n", max_size=4), max_size=4))
+def test_the_screen_of_all_names_at_once_finds_exactly_the_unsafe_ones(names: list[str]) -> None:
+    """unsafe_relative_paths (one regular expression over every name, CSV file names and ZIP
+    entries) must give what relative_path_problem gives name by name, in order."""
+    expected = [(name, reason) for name in names if (reason := relative_path_problem(name)) is not None]
+    assert unsafe_relative_paths(names) == expected

@@ -7,8 +7,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from PIL import Image
 
 from brainio_dvc.contribute.validation import (
@@ -275,19 +273,3 @@ def test_experiment_stimulus_set_refuses_unreadable_images(proto: StimulusSet) -
 def test_experiment_stimulus_set_refuses_mismatched_paths(proto: StimulusSet) -> None:
     with pytest.raises(ValidationError, match="one stimulus_paths entry per row"):
         check_experiment_stimulus_set(proto.head(3))
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.lists(st.text(alphabet="a./\\:\x00-", max_size=5), max_size=6)
-       | st.lists(st.text(alphabet="a./\n", max_size=4), max_size=4))
-def test_the_filename_screen_of_all_names_at_once_refuses_exactly_the_unsafe_names(names: list[str]) -> None:
-    """The one-regex screen of every name together must refuse what a name-by-name check does."""
-    from brainio_dvc.contribute.validation import _check_filenames
-    from brainio_dvc.formats.identifiers import relative_path_problem
-
-    unsafe = [name for name in names if relative_path_problem(name) is not None]
-    if unsafe:
-        with pytest.raises(ValidationError, match=f"{len(unsafe)} unsafe file names"):
-            _check_filenames(pd.Series(names, dtype=object), "stimuli.csv")
-    else:
-        _check_filenames(pd.Series(names, dtype=object), "stimuli.csv")
