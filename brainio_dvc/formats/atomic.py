@@ -195,7 +195,7 @@ def atomic_path(target: Path, *, fsync: bool = False, directory: bool = False) -
         _remove(temporary)
 
 
-def is_nonempty_directory(path: Path) -> bool:
+def is_nonempty_directory(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a directory with something in it (a published directory target)."""
     try:
         with os.scandir(path) as entries:

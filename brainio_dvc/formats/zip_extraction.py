@@ -105,19 +105,11 @@ def _directories_of(info: zipfile.ZipInfo) -> list[str]:
     return ["/".join(parts[:end]) for end in range(1, last + 1)]
 
 
-def _is_complete(directory: Path) -> bool:
-    """Whether ``directory`` holds an extraction.
-
-    Only a finished extraction is ever renamed to the target, so a non-empty directory is a
-    complete one.  An empty directory (made by hand, or from an empty ZIP) is extracted into
-    again, which is cheap.
-    """
-    return is_nonempty_directory(directory)
-
-
-def is_extracted(directory: str | os.PathLike[str]) -> bool:
-    """Whether ``directory`` holds a finished extraction (see :func:`extract_zip`)."""
-    return _is_complete(Path(directory))
+#: Whether a directory holds a finished extraction (see :func:`extract_zip`).  Only a finished
+#: extraction is ever renamed to the target, so a non-empty directory is a complete one.  An
+#: empty directory (made by hand, or from an empty ZIP) is extracted into again, which is cheap.
+#: (The function itself, not a wrapper of it: every load asks.)
+is_extracted = is_nonempty_directory
 
 
 def extraction_problems(zip_path: str | os.PathLike[str], directory: str | os.PathLike[str]) -> list[str]:
@@ -336,7 +328,7 @@ def extract_zip(zip_path: str | os.PathLike[str], target_dir: str | os.PathLike[
     """
     zip_path = Path(zip_path)
     target = Path(target_dir)
-    if _is_complete(target):
+    if is_extracted(target):
         logger.debug("%s is already extracted in %s", zip_path, target)
         return target
     with atomic_path(target, directory=True) as temporary:
