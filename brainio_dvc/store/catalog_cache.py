@@ -119,14 +119,14 @@ def _write(path: Path, tables: Mapping[str, CatalogTable]) -> None:
 
 
 def _remove_earlier_versions(path: Path, commit: str) -> None:
-    """Remove the files that earlier versions of this cache kept for ``commit`` (versions 1 to 5
-    wrote ``<commit>.json``), which this version never reads: without this they would stay
-    forever.  An earlier version still in use writes its file again."""
-    for earlier in (f"{commit}.json", *(f"{commit}.v{version}" for version in range(1, _VERSION))):
-        try:
-            path.with_name(earlier).unlink(missing_ok=True)
-        except OSError as error:  # a read-only or shared directory: they only take space
-            logger.debug("could not remove %s: %s", path.with_name(earlier), error)
+    """Remove the file that earlier versions of this cache kept for ``commit``
+    (``<commit>.json``, versions 1 to 5), which this version never reads: without this it would
+    stay forever.  An earlier version still in use writes its file again."""
+    earlier = path.with_name(f"{commit}.json")
+    try:
+        earlier.unlink(missing_ok=True)
+    except OSError as error:  # a read-only or shared directory: it only takes space
+        logger.debug("could not remove %s: %s", earlier, error)
 
 
 def _code(identifier: str) -> int:
