@@ -58,6 +58,13 @@ def _parts(name: str) -> list[str]:
 
 
 
+def _refused(
+    zip_path: Path, expected: str, found: str, kind: type[ValidationError] = ValidationError
+) -> ValidationError:
+    """The error of an archive :func:`_check_members` refuses before anything is extracted."""
+    return kind(subject=f"ZIP {zip_path}", expected=expected, found=found, hint="the archive was not extracted")
+
+
 def _check_members(zip_path: Path, members: list[zipfile.ZipInfo]) -> None:
     """Refuse entries that could land outside the target, symlinks, and file/directory clashes."""
     unsafe = dict(unsafe_relative_paths([info.filename for info in members]))  # all names screened at once
@@ -66,31 +73,17 @@ def _check_members(zip_path: Path, members: list[zipfile.ZipInfo]) -> None:
         if reason is None and stat.S_ISLNK(info.external_attr >> 16):
             reason = "a symbolic link"
         if reason:
-            raise UnsafeArchiveError(
-                subject=f"ZIP {zip_path}",
-                expected="relative paths of regular files and directories only",
-                found=f"entry {info.filename!r}, {reason}",
-                hint="the archive was not extracted",
-            )
+            raise _refused(zip_path, "relative paths of regular files and directories only",
+                           f"entry {info.filename!r}, {reason}", UnsafeArchiveError)
     names = ["/".join(_parts(info.filename)) for info in members if not _is_directory(info)]
     repeated = sorted(name for name, count in Counter(names).items() if count > 1)
     if repeated:
-        raise ValidationError(
-            subject=f"ZIP {zip_path}",
-            expected="each file once",
-            found=f"entries that name the same file {preview(repeated)}",
-            hint="the archive was not extracted",
-        )
-    files = set(names)
+        raise _refused(zip_path, "each file once", f"entries that name the same file {preview(repeated)}")
     directories = {name for info in members for name in _directories_of(info)}
-    clashes = sorted(files & directories)
+    clashes = sorted(set(names) & directories)
     if clashes:
-        raise ValidationError(
-            subject=f"ZIP {zip_path}",
-            expected="each path to be either a file or a directory",
-            found=f"files that are also directories {preview(clashes)}",
-            hint="the archive was not extracted",
-        )
+        raise _refused(zip_path, "each path to be either a file or a directory",
+                       f"files that are also directories {preview(clashes)}")
 
 
 def _is_directory(info: zipfile.ZipInfo) -> bool:
