@@ -11,7 +11,9 @@ from typing import Any
 
 from ..exceptions import RemoteError
 from ..formats.hashes import copy_hashing, read_chunks
+from ..progress import tracker
 from .dvc_remote import S3_CONNECT_TIMEOUT, S3_READ_TIMEOUT, bounded_client_config
+from .file_copy import copy_hashing_file
 from .registry import Registry
 from .remote_spec import CHUNK_BYTES, RemoteSpec, describe_remote_failure, object_path, resume_offset, write_from
 
@@ -51,8 +53,11 @@ class LocalRemote:
         with reader:
             total = os.fstat(reader.fileno()).st_size
             offset = resume_offset(destination, total)
-            reader.seek(offset)
-            return write_from(read_chunks(reader), destination, offset, total, identifier or md5)
+            if offset:  # the rest of an interrupted copy: the cache hashes the whole file after
+                reader.seek(offset)
+                return write_from(read_chunks(reader), destination, offset, total, identifier or md5)
+            with open(destination, "w+b") as writer, tracker("download", identifier or md5, total) as advance:
+                return copy_hashing_file(reader.fileno(), writer.fileno(), ["md5"], advance)
 
 
 @dataclass
