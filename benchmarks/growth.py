@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import ASSEMBLY_ID, CATALOG, LARGE, LARGE_IMAGE_SIZE, STIMULUS_SET_ID, Scale, make_assembly, scaled
-from .harness import Figure, median, ratio_figure, run_probe
+from .harness import Figure, median, ratio_figure, round_ratios, run_probe
 from .registries import local_registry, merge, scenario_env
 
 logger = logging.getLogger("benchmarks")
@@ -81,13 +81,13 @@ def _loads(base: Path, root: Path, runs: int) -> dict[str, Any]:
         raw.append(run_probe("raw_xarray", {"path": str(nc)}, env))
 
     def per_round(numerators: list[dict[str, Any]], key: str = "seconds") -> float:
-        return float(statistics.median(n[key] / r[key] for n, r in zip(numerators, raw, strict=True)))
+        return float(statistics.median(round_ratios([n[key] for n in numerators], [r[key] for r in raw])))
 
     return {"cold": median(cold), "warm": median(warm), "raw": median(raw),
             "cold_over_raw": per_round(cold), "warm_over_raw": per_round(warm),
             "rss_warm_over_raw": per_round(warm, "max_rss_mb"),
             "rss_cold_over_warm": float(statistics.median(
-                c["max_rss_mb"] / w["max_rss_mb"] for c, w in zip(cold, warm, strict=True))),
+                round_ratios([c["max_rss_mb"] for c in cold], [w["max_rss_mb"] for w in warm]))),
             "cold_rss": median(cold, "max_rss_mb"), "warm_rss": median(warm, "max_rss_mb"),
             "raw_rss": median(raw, "max_rss_mb"), "file_gb": nc.stat().st_size / 1e9, "shape": warm[0]["shape"],
             "rounds": runs}

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import shutil
+import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .data import ASSEMBLY_ID, STIMULUS_SET_ID, Scale
-from .harness import Figure, absolute_figure, fresh_runs, median, ratio_figure, run_probe
+from .harness import Figure, absolute_figure, fresh_runs, median, ratio_figure, round_ratios, run_probe
 from .registries import git, scenario_env
 
 logger = logging.getLogger("benchmarks")
@@ -120,7 +121,9 @@ def warm_loads(ctx: Context) -> None:
     ctx.warm_seconds, ctx.raw_seconds = median(library), median(raw)
     ctx.figures.append(ratio_figure(
         "warm get_assembly + .load()", ctx.warm_seconds, ctx.raw_seconds, 1.1, "s", _seconds(library), _seconds(raw),
-        note=f"baseline: xarray.open_dataarray(cached file).load(); of the figure, get_assembly itself takes "
+        rounds=round_ratios(_seconds(library), _seconds(raw)),
+        note=f"baseline: xarray.open_dataarray(cached file).load(), run right after each get_assembly; the ratio "
+             f"is the median of each such pair's; of the figure, get_assembly itself takes "
              f"{median(library, 'get_assembly_seconds'):.3f} s and the trailing .load() "
              f"{median(library, 'load_seconds'):.3f} s (it imported dask: {library[0]['load_imported_dask']}); "
              f"presentation MultiIndex levels: {library[0]['levels']}"))
@@ -132,7 +135,8 @@ def warm_loads(ctx: Context) -> None:
              f"then takes {median(stimuli, 'first_get_stimulus_seconds'):.4f} s more"))
     ctx.figures.append(ratio_figure(
         "peak RSS of warm get_assembly", median(library, "max_rss_mb"), median(raw, "max_rss_mb"), 1.15, "MB",
-        [s["max_rss_mb"] for s in library], [s["max_rss_mb"] for s in raw],
+        _seconds(library, "max_rss_mb"), _seconds(raw, "max_rss_mb"),
+        rounds=round_ratios(_seconds(library, "max_rss_mb"), _seconds(raw, "max_rss_mb")),
         note="ru_maxrss of the whole child process; both import numpy, pandas, xarray, netCDF4, brainio_dvc first"))
     crossings = run_probe("warm_crossings", {"identifier": ASSEMBLY_ID, "registry": registry}, env)["crossings"]
     ctx.figures.append(absolute_figure(
@@ -143,32 +147,37 @@ def warm_loads(ctx: Context) -> None:
 
 
 def _cold_local_loads(ctx: Context, registry: str) -> None:
-    """Cold loads from the local-directory remote, interleaved with plain copies of the same files."""
+    """Rounds of a cold load from the local-directory remote, a warm load of the files it cached
+    and a plain copy of the same files, each in a fresh process, back to back."""
     import brainio_dvc.lookup as lookup
 
     rows = [lookup.lookup_assembly(ASSEMBLY_ID, registry=registry), *lookup.lookup_stimulus_set(STIMULUS_SET_ID,
                                                                                                  registry=registry)]
     storage = Path(registry).parent / "storage"
     paths = [str(storage / "files" / "md5" / row["md5"][:2] / row["md5"][2:]) for row in rows]
-    cold, raw = [], []
-    for number in range(ctx.scale.heavy_runs):
-        cold.append(run_probe("cold_get_assembly", {"identifier": ASSEMBLY_ID, "registry": registry},
-                              scenario_env(ctx.work / "cold-local" / f"run-{number}")))
+    args = {"identifier": ASSEMBLY_ID, "registry": registry}
+    cold, warm, raw = [], [], []
+    for number in range(ctx.scale.runs):
+        env = scenario_env(ctx.work / "cold-local" / f"run-{number}")
+        cold.append(run_probe("cold_get_assembly", args, env))
+        warm.append(run_probe("get_assembly", args, env))
         copies = ctx.work / "cold-local" / f"copies-{number}"
         raw.append(run_probe("copy_files", {"paths": paths, "destination": str(copies)},
                              scenario_env(ctx.work / "cold-local" / f"copy-{number}")))
         shutil.rmtree(copies, ignore_errors=True)
+        shutil.rmtree(ctx.work / "cold-local" / f"run-{number}", ignore_errors=True)
         logger.info("  cold local run %d: get_assembly %.3f s (then the first use of a stimulus path %.3f s), "
-                    "copy %.3f s", number + 1, cold[-1]["seconds"], cold[-1]["first_use_seconds"], raw[-1]["seconds"])
-    copy = median(raw)
-    baseline = copy + (ctx.warm_seconds or 0.0)
+                    "warm %.3f s, copy %.3f s", number + 1, cold[-1]["seconds"], cold[-1]["first_use_seconds"],
+                    warm[-1]["seconds"], raw[-1]["seconds"])
+    baselines = [copy + again for copy, again in zip(_seconds(raw), _seconds(warm), strict=True)]
     ctx.figures.append(ratio_figure(
-        "cold get_assembly from a local-directory remote, empty caches", median(cold), baseline, 1.3, "s",
-        _seconds(cold), _seconds(raw),
+        "cold get_assembly from a local-directory remote, empty caches", median(cold), statistics.median(baselines),
+        1.3, "s", _seconds(cold), baselines, rounds=round_ratios(_seconds(cold), baselines),
         note=f"baseline = a plain copy (shutil.copyfile) of the assembly, stimulus CSV and ZIP from the remote "
-             f"directory ({raw[0]['bytes']} bytes, median {copy:.3f} s) + the warm get_assembly median "
-             f"({ctx.warm_seconds:.3f} s); baseline_samples are the copies; the stimuli are extracted on the first "
-             f"use of their paths, after the figure: median {median(cold, 'first_use_seconds'):.3f} s"))
+             f"directory ({raw[0]['bytes']} bytes, median {median(raw):.3f} s) + a warm get_assembly of the files "
+             f"the cold load cached (median {median(warm):.3f} s), both right after each cold load; the ratio is "
+             f"the median of each round's; the stimuli are extracted on the first use of their paths, after the "
+             f"figure: median {median(cold, 'first_use_seconds'):.3f} s"))
     ctx.measure("peak RSS of cold get_assembly from the local-directory remote (median)",
                 round(median(cold, "max_rss_mb"), 1), "MB")
 
@@ -237,31 +246,34 @@ def _cold_loads(ctx: Context, root: Path, bucket: str, server: Any, key: str, se
     rows = [lookup.lookup_assembly(ASSEMBLY_ID, registry=str(root)),
             *lookup.lookup_stimulus_set(STIMULUS_SET_ID, registry=str(root))]
     keys = [f"store/files/md5/{row['md5'][:2]}/{row['md5'][2:]}" for row in rows]
-    cold, raw = [], []
-    for number in range(ctx.scale.heavy_runs):
+    args = {"identifier": ASSEMBLY_ID, "registry": str(root)}
+    cold, warm, raw = [], [], []
+    for number in range(ctx.scale.runs):
         env = scenario_env(ctx.work / "cold" / f"run-{number}")
-        cold.append(run_probe("cold_get_assembly", {"identifier": ASSEMBLY_ID, "registry": str(root)}, env))
+        cold.append(run_probe("cold_get_assembly", args, env))
+        warm.append(run_probe("get_assembly", args, env))
         raw.append(run_probe("boto3_download", {"endpoint": server.endpoint, "bucket": bucket, "keys": keys,
                                                 "key": key, "secret": secret,
                                                 "destination": str(ctx.work / "cold" / f"boto3-{number}")}, env))
         shutil.rmtree(ctx.work / "cold" / f"boto3-{number}", ignore_errors=True)
         logger.info("  cold run %d: get_assembly %.3f s (%d bytes cached; then the first use of a stimulus path "
-                    "%.3f s), boto3 %.3f s (%d bytes)", number + 1, cold[-1]["seconds"], cold[-1]["cached_bytes"],
-                    cold[-1]["first_use_seconds"], raw[-1]["seconds"], raw[-1]["bytes"])
+                    "%.3f s), warm %.3f s, boto3 %.3f s (%d bytes)", number + 1, cold[-1]["seconds"],
+                    cold[-1]["cached_bytes"], cold[-1]["first_use_seconds"], warm[-1]["seconds"], raw[-1]["seconds"],
+                    raw[-1]["bytes"])
     ctx.measure("peak RSS of cold get_assembly from S3 (median)", round(median(cold, "max_rss_mb"), 1), "MB",
                 boto3_max_rss_mb=round(median(raw, "max_rss_mb"), 1))
     if ctx.profile_dir is not None:  # one more run, under cProfile, not counted
-        run_probe("cold_get_assembly", {"identifier": ASSEMBLY_ID, "registry": str(root),
-                                        "profile": str(ctx.profile_dir / "cold_get_assembly_s3.prof")},
+        run_probe("cold_get_assembly", {**args, "profile": str(ctx.profile_dir / "cold_get_assembly_s3.prof")},
                   scenario_env(ctx.work / "cold" / "profiled"))
-    download = median(raw)
-    baseline = download + (ctx.warm_seconds or 0.0)
+    baselines = [download + again for download, again in zip(_seconds(raw), _seconds(warm), strict=True)]
     ctx.figures.append(ratio_figure(
-        "cold get_assembly from S3, empty caches", median(cold), baseline, 1.3, "s", _seconds(cold), _seconds(raw),
+        "cold get_assembly from S3, empty caches", median(cold), statistics.median(baselines), 1.3, "s",
+        _seconds(cold), baselines, rounds=round_ratios(_seconds(cold), baselines),
         note=f"baseline = boto3 download of the assembly, stimulus CSV and ZIP ({raw[0]['bytes']} bytes, median "
-             f"{download:.3f} s incl. import boto3) + the warm get_assembly median ({ctx.warm_seconds:.3f} s); "
-             f"baseline_samples are the boto3 downloads; the stimuli are extracted on the first use of their paths, "
-             f"after the figure: median {median(cold, 'first_use_seconds'):.3f} s"))
+             f"{median(raw):.3f} s incl. import boto3) + a warm get_assembly of the files the cold load cached "
+             f"(median {median(warm):.3f} s), both right after each cold load; the ratio is the median of each "
+             f"round's; the stimuli are extracted on the first use of their paths, after the figure: median "
+             f"{median(cold, 'first_use_seconds'):.3f} s"))
 
 
 def lookups(ctx: Context) -> None:

@@ -265,20 +265,11 @@ def _check_pair(identifier: str, decision: pins.Decision, csv_row: Mapping[str, 
     pins.loaded(TYPE_STIMULUS_SET, identifier, [dict(csv_row), dict(zip_row)], decision)
 
 
-def _stimulus_set(
-    identifier: str,
-    decision: pins.Decision,
-    csv_row: Mapping[str, Any],
-    zip_row: Mapping[str, Any],
-    csv_path: Path,
-    directory: Path,
-    extract: Callable[[], object] | None,
-    plan: _Plan | None = None,
+def _read_stimulus_set(
+    identifier: str, csv_row: Mapping[str, Any], csv_path: Path, directory: Path, plan: _Plan | None = None
 ) -> StimulusSet:
-    """The stimulus set of a CSV whose stimuli are in ``directory``, or, with ``extract``, are
-    put there by ``extract()`` on the first use of the stimulus paths (the caller checks the ZIP,
-    and the pair: :func:`_check_pair`)."""
-    from .stimuli import StimulusPaths, resolve_stimulus_set_class
+    """The stimulus set of a CSV whose stimuli are (or will be) in ``directory``, as read."""
+    from .stimuli import resolve_stimulus_set_class
 
     cls = plan.stimulus_set_class if plan is not None else None
     if cls is None:
@@ -289,6 +280,27 @@ def _stimulus_set(
         raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
     if plan is not None:
         plan.stimulus_set_class = cls
+    return stimulus_set
+
+
+def _stimulus_set(
+    identifier: str,
+    decision: pins.Decision,
+    csv_row: Mapping[str, Any],
+    zip_row: Mapping[str, Any],
+    csv_path: Path,
+    directory: Path,
+    extract: Callable[[], object] | None,
+    plan: _Plan | None = None,
+    read: StimulusSet | None = None,
+) -> StimulusSet:
+    """The stimulus set of a CSV whose stimuli are in ``directory``, or, with ``extract``, are
+    put there by ``extract()`` on the first use of the stimulus paths (the caller checks the ZIP,
+    and the pair: :func:`_check_pair`).  ``read``: the CSV's :func:`_read_stimulus_set`, when
+    the caller read it already."""
+    from .stimuli import StimulusPaths
+
+    stimulus_set = read if read is not None else _read_stimulus_set(identifier, csv_row, csv_path, directory, plan)
     if extract is not None:
         paths = stimulus_set.stimulus_paths
         if not (isinstance(paths, StimulusPaths) and paths.prepare_with(extract)):
@@ -350,6 +362,11 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
         plan = _new_plan(found, cls, (row, csv_row, zip_row), home)
     extracted = is_extracted(plan.stimuli)
     started: list[Background[list[str] | None]] = []
+    read: list[StimulusSet] = []
+
+    def read_csv(path: Path) -> None:
+        # As soon as the CSV is there, in its thread, while the netCDF file downloads.
+        read.append(_read_stimulus_set(stimulus_set_identifier, csv_row, path, plan.stimuli, plan))
 
     def start_checking(path: Path) -> None:
         # As soon as the ZIP is there, while the netCDF file downloads and is read: a bad ZIP
@@ -361,7 +378,7 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
             (row, identifier, decision),
             (csv_row, stimulus_set_identifier, stimulus_decision),
             (zip_row, stimulus_set_identifier, stimulus_decision),
-        ], plan.files, then=None if extracted else {2: start_checking})
+        ], plan.files, then={1: read_csv} if extracted else {1: read_csv, 2: start_checking})
     except BaseException:
         for background in started:  # nothing is left running
             background.join()
@@ -370,7 +387,7 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
     extract = None if extracted else partial(_extract, stimulus_set_identifier, csv_row, zip_row, zip_path, home)
     with checking:
         stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path,
-                                     plan.stimuli, extract, plan)
+                                     plan.stimuli, extract, plan, read[0])
         loader_class = plan.loader_class = plan.loader_class or cls.get_loader_class()
         loader = loader_class(
             cls=cls,
