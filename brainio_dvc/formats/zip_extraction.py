@@ -190,39 +190,62 @@ _ENCRYPTED = 0x1
 _UTF8_NAME = 0x800
 
 
-def _stored_bytes(descriptor: int, info: zipfile.ZipInfo) -> bytes | None:
-    """The bytes of a small uncompressed entry, read with two ``pread`` calls and checked as
-    :mod:`zipfile` checks them (local header, name, size, CRC-32); None when the entry is not
-    such an entry or any check fails: :mod:`zipfile` then reads it, and says what is wrong.
+#: Bytes of the archive :class:`_StoredEntries` reads at a time.
+_WINDOW_BYTES = 8 << 20
 
-    Stimulus ZIPs are thousands of small stored images; opening each through ``ZipFile.open``
-    costs several times the copy.
+
+class _StoredEntries:
+    """The small uncompressed entries of an archive, read a window of it at a time and checked as
+    :mod:`zipfile` checks them (local header, name, size, CRC-32).
+
+    Stimulus ZIPs are thousands of small stored images, one after another: opening each through
+    ``ZipFile.open`` costs several times the copy, and even three ``pread`` calls an entry show.
+    Entries in the order they are stored take one read per window.
     """
-    if (info.compress_type != zipfile.ZIP_STORED or info.flag_bits & _ENCRYPTED
-            or info.compress_size != info.file_size or info.file_size > COPY_BUFFER):
-        return None
-    try:
-        header = os.pread(descriptor, _LOCAL_HEADER.size, info.header_offset)
-        if len(header) != _LOCAL_HEADER.size:
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor = descriptor
+        self._window = memoryview(b"")
+        self._start = 0
+
+    def _view(self, start: int, length: int) -> memoryview | None:
+        """Bytes ``start`` to ``start + length`` of the archive; None past its end."""
+        offset = start - self._start
+        if offset < 0 or offset + length > len(self._window):
+            self._window = memoryview(os.pread(self._descriptor, max(length, _WINDOW_BYTES), start))
+            self._start, offset = start, 0
+        return self._window[offset:offset + length] if offset + length <= len(self._window) else None
+
+    def read(self, info: zipfile.ZipInfo) -> memoryview | None:
+        """The bytes of a small stored entry; None when it is not one, or when any check fails:
+        :mod:`zipfile` then reads it, and says what is wrong."""
+        if (info.compress_type != zipfile.ZIP_STORED or info.flag_bits & _ENCRYPTED
+                or info.compress_size != info.file_size or info.file_size > COPY_BUFFER):
             return None
-        fields = _LOCAL_HEADER.unpack(header)
-        if fields[0] != _LOCAL_SIGNATURE:
+        try:
+            header = self._view(info.header_offset, _LOCAL_HEADER.size)
+            if header is None:
+                return None
+            fields = _LOCAL_HEADER.unpack(header)
+            if fields[0] != _LOCAL_SIGNATURE:
+                return None
+            name_length, extra_length = fields[10], fields[11]
+            rest = self._view(info.header_offset + _LOCAL_HEADER.size, name_length + extra_length + info.file_size)
+            if rest is None:
+                return None
+            # Equal bytes, rather than equal decoded names: cp437 maps every byte, and UTF-8
+            # decodes each valid sequence one way only, so the two tests agree.
+            name = info.orig_filename
+            encoding = "ascii" if name.isascii() else ("utf-8" if fields[3] & _UTF8_NAME else "cp437")
+            if rest[:name_length] != name.encode(encoding):
+                return None
+        except (OSError, OverflowError, ValueError):  # ValueError: a name that does not encode
             return None
-        name_length, extra_length = fields[10], fields[11]
-        start = info.header_offset + _LOCAL_HEADER.size
-        name = os.pread(descriptor, name_length, start)
-        encoding = "utf-8" if fields[3] & _UTF8_NAME else "cp437"
-        if name.decode(encoding) != info.orig_filename:
-            return None
-        data = os.pread(descriptor, info.file_size, start + name_length + extra_length)
-    except (OSError, OverflowError, UnicodeDecodeError):
-        return None
-    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
-        return None
-    return data
+        data = rest[name_length + extra_length:]
+        return data if zlib.crc32(data) == info.CRC else None
 
 
-def _write_new(destination: str, data: bytes) -> None:
+def _write_new(destination: str, data: bytes | memoryview) -> None:
     """Write ``data`` to a file that must not exist yet (as ``open(destination, "xb")``)."""
     descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -235,14 +258,14 @@ def _write_new(destination: str, data: bytes) -> None:
 
 def _extract_member(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, directory: Path | None, zip_path: Path, made: set[Path],
-    descriptor: int | None = None,
+    stored: _StoredEntries | None = None,
 ) -> None:
     """Write one checked entry under ``directory`` (None: read and check it only), at once when it
     is small, else in chunks.
 
     ``made`` holds the directories created so far, so that each is made once (stimulus ZIPs
-    hold thousands of small files, and a system call less per file shows).  With the archive's
-    ``descriptor``, small stored entries are read directly (:func:`_stored_bytes`).
+    hold thousands of small files, and a system call less per file shows).  With ``stored``,
+    small stored entries are read directly.
     """
     destination = None if directory is None else directory.joinpath(*_parts(info.filename))
     if _is_directory(info):
@@ -253,7 +276,7 @@ def _extract_member(
     if destination is not None and destination.parent not in made:
         destination.parent.mkdir(parents=True, exist_ok=True)
         made.add(destination.parent)
-    data = _stored_bytes(descriptor, info) if descriptor is not None else None
+    data = stored.read(info) if stored is not None else None
     if data is not None:
         if destination is not None:
             _write_new(str(destination), data)
@@ -291,12 +314,12 @@ def _extract_into(zip_path: Path, directory: Path | None) -> list[str]:
             with archive:
                 _check_members(zip_path, members)
                 made = set() if directory is None else {directory}
-                descriptor = stream.fileno() if hasattr(os, "pread") else None
+                stored = _StoredEntries(stream.fileno()) if hasattr(os, "pread") else None
                 progress = contextlib.nullcontext(lambda _: None) if directory is None else \
                     tracker("unzip", directory.name, len(members), unit="files")  # only extraction reports
                 with progress as advance:
                     for member in members:
-                        _extract_member(archive, member, directory, zip_path, made, descriptor)
+                        _extract_member(archive, member, directory, zip_path, made, stored)
                         advance(1)
     except _DamagedArchive as damage:
         raise _damaged(zip_path, damage.__cause__ or damage) from damage.__cause__

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import stat
+import struct
 import tempfile
 import zipfile
 from pathlib import Path
@@ -16,9 +17,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from brainio_dvc.exceptions import BrainioDvcError, UnsafeArchiveError, ValidationError
+from brainio_dvc.formats import zip_extraction
 from brainio_dvc.formats.archives import create_stimulus_csv, create_stimulus_zip, stimulus_zip_member_names
 from brainio_dvc.formats.hashes import sha1_hash
-from brainio_dvc.formats.zip_extraction import extract_zip
+from brainio_dvc.formats.zip_extraction import check_zip, extract_zip
 from brainio_dvc.stimuli import StimulusSet
 
 
@@ -300,6 +302,76 @@ def test_a_damaged_stored_entry_fails_the_extraction(tmp_path: Path, damage: str
     with pytest.raises(ValidationError, match="readable ZIP"):
         extract_zip(zip_path, tmp_path / "out")
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def _many_stored_entries(tmp_path: Path) -> Path:
+    """Stored entries of many sizes, with ASCII, UTF-8 and cp437 names (written in that order)."""
+    rng = np.random.default_rng(7)
+    entries: list[tuple[zipfile.ZipInfo | str, bytes]] = [
+        (f"set/{number}.png", rng.bytes(int(rng.integers(0, 300)))) for number in range(40)
+    ]
+    entries.append(("été/ü.png", b"utf-8 name"))  # zipfile sets the UTF-8 flag for it
+    entries.append(("cafX.png", b"cp437 name"))  # made "café.png" in cp437 below, as old Windows tools wrote it
+    path = build_zip(tmp_path / "many.zip", entries)
+    path.write_bytes(path.read_bytes().replace(b"cafX.png", b"caf\x82.png"))  # the local and central names
+    return path
+
+
+@pytest.mark.parametrize("window", [64, 1 << 20])
+def test_stored_entries_read_a_window_at_a_time_are_extracted_byte_for_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    """Windows smaller than most entries (each read again where it is cut) and one window for all."""
+    monkeypatch.setattr(zip_extraction, "_WINDOW_BYTES", window)
+    zip_path = _many_stored_entries(tmp_path)
+    target = extract_zip(zip_path, tmp_path / "out")
+    with zipfile.ZipFile(zip_path) as archive:
+        for info in archive.infolist():
+            assert (target / info.filename).read_bytes() == archive.read(info), info.filename
+        assert check_zip(zip_path) == archive.namelist()
+
+
+def test_stored_entries_are_read_with_one_system_call_per_window_none_through_zipfile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every entry, whatever its name's encoding, is checked from the window: none falls back
+    to ``ZipFile.open``, which would check it too, only slower."""
+    reads: list[int] = []
+    opened: list[str] = []
+    real_pread, real_open = os.pread, zipfile.ZipFile.open
+
+    def counted_pread(descriptor: int, length: int, offset: int) -> bytes:
+        reads.append(offset)
+        return real_pread(descriptor, length, offset)
+
+    def counted_open(archive: zipfile.ZipFile, name: object, *arguments: object, **options: object) -> object:
+        opened.append(getattr(name, "filename", name))
+        return real_open(archive, name, *arguments, **options)
+
+    zip_path = _many_stored_entries(tmp_path)
+    monkeypatch.setattr(zip_extraction.os, "pread", counted_pread)
+    monkeypatch.setattr(zipfile.ZipFile, "open", counted_open)
+    check_zip(zip_path)
+    assert len(reads) == 1 and opened == [], (reads, opened)
+
+
+def test_a_damaged_entry_read_a_window_at_a_time_fails_the_check_wherever_the_windows_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each entry in turn has its first byte damaged: some lie whole in a window, some are cut."""
+    monkeypatch.setattr(zip_extraction, "_WINDOW_BYTES", 256)
+    zip_path = _many_stored_entries(tmp_path)
+    original = zip_path.read_bytes()
+    with zipfile.ZipFile(zip_path) as archive:
+        infos = [info for info in archive.infolist() if info.file_size]
+    for info in infos:
+        damaged = bytearray(original)
+        name_length, extra_length = struct.unpack_from("<2H", original, info.header_offset + 26)
+        damaged[info.header_offset + 30 + name_length + extra_length] ^= 0xFF
+        zip_path.write_bytes(bytes(damaged))
+        with pytest.raises(ValidationError, match="readable ZIP") as raised:
+            check_zip(zip_path)
+        assert repr(info.filename) in str(raised.value), (info.filename, str(raised.value))
 
 
 def _extract_after_barrier(barrier, zip_path: str, target: str, results) -> None:
