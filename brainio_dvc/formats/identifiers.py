@@ -73,19 +73,23 @@ def _suspicious(name: str) -> bool:
     )
 
 
-#: :func:`_suspicious` of every line of a text at once (a name per line, none with a newline).
-_SUSPICIOUS_LINE = re.compile(r"[\\\x00]|\.\.|^/|^.:|^[./]*$", re.MULTILINE)
+#: The part of :func:`_suspicious` that looks at the start of a name, for every line of a text
+#: at once (a name per line, none with a newline).  Each alternative starts with the anchor, so
+#: the expression fails at once wherever a line does not start.
+_SUSPICIOUS_LINE_START = re.compile(r"^(?:/|.:|[./]*$)", re.MULTILINE)
 
 
 def unsafe_relative_paths(names: Sequence[str]) -> list[tuple[str, str]]:
     """The names of ``names`` that :func:`relative_path_problem` refuses, with its reason, in order.
 
-    The names are screened all at once, one regular expression over one line per name (about
-    a millisecond for 6,000 names, the files of a stimulus set); only when it flags something
-    are they screened one by one and the flagged ones examined.
+    The names are screened all at once, as the lines of one text: substring searches for what
+    may not appear anywhere in a name, and one anchored regular expression for what may not
+    start one (about 3 ms for 5,760 names of 44 characters, the files of a stimulus set).  Only
+    when that flags something are they screened one by one and the flagged ones examined.
     """
     lines = "\n".join(names)
-    if lines.count("\n") == len(names) - 1 and not _SUSPICIOUS_LINE.search(lines):
+    if (lines.count("\n") == len(names) - 1 and "\\" not in lines and "\x00" not in lines and ".." not in lines
+            and not _SUSPICIOUS_LINE_START.search(lines)):
         return []
     return [(name, reason) for name in names
             if _suspicious(name) and (reason := relative_path_problem(name)) is not None]

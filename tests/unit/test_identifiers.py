@@ -131,7 +131,15 @@ def test_stimulus_id_rejects_what_is_unsafe(stimulus_id: object) -> None:
 @given(st.lists(st.text(alphabet="a./\\:\x00-", max_size=5), max_size=6)
        | st.lists(st.text(alphabet="a./\n", max_size=4), max_size=4))
 def test_the_screen_of_all_names_at_once_finds_exactly_the_unsafe_ones(names: list[str]) -> None:
-    """unsafe_relative_paths (one regular expression over every name, CSV file names and ZIP
-    entries) must give what relative_path_problem gives name by name, in order."""
+    """unsafe_relative_paths (one screen of every name, CSV file names and ZIP entries) must give
+    what relative_path_problem gives name by name, in order."""
     expected = [(name, reason) for name in names if (reason := relative_path_problem(name)) is not None]
     assert unsafe_relative_paths(names) == expected
+
+
+@pytest.mark.parametrize("unsafe", ["a/../b", "a/..", "a\\b", "a\x00b", "/a", "c:a", "", ".", "./."])
+def test_the_screen_finds_each_kind_of_unsafe_name_among_safe_ones(unsafe: str) -> None:
+    """Each refusal where it may hide: in the middle of a name, at its start, among others."""
+    names = ["img/1.png", unsafe, "img/2.png"]
+    assert unsafe_relative_paths(names) == [(unsafe, relative_path_problem(unsafe))]
+    assert relative_path_problem(unsafe) is not None
