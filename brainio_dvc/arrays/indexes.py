@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -164,12 +164,11 @@ def levels_to_extend(xr_data: xr.DataArray, dim: Hashable) -> LevelsToExtend:
     if isinstance(index, pd.MultiIndex) and not _plain_coords(xr_data, dim):
         replaced = [dim, *index.names]
     else:
-        gathered = _gathered_index(xr_data, dim, single_level=True)
+        gathered = _gathered_levels(xr_data, dim)
         index = None
-        if gathered is not None:
-            replaced = gathered[0]
-            # single_level: the coordinates are one MultiIndex, which xarray's to_index() types as an Index.
-            index = cast("pd.MultiIndex", gathered[1].to_index())
+        if gathered is not None:  # a lone coordinate is a level too: no plain index
+            replaced, levels = gathered
+            index = _multi_index(levels)
     others: tuple[list[Hashable], dict[Hashable, xr.Variable], dict[Hashable, Any]] = ([], {}, {})
     if len(set(xr_data.dims)) == len(xr_data.dims):
         others = gathered_coordinates(xr_data, skip=(dim,))
@@ -177,35 +176,47 @@ def levels_to_extend(xr_data: xr.DataArray, dim: Hashable) -> LevelsToExtend:
 
 
 def _gathered_index(
-    xr_data: xr.DataArray | xr.Dataset, dim: Hashable, single_level: bool = False
+    xr_data: xr.DataArray | xr.Dataset, dim: Hashable
 ) -> tuple[list[Hashable], xr.Coordinates] | None:
-    """The variables to replace and the index coordinates replacing them, if any.
+    """The variables to replace and the index coordinates replacing them, if any: a lone
+    coordinate becomes a plain index, several become one MultiIndex."""
+    gathered = _gathered_levels(xr_data, dim)
+    if gathered is None:
+        return None
+    replaced, levels = gathered
+    if len(levels) == 1 and len(replaced) == 1:  # one coordinate, and no index before
+        variable = xr_data.coords.variables[replaced[0]]
+        return replaced, xr.Coordinates({dim: xr.Variable((dim,), variable.values, variable.attrs)})
+    return replaced, xr.Coordinates.from_pandas_multiindex(_multi_index(levels), dim)
 
-    ``single_level`` makes a lone coordinate a one-level MultiIndex instead of a plain index.
-    """
+
+def _gathered_levels(
+    xr_data: xr.DataArray | xr.Dataset, dim: Hashable
+) -> tuple[list[Hashable], dict[Hashable, np.ndarray]] | None:
+    """The variables of ``dim``'s coordinates to replace, and the values of each level of the
+    one MultiIndex they make (index levels first, in their order), if ``dim`` has plain
+    coordinates at all."""
     coords = _plain_coords(xr_data, dim)
     if not coords:
         return None
+    variables = xr_data.coords.variables
     levels: dict[Hashable, np.ndarray] = {}
     replaced: list[Hashable] = []
-    for index, variables in xr_data.xindexes.group_by_index():
-        if any(variable.dims != (dim,) for variable in variables.values()):
+    for index, indexed in xr_data.xindexes.group_by_index():
+        if any(variable.dims != (dim,) for variable in indexed.values()):
             continue
         if isinstance(index, PandasMultiIndex):
-            levels.update((level, xr_data[level].values) for level in index.index.names)
+            levels.update((level, variables[level].values) for level in index.index.names)
         elif isinstance(index, PandasIndex):
             name = index.index.name
-            levels[f"{dim}_level_0" if name == dim else name] = xr_data[name].values
+            levels[f"{dim}_level_0" if name == dim else name] = variables[name].values
         else:
             logger.debug("not gathering coordinates of %s: it has a %s", dim, type(index).__name__)
             return None
-        replaced.extend(variables)
-    if not levels and len(coords) == 1 and not single_level:
-        (name, variable), = coords.items()
-        return [name], xr.Coordinates({dim: xr.Variable((dim,), variable.values, variable.attrs)})
+        replaced.extend(indexed)
     levels.update((name, variable.values) for name, variable in coords.items())
     replaced.extend(coords)
-    return replaced, xr.Coordinates.from_pandas_multiindex(_multi_index(levels), dim)
+    return replaced, levels
 
 
 def _multi_index(arrays: Mapping[Hashable, np.ndarray]) -> pd.MultiIndex:
