@@ -191,7 +191,7 @@ _UTF8_NAME = 0x800
 
 
 #: Bytes of the archive :class:`_StoredEntries` reads at a time.
-_WINDOW_BYTES = 8 << 20
+_WINDOW_BYTES = 1 << 20
 
 
 class _StoredEntries:

@@ -104,13 +104,13 @@ def copy_hashing_file(
 
     copying = Background(copy)
     digests = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
-    buffer = bytearray(_HASH_READ_BYTES)
+    buffer = bytearray(min(_HASH_READ_BYTES, max(total, 1)))  # a small file needs no more
     view = memoryview(buffer)
     hashed = 0
     try:
         while (available := copied.wait_beyond(hashed)) > hashed:
             while hashed < available:
-                count = os.preadv(destination, [view[:min(_HASH_READ_BYTES, available - hashed)]], hashed)
+                count = os.preadv(destination, [view[:min(len(buffer), available - hashed)]], hashed)
                 if count == 0:
                     msg = f"the copy's bytes {hashed} to {available} could not be read back"
                     raise OSError(errno.EIO, msg)
