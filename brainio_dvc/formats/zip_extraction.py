@@ -52,10 +52,10 @@ _ZIP_READ_ERRORS = (
     struct.error,
 )
 
+
 def _parts(name: str) -> list[str]:
     """The path components of a member name as :mod:`zipfile` extracts it ('' and '.' dropped)."""
     return [part for part in name.split("/") if part not in ("", ".")]
-
 
 
 def _refused(

@@ -67,7 +67,7 @@ def _copy_range(source: int, destination: int, offset: int, count: int, kernel: 
             if error.errno not in _NO_KERNEL_COPY:
                 raise
             kernel[0] = False
-    data = os.pread(source, min(count, _HASH_READ_BYTES), offset)
+    data = os.pread(source, count, offset)  # count is at most one step
     written = 0
     while written < len(data):
         written += os.pwrite(destination, data[written:], offset + written)
