@@ -25,8 +25,6 @@ class Context:
     local_root: Path | None = None
     figures: list[Figure] = field(default_factory=list)
     measurements: list[dict[str, Any]] = field(default_factory=list)
-    warm_seconds: float | None = None
-    raw_seconds: float | None = None
     #: Where one extra, uncounted run of the heavy load probes writes cProfile statistics.
     profile_dir: Path | None = None
     #: One row of figures per scale (benchmarks.growth).
@@ -118,9 +116,8 @@ def warm_loads(ctx: Context) -> None:
                     "get_stimulus_set %.4f s, read_csv %.4f s", number + 1, library[-1]["seconds"],
                     library[-1]["max_rss_mb"], raw[-1]["seconds"], raw[-1]["max_rss_mb"], stimuli[-1]["seconds"],
                     read_csv[-1]["seconds"])
-    ctx.warm_seconds, ctx.raw_seconds = median(library), median(raw)
     ctx.figures.append(ratio_figure(
-        "warm get_assembly + .load()", ctx.warm_seconds, ctx.raw_seconds, 1.1, "s", _seconds(library), _seconds(raw),
+        "warm get_assembly + .load()", median(library), median(raw), 1.1, "s", _seconds(library), _seconds(raw),
         rounds=round_ratios(_seconds(library), _seconds(raw)),
         note=f"baseline: xarray.open_dataarray(cached file).load(), run right after each get_assembly; the ratio "
              f"is the median of each such pair's; of the figure, get_assembly itself takes "
