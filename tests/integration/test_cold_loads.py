@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -150,8 +151,6 @@ def test_a_download_whose_bytes_do_not_match_is_refused_while_others_complete(re
 def test_a_failed_download_waits_for_the_extraction_it_started(registry: Registry) -> None:
     """The ZIP is extracted as soon as it is there; when the netCDF download then fails, the
     error is raised once that extraction is over: no thread is left running, nothing half-done."""
-    import threading
-
     expected = artifacts(registry)
     stored = registry.storage / "files" / "md5" / expected["assembly"][:2] / expected["assembly"][2:]
     stored.chmod(0o644)
@@ -161,6 +160,24 @@ def test_a_failed_download_waits_for_the_extraction_it_started(registry: Registr
     assert [thread for thread in threading.enumerate() if thread.name == "brainio-dvc"] == []
     assert hidden_leftovers(config.home()) == []
     assert data_cache().lookup("md5", expected["zip"]) is not None
+
+
+def test_a_netcdf_copy_damaged_in_the_middle_fails_the_load_as_corrupt_not_as_unreadable(registry: Registry) -> None:
+    """The netCDF file is read while its hash is computed (DataCache.reading): damaged bytes may
+    make the read itself fail, but the load reports what is wrong, the hash, and keeps nothing."""
+    expected = artifacts(registry)
+    stored = registry.storage / "files" / "md5" / expected["assembly"][:2] / expected["assembly"][2:]
+    stored.chmod(0o644)
+    data = bytearray(stored.read_bytes())
+    data[: len(data) // 2] = b"\xff" * (len(data) // 2)  # the header and half the chunks: unreadable
+    stored.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError) as raised:
+        brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))
+    assert expected["assembly"] in str(raised.value)
+    target = data_cache().path_for("md5", expected["assembly"])
+    assert not target.exists() and not target.with_name(target.name + ".state").exists()
+    assert hidden_leftovers(config.home()) == []
+    assert [thread for thread in threading.enumerate() if thread.name == "brainio-dvc"] == []
 
 
 def test_warm_loads_give_the_cold_load_values(registry: Registry) -> None:
