@@ -413,21 +413,29 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
         (csv_row, stimulus_set_identifier, stimulus_decision),
         (zip_row, stimulus_set_identifier, stimulus_decision),
     ], plan.files, then={1: read_csv} if extracted else {1: read_csv, 2: check}) as fetched:
-        file_path, csv_path = fetched(0), fetched(1)
         extract = None if extracted else (
             lambda: _extract(stimulus_set_identifier, csv_row, zip_row, fetched(2), home))
-        stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path,
-                                     plan.stimuli, extract, plan, read[0])
+
+        made: list[StimulusSet] = []
+
+        def stimulus_set_of_csv() -> StimulusSet:
+            if not made:  # once the CSV was read in its thread (read_csv)
+                made.append(_stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, fetched(1),
+                                          plan.stimuli, extract, plan, read[0]))
+            return made[0]
+
         loader_class = plan.loader_class = plan.loader_class or cls.get_loader_class()
         loader = loader_class(
             cls=cls,
-            file_path=file_path,
+            file_path=fetched(0),
             stimulus_set_identifier=stimulus_set_identifier,
-            stimulus_set=stimulus_set,
+            # a CSV not read yet is waited for once the netCDF file is read, by loaders that can
+            stimulus_set=stimulus_set_of_csv if not read and _waits_for_stimulus_set(loader_class)
+            else stimulus_set_of_csv(),
             chunks={} if lazy else None,
         )
         assembly = loader.load()
-        zip_path = fetched(2)
+        stimulus_set, csv_path, zip_path = stimulus_set_of_csv(), fetched(1), fetched(2)
     _check_pair(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, stimulus_set, csv_path, zip_path,
                 checked[0] if checked else None, plan)
     assembly.attrs.update(provenance(row, identifier))
@@ -436,6 +444,14 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
     assembly.attrs["stimulus_set"] = stimulus_set
     pins.loaded(TYPE_ASSEMBLY, identifier, [dict(row)], decision)
     return assembly
+
+
+def _waits_for_stimulus_set(loader_class: type[AssemblyLoader]) -> bool:
+    """Whether the loader takes its stimulus set as a function it calls once the file is read:
+    those whose ``load`` is :class:`~brainio_dvc.arrays.loaders.AssemblyLoader`'s own."""
+    from .arrays.loaders import AssemblyLoader
+
+    return loader_class.load is AssemblyLoader.load
 
 
 def _new_plan(found: AssemblyRows, cls: type[DataAssembly], rows: tuple[Mapping[str, Any], ...], home: Path) -> _Plan:
