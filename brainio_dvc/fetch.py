@@ -15,7 +15,6 @@ BrainIO's other public names are here too: :class:`Fetcher`, :class:`BotoFetcher
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib
 import logging
@@ -171,7 +170,7 @@ def fetch_file(
     from .s3 import fetch_s3_object, parse_s3_url, pinned_version
 
     cache = data_cache()
-    description = _description(identifier, location)
+    description = f"{identifier} ({location})" if identifier else location
     kind = str(location_type).lower()
     version = pinned_version(version_id)
     if version is not None and kind != "s3":
@@ -248,48 +247,23 @@ def cache_objects(
     return cache, found
 
 
-def _row_value(row: Mapping[str, Any], column: str) -> str | None:
-    found = row.get(column)
-    return None if is_missing(found) else str(found)
-
-
 def fetch_row(row: Mapping[str, Any], identifier: str | None = None) -> Path:
     """:func:`fetch_file` for one catalog row."""
+
+    def value(column: str) -> str | None:
+        found = row.get(column)
+        return None if is_missing(found) else str(found)
+
     return fetch_file(
         str(row["location_type"]),
         str(row["location"]),
-        _row_value(row, "sha1"),
-        _row_value(row, "version_id"),
-        md5=_row_value(row, "md5"),
-        registry=_row_value(row, "registry"),
-        rev=_row_value(row, "rev"),
-        identifier=identifier or _row_value(row, "identifier"),
+        value("sha1"),
+        value("version_id"),
+        md5=value("md5"),
+        registry=value("registry"),
+        rev=value("rev"),
+        identifier=identifier or value("identifier"),
     )
-
-
-def reading_row(row: Mapping[str, Any], identifier: str | None = None) -> contextlib.AbstractContextManager[Path]:
-    """:func:`fetch_row` for a load that reads the file in a ``with`` block.
-
-    A registry row's file copied from a local-directory remote is given to the block while its
-    hash is still being computed; leaving the block waits for it, and raises
-    :class:`IntegrityError` if it did not match (:meth:`DataCache.reading`).  Other rows' files
-    are fetched, and checked, before the block.
-    """
-    md5, registry, rev = (_row_value(row, column) for column in ("md5", "registry", "rev"))
-    if row.get("location_type") != LOCATION_TYPE_DVC or not (md5 and registry and rev):
-        return contextlib.nullcontext(fetch_row(row, identifier))
-    identifier = identifier or _row_value(row, "identifier")
-    return data_cache().reading(
-        "md5",
-        md5,
-        lambda destination, written: _remote(registry, rev).download(md5, destination, identifier, written),
-        _description(identifier, str(row["location"])),
-    )
-
-
-def _description(identifier: str | None, location: str) -> str:
-    """How messages name the file of a catalog row."""
-    return f"{identifier} ({location})" if identifier else location
 
 
 def verify_sha1(path: str | os.PathLike[str], sha1: str) -> None:

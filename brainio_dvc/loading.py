@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -18,7 +17,6 @@ from .exceptions import PinError, UnsafeArchiveError, ValidationError
 from .fetch import (
     cache_objects,
     fetch_row,
-    reading_row,
     stimuli_directory,
     stimuli_target,
 )
@@ -27,7 +25,7 @@ from .formats.zip_extraction import check_zip, is_extracted
 from .lookup import AssemblyRows, find_assembly_rows, find_stimulus_set_rows
 from .store import pins
 from .store.cache import DataCache, data_cache
-from .store.parallel import Background
+from .store.parallel import Background, awaited, side_by_side
 
 if TYPE_CHECKING:
     from .arrays.loaders import AssemblyLoader
@@ -97,23 +95,14 @@ def _check_pin(identifier: str, decision: pins.Decision, rows: tuple[Mapping[str
                            hint="`brainio-dvc lock --check` lists every such problem")
 
 
-def _pinned_copy(row: Mapping[str, Any], decision: pins.Decision) -> Path | None:
-    """For a pinned load, the repository's own copy of a row's file when it holds one (checked)."""
+def _fetch(row: Mapping[str, Any], identifier: str, decision: pins.Decision) -> Path:
+    """A row's file: for a pinned load, the repository's own copy when it holds one (checked)."""
     md5 = row.get("md5")
     if row.get("location_type") == LOCATION_TYPE_DVC and isinstance(md5, str) and md5 and decision.pinned:
-        return pins.local_file(str(row["location"]), md5)
-    return None
-
-
-def _fetch(row: Mapping[str, Any], identifier: str, decision: pins.Decision) -> Path:
-    """A row's file: the repository's own copy (:func:`_pinned_copy`), else :func:`fetch_row`."""
-    return _pinned_copy(row, decision) or fetch_row(row, identifier)
-
-
-def _reading(row: Mapping[str, Any], identifier: str, decision: pins.Decision) -> AbstractContextManager[Path]:
-    """:func:`_fetch` for a ``with`` block that reads the file (:func:`~brainio_dvc.fetch.reading_row`)."""
-    local = _pinned_copy(row, decision)
-    return contextlib.nullcontext(local) if local is not None else reading_row(row, identifier)
+        local = pins.local_file(str(row["location"]), md5)
+        if local is not None:
+            return local
+    return fetch_row(row, identifier)
 
 
 def _resolution(decision: pins.Decision) -> dict[str, str]:
@@ -137,8 +126,7 @@ def _load_stimulus_set(identifier: str, rev: str | None, registry: str | None) -
     files = _files((csv_row, zip_row), home)
     target = stimuli_target(_zip_digest(zip_row), home)
     extracted = is_extracted(target)
-    with _fetching([(csv_row, identifier, decision), (zip_row, identifier, decision)], files) as fetched:
-        csv_path, zip_path = fetched(0), fetched(1)
+    csv_path, zip_path = _fetch_all([(csv_row, identifier, decision), (zip_row, identifier, decision)], files)
     members = None if extracted else _check_zip(identifier, csv_row, zip_row, zip_path, home)
     extract = None if extracted else partial(_extract, identifier, csv_row, zip_row, zip_path, home)
     stimulus_set = _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, target, extract)
@@ -186,28 +174,21 @@ class _Plan:
     pair_checked: bool = False
 
 
-@contextlib.contextmanager
-def _fetching(
+def _fetch_all(
     jobs: list[tuple[Mapping[str, Any], str, pins.Decision]], files: _Files,
     then: Mapping[int, Callable[[Path], None]] | None = None,
-) -> Iterator[Callable[[int], Path]]:
-    """The files of several rows (``files``: theirs), fetched side by side while the block goes
-    on: the block is given ``fetched``, and ``fetched(i)`` waits for the file of job ``i``.
+) -> list[Path]:
+    """The files of several rows (``files``: theirs); when more than one must be downloaded,
+    side by side.
 
     Each row's file is looked up in the data cache once: a cached file is used as it is (a
-    pinned load's rows go through :func:`_fetch`, for the repository's own copies).  Each of the
-    others is downloaded in a thread of its own, but the first, which the block reads first (an
-    assembly's netCDF file), in the calling thread, through :func:`_reading`: the block may get
-    it while its hash is still being computed, and leaving the block waits for that hash (and
-    raises :class:`~brainio_dvc.exceptions.IntegrityError` if it did not match).  ``then[i]``
-    (``i`` > 0), if given, is called with the file of job ``i`` as soon as it is there, in the
-    thread that fetched it, and ``fetched(i)`` returns once it is done.
+    pinned load's rows go through :func:`_fetch`, for the repository's own copies).
+    ``then[i]``, if given, is called with the file of job ``i`` as soon as it is there, in the
+    thread that fetched it.
     """
     then = then or {}
     pinned = any(decision.pinned for _, _, decision in jobs)
     cached: list[Path | None] = [None] * len(jobs) if pinned else _cached_files(files)
-    found: dict[int, Path] = {}
-    downloads: dict[int, Background[Path]] = {}
 
     def fetch(number: int) -> Path:
         row, identifier, decision = jobs[number]
@@ -216,23 +197,9 @@ def _fetching(
             then[number](path)
         return path
 
-    def fetched(number: int) -> Path:
-        return downloads[number].result() if number in downloads else found[number]
-
-    try:
-        for number in range(1, len(jobs)):
-            if cached[number] is None:
-                downloads[number] = Background(partial(fetch, number))
-            else:
-                found[number] = fetch(number)
-        first = contextlib.nullcontext(cached[0]) if cached[0] is not None else _reading(*jobs[0])
-        with first as found[0]:
-            yield fetched
-    finally:
-        for download in downloads.values():  # nothing is left running
-            download.join()
-    for number in sorted(downloads):  # the first error, in order
-        downloads[number].result()
+    if sum(path is None for path in cached) <= 1:
+        return [fetch(number) for number in range(len(jobs))]
+    return side_by_side([partial(fetch, number) for number in range(len(jobs))])
 
 
 def _zip_digest(zip_row: Mapping[str, Any]) -> str:
@@ -357,9 +324,7 @@ def get_assembly(
     A cold load downloads the netCDF file, the stimulus CSV and the ZIP side by side, and
     checks the ZIP (every member's name and CRC-32, every CSV filename among them) while the
     netCDF file is read, so that a bad ZIP fails the load; the ZIP is extracted on first use
-    of the stimulus paths (:class:`~brainio_dvc.stimuli.StimulusPaths`).  A netCDF file copied
-    from a local-directory remote is read while its hash is computed, and the load returns
-    only once it matched (:meth:`~brainio_dvc.store.cache.DataCache.reading`).
+    of the stimulus paths (:class:`~brainio_dvc.stimuli.StimulusPaths`).
 
     ``lazy=True`` opens the netCDF file with dask in the chunks it is stored in (as
     ``BRAINIO_CHUNKS`` does with chunks of its own): values are read when they are used, so
@@ -396,62 +361,50 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
     if plan is None:
         plan = _new_plan(found, cls, (row, csv_row, zip_row), home)
     extracted = is_extracted(plan.stimuli)
+    started: list[Background[list[str] | None]] = []
     read: list[StimulusSet] = []
-    checked: list[list[str] | None] = []
 
     def read_csv(path: Path) -> None:
         # As soon as the CSV is there, in its thread, while the netCDF file downloads.
         read.append(_read_stimulus_set(stimulus_set_identifier, csv_row, path, plan.stimuli, plan))
 
-    def check(path: Path) -> None:
-        # As soon as the ZIP is there, in its thread, while the netCDF file downloads and is read:
-        # a bad ZIP fails the load, though it is extracted only on first use of the stimulus paths.
-        checked.append(_check_zip(stimulus_set_identifier, csv_row, zip_row, path, home))
+    def start_checking(path: Path) -> None:
+        # As soon as the ZIP is there, while the netCDF file downloads and is read: a bad ZIP
+        # fails the load, though it is extracted only on first use of the stimulus paths.
+        started.append(Background(partial(_check_zip, stimulus_set_identifier, csv_row, zip_row, path, home)))
 
-    with _fetching([
-        (row, identifier, decision),
-        (csv_row, stimulus_set_identifier, stimulus_decision),
-        (zip_row, stimulus_set_identifier, stimulus_decision),
-    ], plan.files, then={1: read_csv} if extracted else {1: read_csv, 2: check}) as fetched:
-        extract = None if extracted else (
-            lambda: _extract(stimulus_set_identifier, csv_row, zip_row, fetched(2), home))
-
-        made: list[StimulusSet] = []
-
-        def stimulus_set_of_csv() -> StimulusSet:
-            if not made:  # once the CSV was read in its thread (read_csv)
-                made.append(_stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, fetched(1),
-                                          plan.stimuli, extract, plan, read[0]))
-            return made[0]
-
+    try:
+        file_path, csv_path, zip_path = _fetch_all([
+            (row, identifier, decision),
+            (csv_row, stimulus_set_identifier, stimulus_decision),
+            (zip_row, stimulus_set_identifier, stimulus_decision),
+        ], plan.files, then={1: read_csv} if extracted else {1: read_csv, 2: start_checking})
+    except BaseException:
+        for background in started:  # nothing is left running
+            background.join()
+        raise
+    checking: contextlib.AbstractContextManager[Any] = awaited(started[0]) if started else contextlib.nullcontext()
+    extract = None if extracted else partial(_extract, stimulus_set_identifier, csv_row, zip_row, zip_path, home)
+    with checking:
+        stimulus_set = _stimulus_set(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, csv_path,
+                                     plan.stimuli, extract, plan, read[0])
         loader_class = plan.loader_class = plan.loader_class or cls.get_loader_class()
         loader = loader_class(
             cls=cls,
-            file_path=fetched(0),
+            file_path=file_path,
             stimulus_set_identifier=stimulus_set_identifier,
-            # a CSV not read yet is waited for once the netCDF file is read, by loaders that can
-            stimulus_set=stimulus_set_of_csv if not read and _waits_for_stimulus_set(loader_class)
-            else stimulus_set_of_csv(),
+            stimulus_set=stimulus_set,
             chunks={} if lazy else None,
         )
         assembly = loader.load()
-        stimulus_set, csv_path, zip_path = stimulus_set_of_csv(), fetched(1), fetched(2)
     _check_pair(stimulus_set_identifier, stimulus_decision, csv_row, zip_row, stimulus_set, csv_path, zip_path,
-                checked[0] if checked else None, plan)
+                started[0].result() if started else None, plan)
     assembly.attrs.update(provenance(row, identifier))
     assembly.attrs.update(_resolution(decision))
     assembly.attrs["stimulus_set_identifier"] = stimulus_set_identifier
     assembly.attrs["stimulus_set"] = stimulus_set
     pins.loaded(TYPE_ASSEMBLY, identifier, [dict(row)], decision)
     return assembly
-
-
-def _waits_for_stimulus_set(loader_class: type[AssemblyLoader]) -> bool:
-    """Whether the loader takes its stimulus set as a function it calls once the file is read:
-    those whose ``load`` is :class:`~brainio_dvc.arrays.loaders.AssemblyLoader`'s own."""
-    from .arrays.loaders import AssemblyLoader
-
-    return loader_class.load is AssemblyLoader.load
 
 
 def _new_plan(found: AssemblyRows, cls: type[DataAssembly], rows: tuple[Mapping[str, Any], ...], home: Path) -> _Plan:

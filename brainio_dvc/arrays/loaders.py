@@ -11,7 +11,7 @@ import ast
 import importlib.util
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -71,10 +71,6 @@ class AssemblyLoader:
     The values are read into memory and the file closed, unless ``chunks`` is given or
     ``BRAINIO_CHUNKS`` is set (and dask installed): then the file is opened lazily with those
     chunks (``{}``: the chunks the file is stored in), and values are read when first used.
-
-    ``stimulus_set`` may also be a function that returns it: :meth:`load` calls it once the file
-    is read (a cold load reads the stimulus CSV in another thread meanwhile), and keeps what it
-    returned as ``stimulus_set``.
     """
 
     def __init__(
@@ -82,7 +78,7 @@ class AssemblyLoader:
         cls: type[DataAssembly],
         file_path: str | PathLike[str],
         stimulus_set_identifier: str | None = None,
-        stimulus_set: pd.DataFrame | Callable[[], pd.DataFrame] | None = None,
+        stimulus_set: pd.DataFrame | None = None,
         group: str | None = None,
         chunks: Mapping[str, int] | None = None,
         **kwargs: Any,
@@ -92,18 +88,14 @@ class AssemblyLoader:
         self.assembly_class = cls
         self.file_path = file_path
         self.stimulus_set_identifier = stimulus_set_identifier
-        self._stimulus_set_when_read = stimulus_set if callable(stimulus_set) else None
-        self.stimulus_set = None if callable(stimulus_set) else stimulus_set
+        self.stimulus_set = stimulus_set
         self.group = group
         #: Dask chunks to open the file with ({} for the file's own); None: BRAINIO_CHUNKS decides.
         self.chunks = chunks
 
     def load(self) -> DataAssembly:
         """Read the file, add metadata, and gather the indexes once."""
-        data_array = self._read()
-        if self._stimulus_set_when_read is not None:
-            self.stimulus_set = self._stimulus_set_when_read()
-        return self.assembly_class(self._prepare(data_array))
+        return self.assembly_class(self._prepare(self._read()))
 
     def _read(self) -> xr.DataArray:
         chunks = _chunks_from_environment() if self.chunks is None else self.chunks

@@ -27,17 +27,6 @@ A *resumable* fetch (DVC remotes: large objects) downloads into a fixed partial 
 ``.<file>.resume.tmp``, which a killed download leaves behind: the next fetch completes it from
 where it stopped (range requests), then hashes the whole file as always.  A partial file that
 turns out not to match is discarded and the object downloaded whole once more.
-
-:meth:`DataCache.reading` is the fetch of a load that reads the file once: a copy from a
-local-directory remote is hashed well after its last byte is written, so the file is renamed
-into place as soon as it is complete, *without* its state record, and the load reads it while
-the hash goes on in another thread.  Leaving the block waits for the hash: the state record is
-written if it matched; if not, the file is removed and :class:`IntegrityError` raised, so that
-nothing read from it leaves the load.  Until then the file is in the cache but not trusted, as
-a :class:`CacheBatch`'s are: any lookup (in any process) takes the object's lock, and hashes a
-file without a state record before it uses it.  So a crash in the middle leaves a complete file
-that the next lookup verifies.  The price: a corrupt copy is parsed (by netCDF/HDF5) before the
-load learns that it does not match.
 """
 
 from __future__ import annotations
@@ -46,7 +35,6 @@ import contextlib
 import functools
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +51,7 @@ from ..formats.atomic import (
 )
 from ..formats.hashes import check_digest, file_hash, is_digest
 from .file_lock import file_lock
-from .parallel import Background, Batches
+from .parallel import Batches
 from .state import DATA_CACHES
 
 __all__ = [
@@ -79,10 +67,6 @@ logger = logging.getLogger(__name__)
 #: return the digests it computed of the bytes it wrote ({algorithm: hex}), which spares
 #: :meth:`DataCache.fetch` a second pass over the file to hash it.
 Downloader = Callable[[Path], Mapping[str, str] | None]
-#: A :data:`Downloader` that is also given a ``written()`` callback, which it may call (from
-#: any thread) once every byte is in the file and before its digests are done
-#: (:meth:`DataCache.reading`).
-StagedDownloader = Callable[[Path, Callable[[], None]], Mapping[str, str] | None]
 
 
 @dataclass(frozen=True)
@@ -127,21 +111,6 @@ def _digest_of(path: Path, algorithm: str, computed: Mapping[str, str] | None) -
     if computed and algorithm in computed:
         return computed[algorithm].lower()
     return file_hash(path, algorithm)
-
-
-def _check_digest(
-    path: Path, algorithm: str, digest: str, computed: Mapping[str, str] | None, description: str
-) -> None:
-    """Raise :class:`IntegrityError`, removing ``path``, unless its digest (``computed`` by its
-    download, else hashed now) is ``digest``."""
-    found = _digest_of(path, algorithm, computed)
-    if found != digest.lower():
-        path.unlink(missing_ok=True)
-        raise IntegrityError(description, algorithm, digest.lower(), found)
-
-
-def _unheard() -> None:
-    """A ``written()`` that nobody waits for (:data:`StagedDownloader`)."""
 
 
 def _complete_resumable(partial: Path, algorithm: str, digest: str, download: Downloader, description: str) -> None:
@@ -310,95 +279,26 @@ class DataCache:
             return cached
         target = self.path_for(algorithm, digest)
         with file_lock(target):
-            if self._lookup_locked(algorithm, digest) is None:
-                self._fetch_locked(algorithm, digest, target, download, description, resumable)
+            cached = self._lookup_locked(algorithm, digest)
+            if cached is not None:
+                return cached
+            partial = self.partial_path(target)
+            boot = boot_id()  # with one, no fsync: the state record names the boot (module docstring)
+            if resumable:
+                remove_stale_temporaries(target)  # what killed whole downloads left
+                _complete_resumable(partial, algorithm, digest, download, description or str(target))
+                partial.chmod(0o444)
+                publish(partial, target, fsync=boot is None)
+            else:
+                partial.unlink(missing_ok=True)  # a resumable download's leftovers, unused now
+                with atomic_path(target, fsync=boot is None) as temporary:
+                    logger.info("downloading %s", description or digest)
+                    found = _digest_of(temporary, algorithm, download(temporary))
+                    if found != digest.lower():
+                        raise IntegrityError(description or str(target), algorithm, digest.lower(), found)
+                    temporary.chmod(0o444)
+            self._record_state(target, boot or "")
         return target
-
-    def _fetch_locked(
-        self, algorithm: str, digest: str, target: Path, download: Downloader, description: str | None,
-        resumable: bool,
-    ) -> None:
-        """Download the object to ``target``, checked, for a caller holding its lock."""
-        partial = self.partial_path(target)
-        boot = boot_id()  # with one, no fsync: the state record names the boot (module docstring)
-        if resumable:
-            remove_stale_temporaries(target)  # what killed whole downloads left
-            _complete_resumable(partial, algorithm, digest, download, description or str(target))
-            partial.chmod(0o444)
-            publish(partial, target, fsync=boot is None)
-        else:
-            partial.unlink(missing_ok=True)  # a resumable download's leftovers, unused now
-            with atomic_path(target, fsync=boot is None) as temporary:
-                logger.info("downloading %s", description or digest)
-                _check_digest(temporary, algorithm, digest, download(temporary), description or str(target))
-                temporary.chmod(0o444)
-        self._record_state(target, boot or "")
-
-    @contextlib.contextmanager
-    def reading(
-        self, algorithm: str, digest: str, download: StagedDownloader, description: str | None = None
-    ) -> Iterator[Path]:
-        """:meth:`fetch` (resumable) for a caller that reads the file in the ``with`` block, where
-        the file may still be being hashed (see the module's docstring).
-
-        Leaving the block waits for the hash, and raises :class:`IntegrityError` (the block's
-        own error chained) if it did not match: the file is then gone.  A cached file, a
-        download that hashed its bytes as they arrived, an interrupted download to complete and
-        a system without a boot id get the file verified before the block, as :meth:`fetch` does.
-        """
-        cached = self.lookup(algorithm, digest)
-        if cached is not None:
-            yield cached
-            return
-        target = self.path_for(algorithm, digest)
-        with file_lock(target):
-            if self._lookup_locked(algorithm, digest) is None:
-                partial = self.partial_path(target)
-                boot = boot_id()
-                if boot is None or partial.exists():
-                    self._fetch_locked(algorithm, digest, target, lambda path: download(path, _unheard), description,
-                                       resumable=True)
-                else:
-                    yield from self._read_while_hashing(algorithm, digest, target, download, description, boot)
-                    return
-        yield target
-
-    def _read_while_hashing(
-        self, algorithm: str, digest: str, target: Path, download: StagedDownloader, description: str | None, boot: str
-    ) -> Iterator[Path]:
-        """:meth:`reading` of an object to download, for a caller holding its lock."""
-        partial = self.partial_path(target)
-        remove_stale_temporaries(target)  # what killed whole downloads left
-        logger.info("downloading %s", description or digest)
-        written, finished = threading.Event(), threading.Event()
-
-        def run() -> Mapping[str, str] | None:
-            try:
-                return download(partial, written.set)
-            finally:
-                finished.set()
-                written.set()
-
-        downloading = Background(run)
-        try:
-            written.wait()
-        except BaseException:  # interrupted: the download must not go on writing once the lock is let go
-            downloading.join()
-            raise
-        if finished.is_set():  # hashed as it arrived, or failed: checked before it is read
-            _check_digest(partial, algorithm, digest, downloading.result(), description or str(target))
-            partial.chmod(0o444)
-            publish(partial, target)
-            self._record_state(target, boot)
-            yield target
-            return
-        partial.chmod(0o444)
-        publish(partial, target)  # complete, but not trusted: no state record until its hash matched
-        try:
-            yield target
-        finally:
-            _check_digest(target, algorithm, digest, downloading.result(), description or str(target))
-            self._record_state(target, boot)
 
     def entries(self) -> Iterator[tuple[str, str]]:
         """Every cached object as ``(algorithm, digest)``."""
@@ -464,7 +364,9 @@ class CacheBatch:
             self.cache.partial_path(target).unlink(missing_ok=True)  # a resumable download's leftovers
             with atomic_path(target) as temporary:
                 logger.info("downloading %s", description or digest)
-                _check_digest(temporary, algorithm, digest, download(temporary), description or str(target))
+                found = _digest_of(temporary, algorithm, download(temporary))
+                if found != digest.lower():
+                    raise IntegrityError(description or str(target), algorithm, digest.lower(), found)
                 temporary.chmod(0o444)
         self._published.add(target)
         return target

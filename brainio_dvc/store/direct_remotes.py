@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,9 +48,7 @@ class LocalRemote:
             reader.seek(start)
             return reader.read(max(end - start, 0))
 
-    def download(
-        self, md5: str, destination: Path, identifier: str | None = None, written: Callable[[], None] | None = None
-    ) -> dict[str, str] | None:
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str] | None:
         reader = self._open(md5, identifier)
         with reader:
             total = os.fstat(reader.fileno()).st_size
@@ -60,7 +57,7 @@ class LocalRemote:
                 reader.seek(offset)
                 return write_from(read_chunks(reader), destination, offset, total, identifier or md5)
             with open(destination, "w+b") as writer, tracker("download", identifier or md5, total) as advance:
-                return copy_hashing_file(reader.fileno(), writer.fileno(), ["md5"], advance, written)
+                return copy_hashing_file(reader.fileno(), writer.fileno(), ["md5"], advance)
 
 
 @dataclass
@@ -95,9 +92,7 @@ class GitTreeRemote:
     def read_range(self, md5: str, start: int, end: int) -> bytes:
         return self._read(md5)[start:end]  # a local git object: nothing is transferred
 
-    def download(
-        self, md5: str, destination: Path, identifier: str | None = None, written: Callable[[], None] | None = None
-    ) -> dict[str, str]:
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str]:
         data = self._read(md5, identifier)
         with open(destination, "wb") as writer:
             return copy_hashing([data], writer, ["md5"])
@@ -185,9 +180,7 @@ class S3Remote:
         except Exception as error:
             raise self._error(_missing_if_404(error, self.bucket, self.key(md5)), None) from error
 
-    def download(
-        self, md5: str, destination: Path, identifier: str | None = None, written: Callable[[], None] | None = None
-    ) -> dict[str, str] | None:
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str] | None:
         try:
             offset, total, extra = 0, None, {}
             if destination.exists():  # an interrupted download: ask only for the rest

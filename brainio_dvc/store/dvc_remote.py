@@ -13,7 +13,6 @@ boto3 clients get the same bounds (:func:`bounded_client_config`).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -175,9 +174,7 @@ class DvcRemote:
         except Exception as error:
             raise self._error(error, None) from error
 
-    def download(
-        self, md5: str, destination: Path, identifier: str | None = None, written: Callable[[], None] | None = None
-    ) -> dict[str, str] | None:
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str] | None:
         try:
             odb = self._open()
             source = odb.oid_to_path(md5)

@@ -8,10 +8,6 @@ destination, a stretch behind the copy.  What is hashed is the destination itsel
 that will be read, so whatever the source does meanwhile, a file whose digest matched is the
 one a load reads.  Where the kernel cannot copy between the two files, the thread copies with
 ``pread``/``pwrite`` instead.
-
-The copy is done well before its hash: a caller may read the file from then on (``written``),
-while the hash goes on, and use what it read once the digest has matched
-(:meth:`~brainio_dvc.store.cache.DataCache.reading`).
 """
 
 from __future__ import annotations
@@ -83,13 +79,9 @@ def copy_hashing_file(
     destination: int,
     algorithms: Iterable[str],
     advance: Callable[[int], None] | None = None,
-    written: Callable[[], None] | None = None,
 ) -> dict[str, str]:
     """Copy the file open as ``source`` (a descriptor, from its start) to the empty file open for
     writing as ``destination``, and return the digests of the bytes written.
-
-    ``written()``, if given, is called (in the copying thread) once every byte is in
-    ``destination``, while the rest of it is still being hashed.
 
     :raises OSError: when the copy fails, or when the source ended before the length it had
         when the copy began (it was truncated meanwhile).
@@ -107,8 +99,6 @@ def copy_hashing_file(
                     msg = f"the file ended after {copied.bytes} of its {total} bytes while it was copied"
                     raise OSError(errno.EIO, msg)
                 copied.advance(copied.bytes + count)
-            if written is not None:
-                written()
         finally:
             copied.finish()
 

@@ -8,14 +8,26 @@ subscribers and configuration overrides apply inside it as they do outside.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-__all__ = ["Background", "Batches"]
+__all__ = ["Background", "Batches", "awaited", "in_background", "side_by_side"]
 
 T = TypeVar("T")
+
+
+def side_by_side(tasks: Sequence[Callable[[], T]]) -> list[T]:
+    """The results of ``tasks``, run at the same time; the first task's error, in order, is
+    raised once all of them have finished (none is left running)."""
+    if len(tasks) <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="brainio-dvc") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, task) for task in tasks]
+    return [future.result() for future in futures]
 
 
 class Background(Generic[T]):
@@ -43,6 +55,26 @@ class Background(Generic[T]):
         if self._error is not None:
             raise self._error
         return self._result  # type: ignore[return-value]
+
+
+def in_background(task: Callable[[], T]) -> contextlib.AbstractContextManager[Background[T]]:
+    """Run ``task`` while the block runs; at the end of the block, wait for it.
+
+    Its error is raised after the block, unless the block failed itself: then the block's
+    error goes on, once the task has finished.
+    """
+    return awaited(Background(task))
+
+
+@contextlib.contextmanager
+def awaited(background: Background[T]) -> Iterator[Background[T]]:
+    """:func:`in_background` for a task started already."""
+    try:
+        yield background
+    except BaseException:
+        background.join()
+        raise
+    background.result()
 
 
 class Batches(Generic[T]):

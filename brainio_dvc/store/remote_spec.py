@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -136,19 +135,12 @@ class Remote(Protocol):
     def read_range(self, md5: str, start: int, end: int) -> bytes:
         """Bytes ``start`` to ``end`` (exclusive) of the object, and only those are transferred."""
 
-    def download(
-        self, md5: str, destination: Path, identifier: str | None = None, written: Callable[[], None] | None = None
-    ) -> dict[str, str] | None:
+    def download(self, md5: str, destination: Path, identifier: str | None = None) -> dict[str, str] | None:
         """Write the object to ``destination``; return the digests computed while writing, if any.
 
         If ``destination`` holds the first bytes of the object already (a download that was
         interrupted), only the rest is transferred (a range request), and None is returned: the
         caller hashes the whole file.  A destination longer than the object is started again.
-
-        ``written()``, if given, may be called once every byte is in ``destination`` and before
-        the digests are done, for a caller that reads the file meanwhile (a local copy, whose
-        hash takes longer than the copy).  Remotes that hash the bytes as they arrive return as
-        soon, and do not call it.
         """
 
 

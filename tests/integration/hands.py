@@ -11,8 +11,6 @@ in its own interpreter and reports JSON on stdout (the last line).
         wait at the barrier, then regenerate ROOT's catalogs
     die-at-bytes MIN_DONE REGISTRY IDENTIFIER
         load an assembly and SIGKILL at the first download progress event with done >= MIN_DONE
-    die-reading REGISTRY IDENTIFIER
-        load an assembly and SIGKILL as its netCDF file begins to be read
     soak SEED COUNT REGISTRY EXPECTED_JSON LOG
         COUNT loads of random (identifier, rev) pairs of EXPECTED_JSON, each checked against
         it; every finished load is appended to LOG as a JSON line (with its start and end times)
@@ -78,18 +76,6 @@ def _die_at_bytes(min_done: str, registry: str, identifier: str) -> dict[str, An
     return {"survived": True}
 
 
-def _die_reading(registry: str, identifier: str) -> dict[str, Any]:
-    import brainio_dvc
-    from brainio_dvc.arrays import loaders
-
-    def kill(*arguments: Any, **keywords: Any) -> Any:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-    loaders.read_data_array = kill  # type: ignore[assignment]
-    brainio_dvc.get_assembly(identifier, registry=registry)
-    return {"survived": True}
-
-
 def _checksum(values: Any) -> str:
     import numpy as np
 
@@ -143,7 +129,6 @@ _COMMANDS = {
     "package-stimuli": _package_stimuli,
     "catalog-build": _catalog_build,
     "die-at-bytes": _die_at_bytes,
-    "die-reading": _die_reading,
     "soak": _soak,
 }
 

@@ -163,8 +163,8 @@ def test_a_failed_download_waits_for_the_extraction_it_started(registry: Registr
 
 
 def test_a_netcdf_copy_damaged_in_the_middle_fails_the_load_as_corrupt_not_as_unreadable(registry: Registry) -> None:
-    """The netCDF file is read while its hash is computed (DataCache.reading): damaged bytes may
-    make the read itself fail, but the load reports what is wrong, the hash, and keeps nothing."""
+    """Bytes damaged in the copy of a netCDF file fail the load as a hash mismatch naming the
+    file, before anything parses them, and nothing of it is kept."""
     expected = artifacts(registry)
     stored = registry.storage / "files" / "md5" / expected["assembly"][:2] / expected["assembly"][2:]
     stored.chmod(0o644)

@@ -217,6 +217,8 @@ def _kill_halfway_then_resume(registry: str, md5: str, size: int) -> tuple[int, 
     partial = data_cache().partial_path(target)
     assert not target.exists() and partial.exists(), "the kill did not land mid-download"
     kept = partial.stat().st_size
+    # A local remote's copy runs ahead of its hash (store.file_copy): the kill, at half the bytes
+    # hashed, may find every byte copied; the resuming load then only hashes them.
     assert size // 2 <= kept <= size
     with _messages("brainio_dvc.store.cache", "brainio_dvc.store.remote_spec") as records:
         loaded = brainio_dvc.get_assembly(LARGE, registry=registry)
@@ -245,25 +247,12 @@ def start_hands(*arguments: str):
     return child
 
 
-def test_a_cold_load_killed_while_it_reads_leaves_a_complete_file_that_the_next_load_hashes(
-    registry: Registry,
-) -> None:
-    """A copy from a local remote is read while it is hashed (DataCache.reading): it is in the
-    cache by then, but untrusted. Killed there, the load leaves that file, which the next load
-    hashes before it uses it, without copying it again."""
+def test_a_cold_load_killed_halfway_resumes_where_it_stopped(registry: Registry) -> None:
     result, values = _package_large(registry.root, 24)
-    code, _, stderr = run_child_hands("die-reading", str(registry.root), LARGE)
-    assert code == -signal.SIGKILL, stderr[-2000:]
-    target = data_cache().path_for("md5", result["md5"])
-    state = target.with_name(target.name + ".state")
-    assert target.exists() and not state.exists() and not data_cache().partial_path(target).exists()
-    with _messages("brainio_dvc.store.cache") as records:
-        loaded = brainio_dvc.get_assembly(LARGE, registry=str(registry.root))
-    np.testing.assert_array_equal(loaded.values, values)
-    assert any("re-hashing" in message for message in records), records
-    assert not any("downloading" in message for message in records), records
-    assert state.exists() and md5_of(target) == result["md5"]
-    assert all(name.endswith(".tmp") for name in hidden_leftovers(config.home()))
+    size = lookup_assembly(LARGE, registry=str(registry.root))["size"]
+    kept, messages = _kill_halfway_then_resume(str(registry.root), result["md5"], int(size))
+    assert any(f"resuming at byte {kept}" in m for m in messages), messages
+    np.testing.assert_array_equal(brainio_dvc.get_assembly(LARGE, registry=str(registry.root)).values, values)
 
 
 def test_a_partial_copy_from_a_local_remote_is_completed_from_where_it_stopped(registry: Registry) -> None:

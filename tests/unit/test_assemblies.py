@@ -481,26 +481,6 @@ def test_stimulus_reference_loader_attaches_without_merging(tmp_path):
     assert "category" not in loaded.coords
 
 
-def test_a_loader_calls_a_stimulus_set_function_once_the_file_is_read(tmp_path, monkeypatch):
-    import brainio_dvc.arrays.loaders as loaders
-
-    path = write_assembly(tmp_path / "a.nc")
-    stimuli = stimulus_set()
-    events = []
-    original = loaders.read_data_array
-    monkeypatch.setattr(loaders, "read_data_array", lambda *a, **k: events.append("read") or original(*a, **k))
-
-    def when_read():
-        events.append("stimulus set")
-        return stimuli
-
-    loader = StimulusMergeAssemblyLoader(NeuroidAssembly, path, stimulus_set=when_read)
-    assert loader.stimulus_set is None
-    loaded = loader.load()
-    assert events == ["read", "stimulus set"] and loader.stimulus_set is stimuli
-    assert loaded.attrs["stimulus_set"] is stimuli and "category" in loaded.coords  # merged, as a frame is
-
-
 def test_legacy_image_id_is_copied_to_stimulus_id(tmp_path):
     legacy = xr.DataArray(  # a file whose presentations have image_id only
         [[1.0], [2.0]], dims=["presentation", "neuroid"],

@@ -6,7 +6,6 @@ import hashlib
 import multiprocessing
 import os
 import stat
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -135,106 +134,6 @@ def test_fetch_trusts_its_own_download_without_hashing_again(cache: DataCache, h
     path = cache.fetch("md5", MD5, CountingDownloader())
     assert len(hash_calls) == 1  # the temporary file, before the rename
     assert hash_calls[0] != path and not hash_calls[0].exists()
-
-
-# --- reading: a file read while it is hashed ----------------------------------------------
-
-
-class StagedDownloader:
-    """Writes ``payload``, says so (``written()``), then waits for ``release`` before it returns
-    ``digests``: the hash of a local copy, which ends well after its last byte."""
-
-    def __init__(self, payload: bytes = PAYLOAD, digests: dict[str, str] | None = None) -> None:
-        self.payload = payload
-        self.digests = digests
-        self.release = threading.Event()
-
-    def __call__(self, path: Path, written: Callable[[], None]) -> dict[str, str] | None:
-        path.write_bytes(self.payload)
-        written()
-        if not self.release.wait(30):
-            message = "the block never released the download"
-            raise TimeoutError(message)
-        return self.digests
-
-
-def _state_of(path: Path) -> Path:
-    return path.with_name(path.name + ".state")
-
-
-needs_boot_id = pytest.mark.skipif(cache_module.boot_id() is None, reason="needs a boot id (Linux)")
-
-
-@needs_boot_id
-def test_reading_gives_the_block_the_complete_file_before_its_hash_and_trusts_it_after(
-    cache: DataCache, hash_calls: list[Path]
-) -> None:
-    download = StagedDownloader(digests={"md5": MD5})
-    with cache.reading("md5", MD5, download) as path:
-        assert path == cache.path_for("md5", MD5) and path.read_bytes() == PAYLOAD
-        assert not _state_of(path).exists()  # in place, but not trusted: its hash is not done
-        download.release.set()
-    assert _state_of(path).exists() and not cache.partial_path(path).exists()
-    assert cache.lookup("md5", MD5) == path and hash_calls == []  # trusted, by the download's own digest
-
-
-@needs_boot_id
-def test_reading_a_file_that_does_not_match_raises_after_the_block_and_removes_it(cache: DataCache) -> None:
-    download = StagedDownloader(b"something else")  # no digests: the cache hashes the file
-    with pytest.raises(IntegrityError) as caught, cache.reading("md5", MD5, download, "demo.Gabor2024") as path:
-        download.release.set()
-        msg = "the read of a corrupt file failed"
-        raise ValueError(msg)
-    assert "demo.Gabor2024" in str(caught.value)
-    assert isinstance(caught.value.__context__, ValueError)  # the block's error, kept
-    assert not path.exists() and not _state_of(path).exists()
-    assert [name for name in files_under(cache.root) if not name.endswith(".lock")] == []
-
-
-@needs_boot_id
-def test_reading_checks_a_download_that_hashed_as_it_arrived_before_the_block(cache: DataCache) -> None:
-    def hashed_as_it_arrived(path: Path, written: Callable[[], None]) -> dict[str, str]:
-        path.write_bytes(b"something else")
-        return {"md5": hashlib.md5(b"something else").hexdigest()}
-
-    entered = []
-    with pytest.raises(IntegrityError), cache.reading("md5", MD5, hashed_as_it_arrived):
-        entered.append(True)
-    assert entered == []
-    assert [name for name in files_under(cache.root) if not name.endswith(".lock")] == []
-
-
-@needs_boot_id
-def test_reading_keeps_what_a_download_wrote_before_it_failed_for_the_next_to_resume(cache: DataCache) -> None:
-    def half_then_fail(path: Path, written: Callable[[], None]) -> None:
-        path.write_bytes(PAYLOAD[:10])
-        message = "connection reset"
-        raise ConnectionError(message)
-
-    entered = []
-    with pytest.raises(ConnectionError, match="connection reset"), cache.reading("md5", MD5, half_then_fail):
-        entered.append(True)
-    target = cache.path_for("md5", MD5)
-    assert entered == [] and not target.exists()
-    assert cache.partial_path(target).read_bytes() == PAYLOAD[:10]
-
-    def complete(path: Path, written: Callable[[], None]) -> None:
-        with open(path, "ab") as stream:
-            stream.write(PAYLOAD[10:])
-
-    with cache.reading("md5", MD5, complete) as path:
-        assert _state_of(path).exists()  # a resumed download is checked before the block
-        assert path.read_bytes() == PAYLOAD
-
-
-def test_reading_without_a_boot_id_checks_the_file_before_the_block(
-    cache: DataCache, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(cache_module, "boot_id", lambda: None)  # files are then flushed before they are trusted
-    download = StagedDownloader(digests={"md5": MD5})
-    download.release.set()
-    with cache.reading("md5", MD5, download) as path:
-        assert _state_of(path).exists() and path.read_bytes() == PAYLOAD
 
 
 # --- lookup ---------------------------------------------------------------------------------

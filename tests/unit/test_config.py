@@ -133,7 +133,7 @@ def test_nested_set_blocks_with_equal_overrides_restore_each_level() -> None:
 
 
 def test_set_in_a_thread_started_by_parallel_stays_in_that_thread() -> None:
-    from brainio_dvc.store.parallel import Background
+    from brainio_dvc.store.parallel import Background, side_by_side
 
     def inside(value: str) -> tuple[str | None, str | None]:
         before = config.rev()
@@ -142,8 +142,8 @@ def test_set_in_a_thread_started_by_parallel_stays_in_that_thread() -> None:
 
     with config.set(rev="caller"):
         # each thread starts with the caller's overrides, and its own set() is its own
-        threads = [Background(lambda: inside("one")), Background(lambda: inside("two"))]
-        assert [thread.result() for thread in threads] == [("caller", "one"), ("caller", "two")]
+        assert side_by_side([lambda: inside("one"), lambda: inside("two")]) == [("caller", "one"), ("caller", "two")]
+        assert Background(lambda: inside("three")).result() == ("caller", "three")
         assert config.rev() == "caller"
     assert config.rev() is None
 
