@@ -30,7 +30,7 @@ logger = logging.getLogger("benchmarks")
 GROWTH_FACTORS = (0.25, 1, 4)
 #: Rounds (a cold, a warm and an xarray load each) at each growth factor: more where a load is
 #: short, because a short load's ratio moves more with the machine's noise.  At 4x, single
-#: rounds' warm/xarray ratios still ranged from 0.95x to 1.3x in one run, hence seven.
+#: rounds' warm/xarray ratios still ranged from 0.93x to 1.36x in ten rounds, hence seven.
 GROWTH_ROUNDS = {0.25: 21, 1: 9, 4: 7}
 _SPREAD_LIMIT = 1.10
 
