@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import brainio_dvc
 from brainio_dvc import config, progress
 from brainio_dvc.exceptions import IntegrityError, RemoteError, UnsafeArchiveError
 from brainio_dvc.fetch import data_cache
+from brainio_dvc.store.remote_spec import object_path
 
 from .conftest import ASSEMBLY, STIMULI, Registry, dvc, make_assembly
 from .test_reliability import (  # noqa: F401 - fixtures
@@ -133,13 +135,18 @@ def test_a_bad_zip_fails_the_assembly_load_not_a_later_use(registry: Registry, e
     assert files_under(config.home() / "stimuli") == [] and hidden_leftovers(config.home()) == []
 
 
+def _damage_on_the_remote(registry: Registry, md5: str, damage: Callable[[bytes], bytes]) -> None:
+    """Replace the bytes of the object ``md5`` in the registry's local-directory remote by ``damage(bytes)``."""
+    stored = registry.storage / object_path(md5)
+    stored.chmod(0o644)
+    stored.write_bytes(damage(stored.read_bytes()))
+
+
 def test_a_download_whose_bytes_do_not_match_is_refused_while_others_complete(registry: Registry) -> None:
     """A corrupt object on the remote fails the load, names the object, and leaves the cache
     with only verified files (the other downloads, side by side, complete)."""
     expected = artifacts(registry)
-    stored = registry.storage / "files" / "md5" / expected["csv"][:2] / expected["csv"][2:]
-    stored.chmod(0o644)
-    stored.write_bytes(stored.read_bytes() + b"tampered\n")
+    _damage_on_the_remote(registry, expected["csv"], lambda data: data + b"tampered\n")
     with pytest.raises(IntegrityError) as raised:
         brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))
     assert expected["csv"] in str(raised.value)
@@ -152,9 +159,7 @@ def test_a_failed_download_waits_for_the_extraction_it_started(registry: Registr
     """The ZIP is extracted as soon as it is there; when the netCDF download then fails, the
     error is raised once that extraction is over: no thread is left running, nothing half-done."""
     expected = artifacts(registry)
-    stored = registry.storage / "files" / "md5" / expected["assembly"][:2] / expected["assembly"][2:]
-    stored.chmod(0o644)
-    stored.write_bytes(stored.read_bytes() + b"tampered\n")
+    _damage_on_the_remote(registry, expected["assembly"], lambda data: data + b"tampered\n")
     with pytest.raises(IntegrityError):
         brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))
     assert [thread for thread in threading.enumerate() if thread.name == "brainio-dvc"] == []
@@ -163,14 +168,13 @@ def test_a_failed_download_waits_for_the_extraction_it_started(registry: Registr
 
 
 def test_a_netcdf_copy_damaged_in_the_middle_fails_the_load_as_corrupt_not_as_unreadable(registry: Registry) -> None:
-    """Bytes damaged in the copy of a netCDF file fail the load as a hash mismatch naming the
-    file, before anything parses them, and nothing of it is kept."""
+    """A netCDF object damaged on the remote fails the load as a hash mismatch naming the file,
+    before anything parses it, and nothing of it is kept."""
     expected = artifacts(registry)
-    stored = registry.storage / "files" / "md5" / expected["assembly"][:2] / expected["assembly"][2:]
-    stored.chmod(0o644)
-    data = bytearray(stored.read_bytes())
-    data[: len(data) // 2] = b"\xff" * (len(data) // 2)  # the header and half the chunks: unreadable
-    stored.write_bytes(bytes(data))
+    def overwrite_first_half(data: bytes) -> bytes:  # the header and half the chunks: unreadable
+        return b"\xff" * (len(data) // 2) + data[len(data) // 2:]
+
+    _damage_on_the_remote(registry, expected["assembly"], overwrite_first_half)
     with pytest.raises(IntegrityError) as raised:
         brainio_dvc.get_assembly(ASSEMBLY, registry=str(registry.root))
     assert expected["assembly"] in str(raised.value)
