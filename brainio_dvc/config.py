@@ -52,7 +52,7 @@ _DEFAULT_FETCH_INTERVAL = 300.0
 #: The overrides of the enclosing :func:`set` blocks, merged (inner ones win).  A context
 #: variable: each block restores exactly what it found, by its token, however blocks nest and
 #: whatever they hold; and a thread sees the overrides of the context it runs in (the threads of
-#: :mod:`brainio_dvc.store.parallel` run in a copy of their caller's), not another thread's.
+#: :mod:`brainio_dvc.parallel` run in a copy of their caller's), not another thread's.
 _overrides: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "brainio_dvc_config_overrides", default=MappingProxyType({})
 )
@@ -64,7 +64,7 @@ def set(**settings: Any) -> Iterator[None]:
 
     Blocks nest: leaving one restores the settings as they were when it was entered.  The
     overrides belong to the current thread's context (threads started through
-    :mod:`brainio_dvc.store.parallel` inherit them).
+    :mod:`brainio_dvc.parallel` inherit them).
     """
     unknown = sorted(settings.keys() - _ENVIRONMENT.keys())
     if unknown:

@@ -23,9 +23,9 @@ from .fetch import (
 from .formats.atomic import atomic_write_text
 from .formats.zip_extraction import check_zip, is_extracted
 from .lookup import AssemblyRows, find_assembly_rows, find_stimulus_set_rows
+from .parallel import Background, awaited, side_by_side
 from .store import pins
 from .store.cache import DataCache, data_cache
-from .store.parallel import Background, awaited, side_by_side
 
 if TYPE_CHECKING:
     from .arrays.loaders import AssemblyLoader

@@ -50,8 +50,8 @@ from ..formats.atomic import (
     resumable_partial,
 )
 from ..formats.hashes import check_digest, file_hash, is_digest
+from ..parallel import Batches
 from .file_lock import file_lock
-from .parallel import Batches
 from .state import DATA_CACHES
 
 __all__ = [

@@ -18,7 +18,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 
-from .parallel import Background
+from ..parallel import Background
 
 __all__ = ["COPY_STEP_BYTES", "copy_hashing_file"]
 

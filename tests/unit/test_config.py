@@ -133,7 +133,7 @@ def test_nested_set_blocks_with_equal_overrides_restore_each_level() -> None:
 
 
 def test_set_in_a_thread_started_by_parallel_stays_in_that_thread() -> None:
-    from brainio_dvc.store.parallel import Background, side_by_side
+    from brainio_dvc.parallel import Background, side_by_side
 
     def inside(value: str) -> tuple[str | None, str | None]:
         before = config.rev()

@@ -1,10 +1,10 @@
 """The package's layers: every import of one brainio_dvc module by another goes downward.
 
-From the bottom up: ``exceptions``, ``config`` and ``progress`` (which every layer raises, reads
-and reports progress to), then ``formats/``, ``store/``, ``contribute/`` and ``browse/`` (side by
-side), the top-level modules (the BrainIO faces and the public ``s3``, ``lock``, ``cards``), and
-``cli/``.  A module may
-import its own layer and any layer beneath it.
+From the bottom up: ``exceptions``, ``config``, ``progress`` and ``parallel`` (which every layer
+raises, reads, reports progress to and runs threads with), then ``formats/``, ``store/``,
+``contribute/`` and ``browse/`` (side by side), the top-level modules (the BrainIO faces and the
+public ``s3``, ``lock``, ``cards``), and ``cli/``.  A module may import its own layer and any
+layer beneath it.
 
 Every module is parsed with :mod:`ast`; nothing is imported.  An import at module level (in a
 class body or under ``try``/``if`` too) runs when the module is imported, so it must go downward.
@@ -29,7 +29,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "brainio_dvc"
 BASE = 0
 FACES = 4
 LAYERS = {
-    "exceptions": BASE, "config": BASE, "progress": BASE,
+    "exceptions": BASE, "config": BASE, "progress": BASE, "parallel": BASE,
     "formats": 1, "arrays": 1,
     "store": 2,
     "contribute": 3, "browse": 3,

@@ -1,11 +1,11 @@
-"""store.parallel.Batches: what is added reaches the consumer, in order, a batch at a time."""
+"""parallel.Batches: what is added reaches the consumer, in order, a batch at a time."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 
-from brainio_dvc.store.parallel import Batches
+from brainio_dvc.parallel import Batches
 
 
 def test_every_item_added_before_close_is_consumed_in_order() -> None:

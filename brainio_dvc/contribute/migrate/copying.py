@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...store.parallel import Batches
+from ...parallel import Batches
 from .manifest import Entry
 
 if TYPE_CHECKING:
