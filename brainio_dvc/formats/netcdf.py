@@ -12,9 +12,10 @@ strings have no missing value).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from numbers import Number
 from os import PathLike
 from pathlib import Path
@@ -35,6 +36,7 @@ from .values import is_missing
 __all__ = [
     "REQUIRED_ATTRS",
     "describe_netcdf",
+    "opened_data_array",
     "read_assembly_attrs",
     "read_data_array",
     "validate_netcdf",
@@ -248,18 +250,54 @@ def read_data_array(
     Without ``chunks`` the values are read into memory and the file is closed; with ``chunks``
     (which needs dask) the file stays open and values are read lazily.
     """
-    try:
+    with _unreadable_as_invalid(path, group):
         if chunks is None:
             with xr.open_dataset(path, group=group, engine="netcdf4") as dataset:
                 dataset.load()
         else:
             dataset = xr.open_dataset(path, group=group, engine="netcdf4", chunks=dict(chunks))
+    return _single_data_array(dataset, _describe(path, group))
+
+
+@contextlib.contextmanager
+def opened_data_array(
+    path: str | PathLike[str], group: str | None = None
+) -> Iterator[tuple[xr.DataArray, Callable[[], np.ndarray]]]:
+    """The data variable of an assembly file with its coordinates and attrs read but not its
+    values, and the function that reads the values (and returns them); the file is closed at
+    the end of the block.
+
+    netCDF-C decompresses the values without holding the GIL, so another thread can read them
+    while this one works on the coordinates (as :class:`~brainio_dvc.arrays.loaders.AssemblyLoader`
+    does); only that thread may touch the file meanwhile.
+    """
+    with _unreadable_as_invalid(path, group):
+        dataset = xr.open_dataset(path, group=group, engine="netcdf4")
+    with dataset:
+        with _unreadable_as_invalid(path, group):
+            for variable in dataset.coords.variables.values():
+                variable.load()
+        data_array = _single_data_array(dataset, _describe(path, group))
+        values = dataset.variables[next(iter(dataset.data_vars))]
+
+        def read_values() -> np.ndarray:
+            with _unreadable_as_invalid(path, group):
+                return np.asarray(values.load().data)
+
+        yield data_array, read_values
+
+
+@contextlib.contextmanager
+def _unreadable_as_invalid(path: str | PathLike[str], group: str | None) -> Iterator[None]:
+    """A file netCDF cannot read raises ValidationError naming it (a missing one stays
+    FileNotFoundError)."""
+    try:
+        yield
     except (OSError, ValueError, RuntimeError) as error:  # RuntimeError: netCDF4's "NetCDF: HDF error"
         if isinstance(error, FileNotFoundError):
             raise
         found = f"an unreadable file ({type(error).__name__}: {error})"
         raise ValidationError(_describe(path, group), "a netCDF-4 assembly file", found) from error
-    return _single_data_array(dataset, _describe(path, group))
 
 
 def _single_data_array(dataset: xr.Dataset, source: str) -> xr.DataArray:
