@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -117,28 +118,29 @@ def count_crossings(operation: Callable[[], Any]) -> tuple[int, Any]:
     between two of the package's modules.  So ``loading -> lookup`` and a property of
     ``store.pins`` read in ``loading`` count once each; ``loading -> xarray``, ``xarray ->
     xarray`` and ``pandas -> brainio_dvc.stimuli`` do not (calls into and out of libraries
-    are a different measure: some 600 in a warm load, most into pathlib and pandas).  Only
-    the calling thread is profiled (``sys.setprofile``): a warm load fetches nothing, so it
-    runs in that thread alone.
+    are a different measure: some 600 in a warm load, most into pathlib and pandas).  The
+    calling thread is profiled (``sys.setprofile``) and so is every thread it starts
+    (``threading.setprofile``): a warm load reads the assembly's values in one.
     """
-    count = 0
+    crossings: list[str] = []  # list.append is atomic: the threads share it
 
     def profile(frame: Any, event: str, arg: Any) -> None:
-        nonlocal count
         if event != "call" or frame.f_back is None:
             return
         callee = frame.f_globals.get("__name__", "")
         caller = frame.f_back.f_globals.get("__name__", "")
         if callee != caller and _in_package(callee) and _in_package(caller):
-            count += 1
+            crossings.append(callee)
 
-    previous = sys.getprofile()
+    previous, previous_threads = sys.getprofile(), threading.getprofile()
     sys.setprofile(profile)
+    threading.setprofile(profile)
     try:
         result = operation()
     finally:
         sys.setprofile(previous)
-    return count, result
+        threading.setprofile(previous_threads)
+    return len(crossings), result
 
 
 @probe

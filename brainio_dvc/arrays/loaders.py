@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import os
 from collections.abc import Callable, Mapping
+from functools import partial
 from os import PathLike
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,7 +22,7 @@ import xarray as xr
 
 from ..exceptions import ConfigurationError, ValidationError
 from ..formats.netcdf import opened_data_array, read_data_array
-from ..parallel import in_background
+from ..parallel import side_by_side
 from .indexes import levels_to_extend
 
 if TYPE_CHECKING:
@@ -112,9 +113,10 @@ class AssemblyLoader:
     def load(self) -> DataAssembly:
         """Read the file, add metadata, and gather the indexes once.
 
-        An eager load whose ``_prepare`` is :func:`coordinates_only` reads the values in a
-        thread while ``_prepare`` works on the coordinates: netCDF-C decompresses without the
-        GIL, so merging a stimulus set costs no time on a second core.
+        An eager load whose ``_prepare`` is :func:`coordinates_only` reads the coordinates
+        first, then reads the values and runs ``_prepare`` side by side, in two threads:
+        netCDF-C decompresses without the GIL, so merging a stimulus set costs no time on a
+        second core.
         """
         if self._chunks() is None and self._prepares_while_reading():
             return self.assembly_class(self._read_while_preparing())
@@ -141,11 +143,11 @@ class AssemblyLoader:
 
     def _read_while_preparing(self) -> xr.DataArray:
         with opened_data_array(self.file_path, group=self.group) as (data_array, read_values):
-            with in_background(read_values) as reading:
-                prepared = self._prepare(data_array)
-            # As a Variable: xarray takes a Variable's data as it is, where it would check an
-            # array's type against dask's, importing dask (a sixth of a second) to do so.
-            prepared.data = xr.Variable(prepared.dims, reading.result(), fastpath=True)
+            tasks: list[Callable[[], Any]] = [read_values, partial(self._prepare, data_array)]
+            values, prepared = side_by_side(tasks)
+        # As a Variable: xarray takes a Variable's data as it is, where it would check an
+        # array's type against dask's, importing dask (a sixth of a second) to do so.
+        prepared.data = xr.Variable(prepared.dims, values, fastpath=True)
         return prepared
 
     @coordinates_only

@@ -267,9 +267,9 @@ def opened_data_array(
     values, and the function that reads the values (and returns them); the file is closed at
     the end of the block.
 
-    netCDF-C decompresses the values without holding the GIL, so another thread can read them
-    while this one works on the coordinates (as :class:`~brainio_dvc.arrays.loaders.AssemblyLoader`
-    does); only that thread may touch the file meanwhile.
+    netCDF-C decompresses the values without holding the GIL, so one thread can read them
+    while another works on the coordinates (as :class:`~brainio_dvc.arrays.loaders.AssemblyLoader`
+    does); only the reading thread may touch the file meanwhile.
     """
     with _unreadable_as_invalid(path, group):
         dataset = xr.open_dataset(path, group=group, engine="netcdf4")

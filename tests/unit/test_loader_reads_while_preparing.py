@@ -1,10 +1,11 @@
-"""An eager load reads an assembly's values in a thread while the loader prepares its coordinates.
+"""An eager load reads an assembly's values in one thread while the loader prepares its
+coordinates in another.
 
 netCDF-C decompresses the values without the GIL, so the loaders whose ``_prepare`` is marked
 :func:`~brainio_dvc.arrays.loaders.coordinates_only` merge the stimulus set meanwhile.  These
-tests pin the order (the prepare runs before the values are read, on another thread), the
-fallback for a loader whose ``_prepare`` is not marked, and the errors: a file whose values
-cannot be read, and a prepare that fails, end the load with no thread left running.
+tests pin the order (the prepare can finish before the values are read, off the calling
+thread), the fallback for a loader whose ``_prepare`` is not marked, and the errors: a file
+whose values cannot be read, and a prepare that fails, end the load with no thread left running.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _WAIT_SECONDS = 30
 
 
 def _background_threads() -> list[threading.Thread]:
-    return [thread for thread in threading.enumerate() if thread.name == "brainio-dvc"]
+    return [thread for thread in threading.enumerate() if thread.name.startswith("brainio-dvc")]
 
 
 @pytest.fixture
