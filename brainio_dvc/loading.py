@@ -131,6 +131,7 @@ def _load_stimulus_set(identifier: str, rev: str | None, registry: str | None) -
     extract = None if extracted else partial(_extract, identifier, csv_row, zip_row, zip_path, home)
     stimulus_set = _stimulus_set(identifier, decision, csv_row, zip_row, csv_path, target, extract)
     _check_pair(identifier, decision, csv_row, zip_row, stimulus_set, csv_path, zip_path, members)
+    pins.loaded(_stimulus_set_load(identifier, decision, csv_row, zip_row))
     return stimulus_set
 
 
@@ -251,8 +252,7 @@ def _check_pair(identifier: str, decision: pins.Decision, csv_row: Mapping[str, 
                 plan: _Plan | None = None) -> None:
     """Every filename of the CSV must be a file of the ZIP (checked once per pair of contents:
     :mod:`brainio_dvc.contribute.completeness`, and once per ``plan``; ``members`` are the
-    ZIP's, if read already), so that no stimulus path leads nowhere; then the stimulus set
-    counts as loaded (:func:`pins.loaded`)."""
+    ZIP's, if read already), so that no stimulus path leads nowhere."""
     if not (plan is not None and plan.pair_checked):
         try:
             csv_digest = str(csv_row.get("md5") or csv_row.get("sha1") or "")
@@ -262,7 +262,12 @@ def _check_pair(identifier: str, decision: pins.Decision, csv_row: Mapping[str, 
             raise _in_context(error, f"stimulus set {identifier!r} ({_origin(csv_row)})") from error
         if plan is not None:
             plan.pair_checked = True
-    pins.loaded(TYPE_STIMULUS_SET, identifier, [dict(csv_row), dict(zip_row)], decision)
+
+
+def _stimulus_set_load(identifier: str, decision: pins.Decision, csv_row: Mapping[str, Any],
+                       zip_row: Mapping[str, Any]) -> pins.Load:
+    """What :func:`pins.loaded` is told of a stimulus set loaded from these rows."""
+    return (TYPE_STIMULUS_SET, identifier, [dict(csv_row), dict(zip_row)], decision)
 
 
 def _read_stimulus_set(
@@ -403,7 +408,8 @@ def _load_assembly(identifier: str, rev: str | None, registry: str | None, lazy:
     assembly.attrs.update(_resolution(decision))
     assembly.attrs["stimulus_set_identifier"] = stimulus_set_identifier
     assembly.attrs["stimulus_set"] = stimulus_set
-    pins.loaded(TYPE_ASSEMBLY, identifier, [dict(row)], decision)
+    pins.loaded(_stimulus_set_load(stimulus_set_identifier, stimulus_decision, csv_row, zip_row),
+                (TYPE_ASSEMBLY, identifier, [dict(row)], decision))
     return assembly
 
 

@@ -22,13 +22,22 @@ T = TypeVar("T")
 
 
 def side_by_side(tasks: Sequence[Callable[[], T]]) -> list[T]:
-    """The results of ``tasks``, run at the same time; the first task's error, in order, is
-    raised once all of them have finished (none is left running)."""
+    """The results of ``tasks``, run at the same time: the first in the calling thread, each
+    other one in a thread of its own.  The first task's error, in order, is raised once all of
+    them have finished (none is left running)."""
     if len(tasks) <= 1:
         return [task() for task in tasks]
-    with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="brainio-dvc") as pool:
-        futures = [pool.submit(contextvars.copy_context().run, task) for task in tasks]
-    return [future.result() for future in futures]
+    first: list[T] = []
+    first_error: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=len(tasks) - 1, thread_name_prefix="brainio-dvc") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, task) for task in tasks[1:]]
+        try:
+            first.append(contextvars.copy_context().run(tasks[0]))
+        except BaseException as error:  # noqa: BLE001 - raised once the others have finished
+            first_error = error
+    if first_error is not None:
+        raise first_error
+    return first + [future.result() for future in futures]
 
 
 class Background(Generic[T]):

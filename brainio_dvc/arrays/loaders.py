@@ -143,8 +143,9 @@ class AssemblyLoader:
 
     def _read_while_preparing(self) -> xr.DataArray:
         with opened_data_array(self.file_path, group=self.group) as (data_array, read_values):
-            tasks: list[Callable[[], Any]] = [read_values, partial(self._prepare, data_array)]
-            values, prepared = side_by_side(tasks)
+            # The prepare in this thread, where what it allocates can be reused afterwards.
+            tasks: list[Callable[[], Any]] = [partial(self._prepare, data_array), read_values]
+            prepared, values = side_by_side(tasks)
         # As a Variable: xarray takes a Variable's data as it is, where it would check an
         # array's type against dask's, importing dask (a sixth of a second) to do so.
         prepared.data = xr.Variable(prepared.dims, values, fastpath=True)

@@ -415,7 +415,9 @@ def _verified(path: Path, md5: str) -> bool:
 
 
 # -- who is told about loads ----------------------------------------------------------------------
-#: Called after every load with (kind, identifier, rows, decision); see brainio_dvc.lock.record.
+#: What the listeners are told of one artifact a load read: (kind, identifier, rows, decision).
+Load = tuple[str, str, list[Mapping[str, Any]], Decision]
+#: Called for every artifact loaded, with the four fields of its Load; see brainio_dvc.lock.record.
 _listeners: list[Callable[[str, str, list[Mapping[str, Any]], Decision], None]] = []
 
 
@@ -427,7 +429,9 @@ def remove_listener(listener: Callable[[str, str, list[Mapping[str, Any]], Decis
     _listeners.remove(listener)
 
 
-def loaded(kind: str, identifier: str, rows: list[Mapping[str, Any]], decision: Decision) -> None:
-    """Tell the listeners that ``identifier`` was loaded from ``rows`` as ``decision`` said."""
-    for listener in list(_listeners):
-        listener(kind, identifier, rows, decision)
+def loaded(*loads: Load) -> None:
+    """Tell the listeners what one load read, once it succeeded: each artifact in order (an
+    assembly's load: its stimulus set, then the assembly)."""
+    for kind, identifier, rows, decision in loads:
+        for listener in list(_listeners):
+            listener(kind, identifier, rows, decision)
