@@ -139,7 +139,8 @@ def warm_loads(ctx: Context) -> None:
     ctx.figures.append(absolute_figure(
         "module crossings of a warm get_assembly", crossings, 25, "calls",
         note="calls from one brainio_dvc module into another (benchmarks.probes.count_crossings), counted with "
-             "sys.setprofile around the second warm get_assembly of a process; a count, not a timing"))
+             "sys.setprofile and threading.setprofile around the second warm get_assembly of a process (the "
+             "thread that reads the values too); a count, not a timing"))
     _cold_local_loads(ctx, registry)
 
 
