@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-__all__ = ["Background", "Batches", "awaited", "in_background", "side_by_side"]
+__all__ = ["Background", "Batches", "awaited", "side_by_side"]
 
 T = TypeVar("T")
 
@@ -67,18 +67,13 @@ class Background(Generic[T]):
         return self._result  # type: ignore[return-value]
 
 
-def in_background(task: Callable[[], T]) -> contextlib.AbstractContextManager[Background[T]]:
-    """Run ``task`` while the block runs; at the end of the block, wait for it.
+@contextlib.contextmanager
+def awaited(background: Background[T]) -> Iterator[Background[T]]:
+    """Let ``background`` run while the block runs; at the end of the block, wait for it.
 
     Its error is raised after the block, unless the block failed itself: then the block's
     error goes on, once the task has finished.
     """
-    return awaited(Background(task))
-
-
-@contextlib.contextmanager
-def awaited(background: Background[T]) -> Iterator[Background[T]]:
-    """:func:`in_background` for a task started already."""
     try:
         yield background
     except BaseException:

@@ -1,11 +1,14 @@
-"""parallel.Batches: what is added reaches the consumer, in order, a batch at a time."""
+"""parallel: Batches hands what is added to the consumer, in order, a batch at a time;
+side_by_side runs its first task in the calling thread and waits for all before it raises."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 
-from brainio_dvc.parallel import Batches
+import pytest
+
+from brainio_dvc.parallel import Batches, side_by_side
 
 
 def test_every_item_added_before_close_is_consumed_in_order() -> None:
@@ -53,3 +56,24 @@ def test_close_of_nothing_added_starts_no_thread() -> None:
     before = threading.active_count()
     assert Batches(lambda batches: list(batches)).close() is None
     assert threading.active_count() == before
+
+
+def test_side_by_side_runs_the_first_task_here_and_raises_its_error_once_the_others_finished() -> None:
+    release = threading.Event()
+    finished: list[str] = []
+
+    def first() -> str:
+        release.set()
+        message = "first failed"
+        raise ValueError(message)
+
+    def second() -> str:
+        release.wait(5)
+        finished.append(threading.current_thread().name)
+        return "second"
+
+    with pytest.raises(ValueError, match="first failed"):
+        side_by_side([first, second])
+    assert finished and finished[0] != threading.current_thread().name  # the other task ran elsewhere, to its end
+    assert side_by_side([lambda: threading.current_thread(), lambda: threading.current_thread()])[0] is (
+        threading.current_thread())
