@@ -113,6 +113,13 @@ def _digest_of(path: Path, algorithm: str, computed: Mapping[str, str] | None) -
     return file_hash(path, algorithm)
 
 
+def _download_checked(path: Path, algorithm: str, digest: str, download: Downloader, description: str) -> None:
+    """Download into ``path`` and raise :class:`IntegrityError` unless its hash is ``digest``."""
+    found = _digest_of(path, algorithm, download(path))
+    if found != digest.lower():
+        raise IntegrityError(description, algorithm, digest.lower(), found)
+
+
 def _complete_resumable(partial: Path, algorithm: str, digest: str, download: Downloader, description: str) -> None:
     """Complete ``partial`` (resuming where it stops) and check the whole file's hash.
 
@@ -293,9 +300,7 @@ class DataCache:
                 partial.unlink(missing_ok=True)  # a resumable download's leftovers, unused now
                 with atomic_path(target, fsync=boot is None) as temporary:
                     logger.info("downloading %s", description or digest)
-                    found = _digest_of(temporary, algorithm, download(temporary))
-                    if found != digest.lower():
-                        raise IntegrityError(description or str(target), algorithm, digest.lower(), found)
+                    _download_checked(temporary, algorithm, digest, download, description or str(target))
                     temporary.chmod(0o444)
             self._record_state(target, boot or "")
         return target
@@ -364,9 +369,7 @@ class CacheBatch:
             self.cache.partial_path(target).unlink(missing_ok=True)  # a resumable download's leftovers
             with atomic_path(target) as temporary:
                 logger.info("downloading %s", description or digest)
-                found = _digest_of(temporary, algorithm, download(temporary))
-                if found != digest.lower():
-                    raise IntegrityError(description or str(target), algorithm, digest.lower(), found)
+                _download_checked(temporary, algorithm, digest, download, description or str(target))
                 temporary.chmod(0o444)
         self._published.add(target)
         return target
