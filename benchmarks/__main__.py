@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import compare, growth, report, scenarios
 from .data import FULL, QUICK, VALUES_DESCRIPTION
-from .harness import REPO, table
+from .harness import REPO, settle_seconds, table
 from .registries import isolate
 
 logger = logging.getLogger("benchmarks")
@@ -109,10 +109,12 @@ def main(argv: list[str] | None = None) -> int:
         "scale": scale.describe(),
         "values": VALUES_DESCRIPTION,
         "method": "each figure is the median of fresh processes (python -m benchmarks.probes); baselines are "
-                  "measured in the same run, interleaved with the figure where both are cheap",
+                  "measured in the same run, interleaved with the figure where both are cheap; each process "
+                  "starts after the machine was left idle for settle_seconds (benchmarks.harness)",
         "environment": {"python": platform.python_version(), "platform": platform.platform(),
                         "cpus": os.cpu_count(), "versions": _versions()},
         "wall_seconds": round(time.perf_counter() - started, 1),
+        "settle_seconds": settle_seconds(),
         "machine": report.machine(),
         "targets": [figure.as_json() for figure in ctx.figures],
         "measurements": ctx.measurements,

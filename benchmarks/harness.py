@@ -19,6 +19,32 @@ logger = logging.getLogger("benchmarks")
 REPO = Path(__file__).resolve().parent.parent
 _PROBE_TIMEOUT_SECONDS = 900
 
+#: Seconds the machine is left idle before each probe starts (``BENCHMARK_SETTLE_SECONDS``).
+#: On these virtual machines the guest hands freed memory back to the host (virtio-balloon free
+#: page reporting, within a few seconds of a free), and touching such a page again costs a fault
+#: on the host: 400 MB took 0.6-1.0 s to fill after a pause, 0.08-0.24 s right after another
+#: process had filled and freed as much. So a probe ran faster right after a big one, and a
+#: figure whose baseline ran right after it paid for the order: at 1x, in 8 interleaved rounds,
+#: get_assembly/xarray was 1.04x when the library went first and 0.79x when xarray did. After a
+#: 4 s pause before each process both orders gave 0.97x and 1.00x. Every probe now starts from
+#: that quiet state, whatever ran before it.
+DEFAULT_SETTLE_SECONDS = 4.0
+
+
+def settle_seconds() -> float:
+    """The pause before each probe: ``BENCHMARK_SETTLE_SECONDS``, or :data:`DEFAULT_SETTLE_SECONDS`."""
+    configured = os.environ.get("BENCHMARK_SETTLE_SECONDS", "")
+    if not configured:
+        return DEFAULT_SETTLE_SECONDS
+    try:
+        seconds = float(configured)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        msg = f"BENCHMARK_SETTLE_SECONDS: expected a number of seconds >= 0, found {configured!r}"
+        raise ValueError(msg)
+    return seconds
+
 
 class ProbeError(RuntimeError):
     """A measuring process failed; carries its name and the end of its stderr."""
@@ -43,9 +69,12 @@ def run_probe(name: str, args: Mapping[str, Any], env: Mapping[str, str] | None 
     """Run one probe in a new Python process and return the JSON it printed.
 
     ``pythonpath`` goes before the repository (benchmarks.compare: a baseline revision's
-    ``brainio_dvc``, under the probes of this tree).
+    ``brainio_dvc``, under the probes of this tree). The machine is first left idle for
+    :func:`settle_seconds`, so that no probe's time depends on what ran just before it.
     """
     environment = probe_environment(env, pythonpath)
+    time.sleep(settle_seconds())
+    started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks.probes", name, json.dumps(dict(args))],
         cwd=cwd or environment.get("BENCHMARK_CWD", str(REPO)), env=environment,
@@ -53,7 +82,9 @@ def run_probe(name: str, args: Mapping[str, Any], env: Mapping[str, str] | None 
     )
     if completed.returncode != 0:
         raise ProbeError(name, completed.returncode, completed.stderr)
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    sample = json.loads(completed.stdout.strip().splitlines()[-1])
+    sample["process_seconds"] = time.perf_counter() - started
+    return sample
 
 
 def fresh_runs(name: str, runs: int, args: Callable[[int], Mapping[str, Any]] | Mapping[str, Any],
@@ -63,10 +94,9 @@ def fresh_runs(name: str, runs: int, args: Callable[[int], Mapping[str, Any]] | 
     for number in range(runs):
         run_args = args(number) if callable(args) else args
         run_env = env(number) if callable(env) else env
-        started = time.perf_counter()
         sample = run_probe(name, run_args, run_env)
         logger.info("  %s run %d: %.4f s (process %.1f s, max RSS %.0f MB)", name, number + 1, sample["seconds"],
-                    time.perf_counter() - started, sample.get("max_rss_mb", 0))
+                    sample["process_seconds"], sample.get("max_rss_mb", 0))
         samples.append(sample)
     return samples
 

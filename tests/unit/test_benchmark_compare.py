@@ -33,6 +33,12 @@ from benchmarks.harness import REPO
 from tests.gitdvc import git
 
 
+@pytest.fixture(autouse=True)
+def _no_pause_before_probes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests run probes for what they do, not for their time (see test_benchmark_harness)."""
+    monkeypatch.setenv("BENCHMARK_SETTLE_SECONDS", "0")
+
+
 @pytest.mark.parametrize(("baseline", "working", "expected"), [
     ([1.0, 1.1, 1.2], [1.3, 1.4, 1.5], "higher"),  # ratio 1.27, ranges apart
     ([1.0, 1.1, 1.2], [1.15, 1.4, 1.5], "within noise"),  # ratio 1.27, but the ranges overlap
