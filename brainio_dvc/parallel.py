@@ -1,7 +1,8 @@
 """A few I/O-bound tasks side by side, in threads that see the caller's context.
 
 Cold loads download an assembly, its stimulus CSV and its ZIP, and extract the ZIP while the
-netCDF file is read; loaders read an assembly's values while its coordinates are prepared.
+netCDF file is read. (Loaders read an assembly's values beside the prepare of its coordinates
+with :func:`brainio_dvc.formats.netcdf.read_while_preparing`, which hands the prepare its data.)
 Each task waits on the network or the disk, or runs in C, and the GIL is released meanwhile.
 Every thread runs in a copy of the caller's :mod:`contextvars` context, so that progress
 subscribers and configuration overrides apply inside it as they do outside.

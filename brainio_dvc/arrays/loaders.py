@@ -12,7 +12,6 @@ import importlib.util
 import logging
 import os
 from collections.abc import Callable, Mapping
-from functools import partial
 from os import PathLike
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,8 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from ..exceptions import ConfigurationError, ValidationError
-from ..formats.netcdf import opened_data_array, read_data_array
-from ..parallel import side_by_side
+from ..formats.netcdf import read_data_array, read_while_preparing
 from .indexes import levels_to_extend
 
 if TYPE_CHECKING:
@@ -142,10 +140,7 @@ class AssemblyLoader:
         return read_data_array(self.file_path, group=self.group, chunks=self._chunks())
 
     def _read_while_preparing(self) -> xr.DataArray:
-        with opened_data_array(self.file_path, group=self.group) as (data_array, read_values):
-            # The prepare in this thread, where what it allocates can be reused afterwards.
-            tasks: list[Callable[[], Any]] = [partial(self._prepare, data_array), read_values]
-            prepared, values = side_by_side(tasks)
+        prepared, values = read_while_preparing(self.file_path, self.group, self._prepare)
         # As a Variable: xarray takes a Variable's data as it is, where it would check an
         # array's type against dask's, importing dask (a sixth of a second) to do so.
         prepared.data = xr.Variable(prepared.dims, values, fastpath=True)

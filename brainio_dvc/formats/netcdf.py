@@ -16,10 +16,11 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Hashable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Number
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import netCDF4
 import numpy as np
@@ -36,14 +37,16 @@ from .values import is_missing
 __all__ = [
     "REQUIRED_ATTRS",
     "describe_netcdf",
-    "opened_data_array",
     "read_assembly_attrs",
     "read_data_array",
+    "read_while_preparing",
     "validate_netcdf",
     "write_netcdf",
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 REQUIRED_ATTRS = ("identifier", "stimulus_set_identifier")
 """Global attributes every BrainIO assembly file must have."""
@@ -259,36 +262,56 @@ def read_data_array(
     return _single_data_array(dataset, _describe(path, group))
 
 
-@contextlib.contextmanager
-def opened_data_array(
-    path: str | PathLike[str], group: str | None = None
-) -> Iterator[tuple[xr.DataArray, Callable[[], np.ndarray]]]:
-    """The data variable of an assembly file with its coordinates and attrs read but not its
-    values, and the function that reads the values (and returns them); the file is closed at
-    the end of the block.
+def read_while_preparing(
+    path: str | PathLike[str], group: str | None, prepare: Callable[[xr.DataArray], T]
+) -> tuple[T, np.ndarray]:
+    """``prepare(data_array)`` of the file's data variable, with its coordinates and attrs read
+    but not its values, and the values, read meanwhile in a second thread; the file is closed
+    on return, and ``prepare``'s error is raised once the read has ended.
 
-    netCDF-C decompresses the values without holding the GIL, so one thread can read them
-    while another works on the coordinates (as :class:`~brainio_dvc.arrays.loaders.AssemblyLoader`
-    does); only the reading thread may touch the file meanwhile.
+    netCDF-C decompresses the values without holding the GIL, so ``prepare`` runs in the
+    calling thread while they are read (as :class:`~brainio_dvc.arrays.loaders.AssemblyLoader`
+    does); it must not read the values. ``prepare`` holds the only reference to the data array
+    it is given, so that what it does not keep (coordinates it replaced) is freed as soon as it
+    returns, not once the values are in: that lowers the peak of a load by the size of the
+    file's presentation coordinates. (:func:`~brainio_dvc.parallel.side_by_side` takes
+    callables, and a callable holding the data array would keep it to the end.)
     """
     with _unreadable_as_invalid(path, group):
-        dataset = _open_to_read_once(path, group)
-    with dataset:
+        store = _store_to_read_once(path, group)
+    try:
         with _unreadable_as_invalid(path, group):
+            dataset = xr.open_dataset(store)
             for variable in dataset.coords.variables.values():
                 variable.load()
-        data_array = _single_data_array(dataset, _describe(path, group))
         values = dataset.variables[next(iter(dataset.data_vars))]
+        handed_over = [_single_data_array(dataset, _describe(path, group))]
+        del dataset
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="brainio-dvc") as pool:
+            read = pool.submit(_read_values, values, path, group)
+            prepared = prepare(handed_over.pop())
+        return prepared, read.result()
+    finally:
+        store.close()
 
-        def read_values() -> np.ndarray:
-            with _unreadable_as_invalid(path, group):
-                return np.asarray(values.load().data)
 
-        yield data_array, read_values
+def _read_values(values: xr.Variable, path: str | PathLike[str], group: str | None) -> np.ndarray:
+    with _unreadable_as_invalid(path, group):
+        return np.asarray(values.load().data)
 
 
 def _open_to_read_once(path: str | PathLike[str], group: str | None) -> xr.Dataset:
-    """The file opened for reading each variable once, whole: with no HDF5 chunk cache.
+    """The file opened for reading each variable once, whole (see :func:`_store_to_read_once`)."""
+    store = _store_to_read_once(path, group)
+    try:
+        return xr.open_dataset(store)
+    except BaseException:
+        store.close()
+        raise
+
+
+def _store_to_read_once(path: str | PathLike[str], group: str | None) -> xr.backends.NetCDF4DataStore:
+    """The file opened with no HDF5 chunk cache, for reading each variable once, whole.
 
     The cache (64 MB a variable by default) would only keep decompressed chunks that are never
     read again, and the memory it took stays with the process after the file is closed: without
@@ -298,10 +321,10 @@ def _open_to_read_once(path: str | PathLike[str], group: str | None) -> xr.Datas
     try:
         for variable in store.ds.variables.values():
             variable.set_var_chunk_cache(size=0)
-        return xr.open_dataset(store)
     except BaseException:
         store.close()
         raise
+    return store
 
 
 @contextlib.contextmanager

@@ -10,10 +10,12 @@ whose values cannot be read, and a prepare that fails, end the load with no thre
 
 from __future__ import annotations
 
-import contextlib
+import gc
 import subprocess
 import sys
 import threading
+import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ import xarray as xr
 from brainio_dvc.arrays import loaders
 from brainio_dvc.assemblies import NeuroidAssembly, StimulusMergeAssemblyLoader
 from brainio_dvc.exceptions import ValidationError
+from brainio_dvc.formats import netcdf
 from tests.unit.test_assemblies import make_assembly, stimulus_set, write_assembly
 
 _WAIT_SECONDS = 30
@@ -38,19 +41,14 @@ def values_read_after(monkeypatch):
     the load deadlocks (and the wait times out) unless the prepare runs first, elsewhere."""
     event = threading.Event()
     seen: dict[str, bool] = {}
-    real = loaders.opened_data_array
+    real = netcdf._read_values
 
-    @contextlib.contextmanager
-    def opened(path, group=None):
-        with real(path, group=group) as (data_array, read_values):
-            def read_once_prepared():
-                seen["prepared before the read"] = event.wait(timeout=_WAIT_SECONDS)
-                seen["read off the calling thread"] = threading.current_thread() is not threading.main_thread()
-                return read_values()
+    def read_once_prepared(*args):
+        seen["prepared before the read"] = event.wait(timeout=_WAIT_SECONDS)
+        seen["read off the calling thread"] = threading.current_thread() is not threading.main_thread()
+        return real(*args)
 
-            yield data_array, read_once_prepared
-
-    monkeypatch.setattr(loaders, "opened_data_array", opened)
+    monkeypatch.setattr(netcdf, "_read_values", read_once_prepared)
     return event, seen
 
 
@@ -88,6 +86,45 @@ def test_a_subclass_marks_its_own_prepare_coordinates_only(tmp_path, values_read
     loaded = Labelled(NeuroidAssembly, path, stimulus_set=stimulus_set()).load()
     assert seen == {"prepared before the read": True, "read off the calling thread": True}
     assert loaded.attrs["labelled"] is True
+    np.testing.assert_array_equal(loaded.values, make_assembly().values)
+
+
+def test_the_coordinates_a_prepare_replaced_are_freed_before_the_values_are_in(tmp_path, monkeypatch):
+    """The file's presentation coordinates, which the merge turns into index levels, are not
+    held until the read ends: that would add their size to the peak of every load."""
+    path = write_assembly(tmp_path / "a.nc")
+    source: dict[str, weakref.ref] = {}
+    seen: dict[str, bool] = {}
+    real_merge, real_read = StimulusMergeAssemblyLoader._merged_index, netcdf._read_values
+
+    def merged_index(self, index, stimuli):
+        source["repetition"] = weakref.ref(self.file_coordinate.values)
+        return real_merge(self, index, stimuli)
+
+    def read_once_freed(*args):
+        deadline = time.monotonic() + _WAIT_SECONDS
+        while "repetition" not in source or source["repetition"]() is not None:
+            if time.monotonic() > deadline:
+                break
+            gc.collect()
+            time.sleep(0.01)
+        seen["freed before the read"] = "repetition" in source and source["repetition"]() is None
+        return real_read(*args)
+
+    class Watched(StimulusMergeAssemblyLoader):
+        @loaders.coordinates_only
+        def _prepare(self, data_array: xr.DataArray) -> xr.DataArray:
+            self.file_coordinate = data_array["repetition"]
+            try:
+                return super()._prepare(data_array)
+            finally:
+                del self.file_coordinate
+
+    monkeypatch.setattr(StimulusMergeAssemblyLoader, "_merged_index", merged_index)
+    monkeypatch.setattr(netcdf, "_read_values", read_once_freed)
+    loaded = Watched(NeuroidAssembly, path, stimulus_set=stimulus_set()).load()
+    assert seen == {"freed before the read": True}
+    assert list(loaded["repetition"].values) == list(make_assembly()["repetition"].values)
     np.testing.assert_array_equal(loaded.values, make_assembly().values)
 
 
