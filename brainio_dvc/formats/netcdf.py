@@ -271,7 +271,9 @@ def read_while_preparing(
 
     netCDF-C decompresses the values without holding the GIL, so ``prepare`` runs in the
     calling thread while they are read (as :class:`~brainio_dvc.arrays.loaders.AssemblyLoader`
-    does); it must not read the values. ``prepare`` holds the only reference to the data array
+    does); it must not read the values. It runs there, not in a pool thread, so that what it
+    allocates stays in the main thread's malloc arena, reusable afterwards (in a thread of its
+    own the peak RSS of a 4x load was 33 MB higher). ``prepare`` holds the only reference to the data array
     it is given, so that what it does not keep (coordinates it replaced) is freed as soon as it
     returns, not once the values are in: that lowers the peak of a load by the size of the
     file's presentation coordinates. (:func:`~brainio_dvc.parallel.side_by_side` takes
