@@ -26,8 +26,9 @@ _PROBE_TIMEOUT_SECONDS = 900
 #: process had filled and freed as much. So a probe ran faster right after a big one, and a
 #: figure whose baseline ran right after it paid for the order: at 1x, in 8 interleaved rounds,
 #: get_assembly/xarray was 1.04x when the library went first and 0.79x when xarray did. After a
-#: 4 s pause before each process both orders gave 0.97x and 1.00x. Every probe now starts from
-#: that quiet state, whatever ran before it.
+#: 4 s pause before each process both orders gave 0.97x and 1.00x. Every probe now starts after
+#: such a pause, whatever ran before it. Single processes still vary (so do the host's faults),
+#: but no longer with what ran before them.
 DEFAULT_SETTLE_SECONDS = 4.0
 
 
