@@ -4,8 +4,9 @@ coordinates in another.
 netCDF-C decompresses the values without the GIL, so the loaders whose ``_prepare`` is marked
 :func:`~brainio_dvc.arrays.loaders.coordinates_only` merge the stimulus set meanwhile.  These
 tests pin the order (the prepare can finish before the values are read, off the calling
-thread), the fallback for a loader whose ``_prepare`` is not marked, and the errors: a file
-whose values cannot be read, and a prepare that fails, end the load with no thread left running.
+thread), that the file's coordinates the prepare replaced are freed while the values are read,
+the fallback for a loader whose ``_prepare`` is not marked, and the errors: a file whose values
+cannot be read, and a prepare that fails, end the load with no thread left running.
 """
 
 from __future__ import annotations
