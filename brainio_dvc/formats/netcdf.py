@@ -255,8 +255,8 @@ def read_data_array(
     """
     with _unreadable_as_invalid(path, group):
         if chunks is None:
-            with _open_to_read_once(path, group) as dataset:
-                dataset.load()
+            with _opened_to_read_once(path, group) as store:
+                dataset = xr.open_dataset(store).load()
         else:
             dataset = xr.open_dataset(path, group=group, engine="netcdf4", chunks=dict(chunks))
     return _single_data_array(dataset, _describe(path, group))
@@ -273,15 +273,13 @@ def read_while_preparing(
     calling thread while they are read (as :class:`~brainio_dvc.arrays.loaders.AssemblyLoader`
     does); it must not read the values. It runs there, not in a pool thread, so that what it
     allocates stays in the main thread's malloc arena, reusable afterwards (in a thread of its
-    own the peak RSS of a 4x load was 33 MB higher). ``prepare`` holds the only reference to the data array
-    it is given, so that what it does not keep (coordinates it replaced) is freed as soon as it
-    returns, not once the values are in: that lowers the peak of a load by the size of the
-    file's presentation coordinates. (:func:`~brainio_dvc.parallel.side_by_side` takes
-    callables, and a callable holding the data array would keep it to the end.)
+    own the peak RSS of a 4x load was 33 MB higher). ``prepare`` holds the only reference to
+    the data array it is given, so that what it does not keep (coordinates it replaced) is
+    freed as soon as it returns, not once the values are in: that lowers the peak of a load by
+    the size of the file's presentation coordinates. (:func:`~brainio_dvc.parallel.side_by_side`
+    takes callables, and a callable holding the data array would keep it to the end.)
     """
-    with _unreadable_as_invalid(path, group):
-        store = _store_to_read_once(path, group)
-    try:
+    with _opened_to_read_once(path, group) as store:
         with _unreadable_as_invalid(path, group):
             dataset = xr.open_dataset(store)
             for variable in dataset.coords.variables.values():
@@ -291,10 +289,8 @@ def read_while_preparing(
         del dataset
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="brainio-dvc") as pool:
             read = pool.submit(_read_values, values, path, group)
-            prepared = prepare(handed_over.pop())
+            prepared = prepare(handed_over.pop())  # outside _unreadable_as_invalid: its own errors
         return prepared, read.result()
-    finally:
-        store.close()
 
 
 def _read_values(values: xr.Variable, path: str | PathLike[str], group: str | None) -> np.ndarray:
@@ -302,41 +298,34 @@ def _read_values(values: xr.Variable, path: str | PathLike[str], group: str | No
         return np.asarray(values.load().data)
 
 
-def _open_to_read_once(path: str | PathLike[str], group: str | None) -> xr.Dataset:
-    """The file opened for reading each variable once, whole (see :func:`_store_to_read_once`)."""
-    store = _store_to_read_once(path, group)
-    try:
-        return xr.open_dataset(store)
-    except BaseException:
-        store.close()
-        raise
-
-
-def _store_to_read_once(path: str | PathLike[str], group: str | None) -> xr.backends.NetCDF4DataStore:
-    """The file opened with no HDF5 chunk cache, for reading each variable once, whole.
+@contextlib.contextmanager
+def _opened_to_read_once(path: str | PathLike[str], group: str | None) -> Iterator[xr.backends.NetCDF4DataStore]:
+    """The file opened with no HDF5 chunk cache, for reading each variable once, whole; closed
+    at the end of the block. A file netCDF cannot open raises ValidationError naming it.
 
     The cache (64 MB a variable by default) would only keep decompressed chunks that are never
     read again, and the memory it took stays with the process after the file is closed: without
     it the peak RSS of loading a 0.6 GB assembly is 8% lower, and the load no slower.
     """
-    store = xr.backends.NetCDF4DataStore.open(os.fspath(path), group=group)
+    with _unreadable_as_invalid(path, group):
+        store = xr.backends.NetCDF4DataStore.open(os.fspath(path), group=group)
     try:
-        for variable in store.ds.variables.values():
-            variable.set_var_chunk_cache(size=0)
-    except BaseException:
+        with _unreadable_as_invalid(path, group):
+            for variable in store.ds.variables.values():
+                variable.set_var_chunk_cache(size=0)
+        yield store
+    finally:
         store.close()
-        raise
-    return store
 
 
 @contextlib.contextmanager
 def _unreadable_as_invalid(path: str | PathLike[str], group: str | None) -> Iterator[None]:
     """A file netCDF cannot read raises ValidationError naming it (a missing one stays
-    FileNotFoundError)."""
+    FileNotFoundError, and a ValidationError raised inside, which names it already, goes on)."""
     try:
         yield
     except (OSError, ValueError, RuntimeError) as error:  # RuntimeError: netCDF4's "NetCDF: HDF error"
-        if isinstance(error, FileNotFoundError):
+        if isinstance(error, (FileNotFoundError, ValidationError)):
             raise
         found = f"an unreadable file ({type(error).__name__}: {error})"
         raise ValidationError(_describe(path, group), "a netCDF-4 assembly file", found) from error

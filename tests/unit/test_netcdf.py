@@ -20,6 +20,7 @@ from brainio_dvc.formats.hashes import sha1_hash
 from brainio_dvc.formats.netcdf import (
     read_assembly_attrs,
     read_data_array,
+    read_while_preparing,
     validate_netcdf,
     write_netcdf,
 )
@@ -294,3 +295,18 @@ def test_data_is_chunked_along_every_dimension_so_selections_read_little(tmp_pat
             variable for variable in root.variables.values() if variable.dimensions == ("presentation", "neuroid")
         )
         assert data.chunking() == [3000, 64]
+
+
+@pytest.mark.parametrize("read", [
+    pytest.param(read_data_array, id="read_data_array"),
+    pytest.param(lambda path: read_while_preparing(path, None, lambda data_array: data_array), id="while_preparing"),
+])
+def test_a_file_netcdf_cannot_open_is_named_once_with_what_netcdf_said(tmp_path, read) -> None:
+    path = tmp_path / "not-netcdf.nc"
+    path.write_bytes(b"not a netCDF file")
+    with pytest.raises(ValidationError) as raised:
+        read(path)
+    message = str(raised.value)
+    assert message.count("not-netcdf.nc") == 2  # the subject, and netCDF's own words
+    assert "found an unreadable file (OSError:" in message and "Unknown file format" in message
+    assert "ValidationError" not in message
