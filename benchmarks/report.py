@@ -70,9 +70,8 @@ def readme_section(results: dict[str, Any]) -> str:
              f"(numpy {results['environment']['versions'].get('numpy', '?')}, "
              f"pandas {results['environment']['versions'].get('pandas', '?')}, "
              f"xarray {results['environment']['versions'].get('xarray', '?')}), in {results['wall_seconds']} s. "
-             "Each figure is the median of fresh processes; each baseline was measured in the same run"
-             + (f"; each process started after the machine had been idle for {results['settle_seconds']:g} s."
-                if "settle_seconds" in results else "."),
+             "Each figure is the median of fresh processes; each baseline was measured in the same run; "
+             f"each process started after the machine had been idle for {results['settle_seconds']:g} s.",
              "", figures_table(results["targets"])]
     if results.get("growth"):
         parts += ["", "Growth with size (MajajHong2015's shape; cold and warm loads from a local-directory remote; "
