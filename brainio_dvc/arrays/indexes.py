@@ -229,9 +229,24 @@ def _multi_index(arrays: Mapping[Hashable, np.ndarray]) -> pd.MultiIndex:
     for values in arrays.values():
         level_codes, uniques = pd.factorize(values, sort=False)
         codes.append(level_codes)
-        levels.append(uniques)
+        levels.append(_strings_of_their_own(uniques, len(values)))
     # pandas-stubs wants Sequences for levels and codes; pandas takes arrays (ndarray is no Sequence).
     return pd.MultiIndex(levels=levels, codes=codes, names=list(arrays), verify_integrity=False)  # type: ignore[arg-type]
+
+
+def _strings_of_their_own(uniques: np.ndarray, count: int) -> np.ndarray:
+    """``uniques``, found among ``count`` values, with fresh copies of its strings when they are
+    at most half as many as the values.
+
+    A level's uniques are some of the values' own objects, strewn through the memory of all of
+    them, and while they live Python's allocator cannot return the pages around them. Copies
+    lie together: once the file's ``stimulus_id`` coordinate at 4x MajajHong2015 (593,920
+    strings, 23,040 distinct) is dropped, 12 MB more of it is freed. (``"".join`` of two strings
+    makes a new one, where ``str()`` and ``+ ""`` return the same.)
+    """
+    if uniques.dtype != object or 2 * len(uniques) > count:
+        return uniques
+    return np.array(["".join((value, "")) if type(value) is str else value for value in uniques], dtype=object)
 
 
 def array_is_element(arr: Sequence[Any], element: Any) -> bool:

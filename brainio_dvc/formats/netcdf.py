@@ -29,6 +29,7 @@ import xarray as xr
 from xarray.indexes import PandasMultiIndex
 
 from ..exceptions import ValidationError
+from ..memory import release_freed_memory
 from ..progress import tracker
 from .atomic import atomic_path
 from .hashes import sha1_hash
@@ -276,8 +277,10 @@ def read_while_preparing(
     own the peak RSS of a 4x load was 33 MB higher). ``prepare`` holds the only reference to
     the data array it is given, so that what it does not keep (coordinates it replaced) is
     freed as soon as it returns, not once the values are in: that lowers the peak of a load by
-    the size of the file's presentation coordinates. (:func:`~brainio_dvc.parallel.side_by_side`
-    takes callables, and a callable holding the data array would keep it to the end.)
+    the size of the file's presentation coordinates, once what was freed is handed back to the
+    operating system (:func:`~brainio_dvc.memory.release_freed_memory`).
+    (:func:`~brainio_dvc.parallel.side_by_side` takes callables, and a callable holding the
+    data array would keep it to the end.)
     """
     with _opened_to_read_once(path, group) as store:
         with _unreadable_as_invalid(path, group):
@@ -290,6 +293,7 @@ def read_while_preparing(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="brainio-dvc") as pool:
             read = pool.submit(_read_values, values, path, group)
             prepared = prepare(handed_over.pop())  # outside _unreadable_as_invalid: its own errors
+            release_freed_memory()  # what prepare freed, before the values fill their array
         return prepared, read.result()
 
 

@@ -1,7 +1,7 @@
 """The package's layers: every import of one brainio_dvc module by another goes downward.
 
-From the bottom up: ``exceptions``, ``config``, ``progress`` and ``parallel`` (which every layer
-raises, reads, reports progress to and runs threads with), then ``formats/``, ``store/``,
+From the bottom up: ``exceptions``, ``config``, ``progress``, ``parallel`` and ``memory`` (which
+every layer raises, reads, reports progress to, runs threads with and frees memory with), then ``formats/``, ``store/``,
 ``contribute/`` and ``browse/`` (side by side), the top-level modules (the BrainIO faces and the
 public ``s3``, ``lock``, ``cards``), and ``cli/``.  A module may import its own layer and any
 layer beneath it.
@@ -29,7 +29,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "brainio_dvc"
 BASE = 0
 FACES = 4
 LAYERS = {
-    "exceptions": BASE, "config": BASE, "progress": BASE, "parallel": BASE,
+    "exceptions": BASE, "config": BASE, "progress": BASE, "parallel": BASE, "memory": BASE,
     "formats": 1, "arrays": 1,
     "store": 2,
     "contribute": 3, "browse": 3,
