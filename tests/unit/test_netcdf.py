@@ -310,3 +310,20 @@ def test_a_file_netcdf_cannot_open_is_named_once_with_what_netcdf_said(tmp_path,
     assert message.count("not-netcdf.nc") == 2  # the subject, and netCDF's own words
     assert "found an unreadable file (OSError:" in message and "Unknown file format" in message
     assert "ValidationError" not in message
+
+
+@pytest.mark.parametrize("read", [
+    pytest.param(read_data_array, id="read_data_array"),
+    pytest.param(lambda path: read_while_preparing(path, None, lambda data_array: data_array)[0],
+                 id="while_preparing"),
+])
+def test_an_eager_read_does_not_scan_the_installed_packages_for_xarray_engines(tmp_path, read) -> None:
+    """Without an engine named, xarray lists every installed distribution's entry points to
+    guess one, once per process: about a ninth of a small assembly's warm load."""
+    from xarray.backends.plugins import list_engines
+
+    path = tmp_path / "assembly.nc"
+    write_netcdf(make_assembly(), path)
+    list_engines.cache_clear()
+    read(path)
+    assert list_engines.cache_info().misses == 0
