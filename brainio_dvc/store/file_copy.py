@@ -57,21 +57,29 @@ class _Copied:
             return self.bytes
 
 
-def _copy_range(source: int, destination: int, offset: int, count: int, kernel: list[bool]) -> int:
-    """Copy up to ``count`` bytes at ``offset`` from one file to the other; the bytes copied
-    (0 at the source's end).  ``kernel[0]`` says whether the kernel can still be asked."""
-    if kernel[0] and hasattr(os, "copy_file_range"):
-        try:
-            return os.copy_file_range(source, destination, count, offset, offset)
-        except OSError as error:
-            if error.errno not in _NO_KERNEL_COPY:
-                raise
-            kernel[0] = False
-    data = os.pread(source, count, offset)  # count is at most one step
-    written = 0
-    while written < len(data):
-        written += os.pwrite(destination, data[written:], offset + written)
-    return len(data)
+class _RangeCopier:
+    """Copies stretches of one open file into another: with the kernel while it can, and
+    through Python (``pread``/``pwrite``) once the kernel has refused these two files."""
+
+    def __init__(self, source: int, destination: int) -> None:
+        self.source = source
+        self.destination = destination
+        self.kernel_copies = hasattr(os, "copy_file_range")
+
+    def copy(self, offset: int, count: int) -> int:
+        """Copy up to ``count`` bytes at ``offset``; the bytes copied (0 at the source's end)."""
+        if self.kernel_copies:
+            try:
+                return os.copy_file_range(self.source, self.destination, count, offset, offset)
+            except OSError as error:
+                if error.errno not in _NO_KERNEL_COPY:
+                    raise
+                self.kernel_copies = False
+        data = os.pread(self.source, count, offset)  # count is at most one step
+        written = 0
+        while written < len(data):
+            written += os.pwrite(self.destination, data[written:], offset + written)
+        return len(data)
 
 
 def copy_hashing_file(
@@ -90,11 +98,10 @@ def copy_hashing_file(
     copied = _Copied()
 
     def copy() -> None:
-        kernel = [True]
+        copier = _RangeCopier(source, destination)
         try:
             while copied.bytes < total:
-                count = _copy_range(source, destination, copied.bytes, min(COPY_STEP_BYTES, total - copied.bytes),
-                                    kernel)
+                count = copier.copy(copied.bytes, min(COPY_STEP_BYTES, total - copied.bytes))
                 if count == 0:
                     msg = f"the file ended after {copied.bytes} of its {total} bytes while it was copied"
                     raise OSError(errno.EIO, msg)

@@ -77,10 +77,10 @@ def test_a_source_that_ends_early_raises_and_no_thread_is_left(tmp_path: Path, m
 
 @pytest.mark.usefixtures("small_steps")
 def test_an_error_of_the_copy_is_raised_in_the_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(*arguments: int) -> int:
+    def fail(copier: object, offset: int, count: int) -> int:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(file_copy, "_copy_range", fail)
+    monkeypatch.setattr(file_copy._RangeCopier, "copy", fail)
     with pytest.raises(OSError, match="No space left"):
         _copy(tmp_path, os.urandom(3 * STEP))
     assert [thread for thread in threading.enumerate() if thread.name == "brainio-dvc"] == []
