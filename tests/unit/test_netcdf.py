@@ -297,10 +297,14 @@ def test_data_is_chunked_along_every_dimension_so_selections_read_little(tmp_pat
         assert data.chunking() == [3000, 64]
 
 
-@pytest.mark.parametrize("read", [
+#: The two eager reads of a file: whole, and coordinates first while the values are read.
+EAGER_READS = [
     pytest.param(read_data_array, id="read_data_array"),
     pytest.param(lambda path: read_while_preparing(path, None, lambda data_array: data_array), id="while_preparing"),
-])
+]
+
+
+@pytest.mark.parametrize("read", EAGER_READS)
 def test_a_file_netcdf_cannot_open_is_named_once_with_what_netcdf_said(tmp_path, read) -> None:
     path = tmp_path / "not-netcdf.nc"
     path.write_bytes(b"not a netCDF file")
@@ -312,11 +316,7 @@ def test_a_file_netcdf_cannot_open_is_named_once_with_what_netcdf_said(tmp_path,
     assert "ValidationError" not in message
 
 
-@pytest.mark.parametrize("read", [
-    pytest.param(read_data_array, id="read_data_array"),
-    pytest.param(lambda path: read_while_preparing(path, None, lambda data_array: data_array)[0],
-                 id="while_preparing"),
-])
+@pytest.mark.parametrize("read", EAGER_READS)
 def test_an_eager_read_does_not_scan_the_installed_packages_for_xarray_engines(tmp_path, read) -> None:
     """Without an engine named, xarray lists every installed distribution's entry points to
     guess one, once per process: about a ninth of a small assembly's warm load."""
